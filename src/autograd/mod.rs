@@ -1,0 +1,455 @@
+//! Reverse-mode automatic differentiation on a tape.
+//!
+//! A [`Graph`] records each op as it runs on concrete values. Nodes are appended in creation
+//! order, which already is a topological order, so [`Graph::backward`] is one reverse loop over
+//! the tape: for each node that leads to a parameter and received a gradient, its op's
+//! `backward` adds `∂loss/∂input = ∂loss/∂output · ∂output/∂input` into each input's gradient.
+//! Gradients **add** where a value is used more than once (shared weights, skip connections).
+//!
+//! The [`Tape`] owns every buffer and keeps them from one step to the next (reset, not dropped),
+//! so a steady-state training step allocates nothing. A graph borrows a tape and the model's
+//! [`Parameters`]; parameters are read in place, never copied.
+//!
+//! ```
+//! use backprop::{Graph, Parameters, Tape, Tensor};
+//! // y = x·w + b; loss = Σ y²
+//! let mut params = Parameters::new();
+//! let w = params.add("w", Tensor::from_vec(vec![2.0], [1, 1]).unwrap());
+//! let b = params.add("b", Tensor::from_vec(vec![1.0], [1]).unwrap());
+//! let mut tape = Tape::new();
+//! let mut g = Graph::new(&mut tape, &params);
+//! let x = g.input(&Tensor::from_vec(vec![3.0], [1, 1]).unwrap());
+//! let (wv, bv) = (g.param(w), g.param(b));
+//! let y = g.matmul(x, wv);
+//! let y = g.add(y, bv);
+//! let sq = g.square(y);
+//! let loss = g.sum(sq);
+//! assert_eq!(g.value(loss).item(), 49.0);
+//! let grads = g.backward(loss);
+//! assert_eq!(grads.get(w).unwrap().item(), 42.0); // ∂/∂w (3w+1)² = 6(3w+1)
+//! assert_eq!(grads.get(b).unwrap().item(), 14.0); // ∂/∂b = 2(3w+1)
+//! ```
+
+mod functional;
+mod gradcheck;
+pub(crate) mod ops;
+
+pub use gradcheck::{gradcheck, GradCheck, GradCheckInput};
+pub use ops::elementwise::Unary;
+pub use ops::binary::Binary;
+
+use crate::params::{ParamId, Parameters};
+use crate::tensor::{Shape, Tensor};
+
+/// A handle to a value recorded on a [`Graph`]: cheap to copy, valid until the graph is dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Var(pub(crate) u32);
+
+impl Var {
+    /// The node's position on the tape.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What produced a node, with its inputs. Each variant's forward and backward live together in
+/// one file under `autograd/ops/`; the `match` in [`Graph::backward`] is exhaustive, so a new
+/// op does not compile until it has a backward.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// An input or constant: no gradient flows into it.
+    Leaf,
+    /// A parameter, read in place from [`Parameters`].
+    Param(ParamId),
+    Unary(Unary, Var),
+    Binary(Binary, Var, Var),
+    Matmul(Var, Var),
+    /// Fused `x·Wᵀ + b` with W stored `(out, in)` like PyTorch.
+    Linear(Var, Var, Option<Var>),
+    /// Sum along one dim (`Some`) or over everything (`None`); the output's shape says keepdim.
+    Sum(Var, Option<u8>),
+    /// Max along one dim; the argmax is saved in the node's aux buffer.
+    Max(Var, u8),
+    Transpose(Var),
+    Reshape(Var),
+    /// Concatenation along the last dim of `count` inputs stored at `start` in the tape's list.
+    Concat { start: u32, count: u32 },
+    /// Columns `start..start+len` of the last dim.
+    Slice(Var, u32, u32),
+    /// log-softmax along the last dim.
+    LogSoftmax(Var),
+    /// Fused mean softmax cross-entropy of logits (batch, classes) against class indices.
+    CrossEntropy(Var, Var),
+}
+
+macro_rules! op_kinds {
+    ($($(#[$m:meta])* $name:ident),* $(,)?) => {
+        /// Every primitive op, one entry each. The gradient-check suite matches on this enum
+        /// without a wildcard, so an op cannot be added without its check.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum OpKind { $($(#[$m])* $name),* }
+        impl OpKind {
+            /// All op kinds.
+            pub const ALL: &'static [OpKind] = &[$(OpKind::$name),*];
+        }
+    };
+}
+
+op_kinds!(
+    Neg, Exp, Log, Sigmoid, Tanh, Relu, LeakyRelu, Powf, Scale, Add, Sub, Mul, Div, Matmul,
+    Linear, Sum, Max, Transpose, Reshape, Concat, Slice, LogSoftmax, CrossEntropy,
+);
+
+impl Op {
+    /// The kind of a recorded op (`None` for leaves and parameters).
+    pub(crate) fn kind(&self) -> Option<OpKind> {
+        Some(match self {
+            Op::Leaf | Op::Param(_) => return None,
+            Op::Unary(u, _) => match u {
+                Unary::Neg => OpKind::Neg,
+                Unary::Exp => OpKind::Exp,
+                Unary::Log => OpKind::Log,
+                Unary::Sigmoid => OpKind::Sigmoid,
+                Unary::Tanh => OpKind::Tanh,
+                Unary::Relu => OpKind::Relu,
+                Unary::LeakyRelu(_) => OpKind::LeakyRelu,
+                Unary::Powf(_) => OpKind::Powf,
+                Unary::Scale(_) => OpKind::Scale,
+            },
+            Op::Binary(b, _, _) => match b {
+                Binary::Add => OpKind::Add,
+                Binary::Sub => OpKind::Sub,
+                Binary::Mul => OpKind::Mul,
+                Binary::Div => OpKind::Div,
+            },
+            Op::Matmul(..) => OpKind::Matmul,
+            Op::Linear(..) => OpKind::Linear,
+            Op::Sum(..) => OpKind::Sum,
+            Op::Max(..) => OpKind::Max,
+            Op::Transpose(_) => OpKind::Transpose,
+            Op::Reshape(_) => OpKind::Reshape,
+            Op::Concat { .. } => OpKind::Concat,
+            Op::Slice(..) => OpKind::Slice,
+            Op::LogSoftmax(_) => OpKind::LogSoftmax,
+            Op::CrossEntropy(..) => OpKind::CrossEntropy,
+        })
+    }
+}
+
+/// The buffers of a graph, kept across training steps so that a steady-state step does not
+/// allocate. One tape serves one graph at a time.
+#[derive(Default)]
+pub struct Tape {
+    ops: Vec<Op>,
+    needs_grad: Vec<bool>,
+    written: Vec<bool>,
+    values: Vec<Tensor>,
+    grads: Vec<Tensor>,
+    aux: Vec<Tensor>,
+    list: Vec<Var>,
+    param_nodes: Vec<Option<Var>>,
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Tape {
+        Tape::default()
+    }
+
+    /// How many nodes the last graph on this tape recorded.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the last graph recorded nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Read access to the values recorded so far (parameters are read from their store).
+#[derive(Clone, Copy)]
+pub(crate) struct Values<'a> {
+    done: &'a [Tensor],
+    ops: &'a [Op],
+    params: &'a Parameters,
+}
+
+impl<'a> Values<'a> {
+    pub(crate) fn get(&self, v: Var) -> &'a Tensor {
+        match self.ops[v.index()] {
+            Op::Param(id) => &self.params[id],
+            _ => &self.done[v.index()],
+        }
+    }
+}
+
+/// Where backward kernels put input gradients. The first contribution to a node overwrites its
+/// buffer (so nothing needs zeroing); later ones add — micrograd's `+=`.
+pub(crate) struct GradSink<'a> {
+    grads: &'a mut [Tensor],
+    written: &'a mut [bool],
+    needs: &'a [bool],
+    values: Values<'a>,
+}
+
+impl GradSink<'_> {
+    /// The gradient buffer of `v` and whether to accumulate into it, or `None` if no gradient
+    /// is wanted there. On first use the buffer takes `v`'s shape, contents unspecified.
+    pub(crate) fn slot(&mut self, v: Var) -> Option<(&mut Tensor, bool)> {
+        let i = v.index();
+        if !self.needs[i] {
+            return None;
+        }
+        let acc = self.written[i];
+        if !acc {
+            let shape = *self.values.get(v).shape();
+            self.grads[i].resize(shape);
+            self.written[i] = true;
+        }
+        Some((&mut self.grads[i], acc))
+    }
+}
+
+/// Writes `f(i)` into `dst[i]`, or adds it when accumulating.
+#[inline]
+pub(crate) fn put(dst: &mut [f32], acc: bool, f: impl Fn(usize) -> f32) {
+    if acc {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d += f(i);
+        }
+    } else {
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = f(i);
+        }
+    }
+}
+
+/// Everything an op's backward may read, and where it writes.
+pub(crate) struct Backward<'a> {
+    pub values: Values<'a>,
+    /// This node's output value.
+    pub out: &'a Tensor,
+    /// This node's saved scratch (e.g. the argmax of max, the softmax of cross-entropy).
+    pub aux: &'a Tensor,
+    /// ∂loss/∂output.
+    pub dy: &'a Tensor,
+    pub sink: GradSink<'a>,
+    pub list: &'a [Var],
+}
+
+/// A computation being recorded: ops run immediately on concrete values and are remembered for
+/// [`Graph::backward`]. Borrow a [`Tape`] (for its buffers) and the [`Parameters`] it reads.
+pub struct Graph<'t, 'p> {
+    tape: &'t mut Tape,
+    params: &'p Parameters,
+    grad_enabled: bool,
+}
+
+impl<'t, 'p> Graph<'t, 'p> {
+    /// A new, empty graph recording on `tape` (whose previous contents are discarded, buffers kept).
+    pub fn new(tape: &'t mut Tape, params: &'p Parameters) -> Graph<'t, 'p> {
+        tape.ops.clear();
+        tape.needs_grad.clear();
+        tape.list.clear();
+        tape.param_nodes.clear();
+        tape.param_nodes.resize(params.len(), None);
+        Graph { tape, params, grad_enabled: true }
+    }
+
+    /// A graph for inference: values are computed but no op is recorded for backward, no
+    /// gradient state is kept, and [`Graph::backward`] panics.
+    pub fn no_grad(tape: &'t mut Tape, params: &'p Parameters) -> Graph<'t, 'p> {
+        let mut g = Graph::new(tape, params);
+        g.grad_enabled = false;
+        g
+    }
+
+    /// The parameters this graph reads.
+    pub fn params(&self) -> &'p Parameters {
+        self.params
+    }
+
+    /// Whether ops are being recorded for backward.
+    pub fn grad_enabled(&self) -> bool {
+        self.grad_enabled
+    }
+
+    /// The number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.tape.ops.len()
+    }
+
+    /// Whether nothing is recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.tape.ops.is_empty()
+    }
+
+    /// The value of a node.
+    pub fn value(&self, v: Var) -> &Tensor {
+        self.values().get(v)
+    }
+
+    /// The kind of op that produced a node (`None` for inputs and parameters).
+    pub fn op_kind(&self, v: Var) -> Option<OpKind> {
+        self.tape.ops[v.index()].kind()
+    }
+
+    /// The shape of a node's value.
+    pub fn shape(&self, v: Var) -> Shape {
+        *self.value(v).shape()
+    }
+
+    fn values(&self) -> Values<'_> {
+        Values { done: &self.tape.values, ops: &self.tape.ops, params: self.params }
+    }
+
+    /// Records an input (or constant) by copying `t` into the tape's buffer.
+    pub fn input(&mut self, t: &Tensor) -> Var {
+        self.push(Op::Leaf, &[], |_, out, _| out.assign(t))
+    }
+
+    /// Records an input of `shape` whose buffer `fill` writes directly (no intermediate tensor).
+    pub fn input_with(&mut self, shape: impl Into<Shape>, fill: impl FnOnce(&mut [f32])) -> Var {
+        let shape = shape.into();
+        self.push(Op::Leaf, &[], |_, out, _| {
+            out.resize(shape);
+            fill(out.data_mut());
+        })
+    }
+
+    /// The node of a parameter. Asking twice gives the same node, so a weight used in two places
+    /// (shared weights) receives the sum of both gradients.
+    pub fn param(&mut self, id: ParamId) -> Var {
+        assert!(id.0 < self.params.len(), "parameter {id:?} is not in this graph's store");
+        if let Some(v) = self.tape.param_nodes[id.0] {
+            return v;
+        }
+        let v = self.push_node(Op::Param(id), self.grad_enabled);
+        self.tape.param_nodes[id.0] = Some(v);
+        v
+    }
+
+    fn push_node(&mut self, op: Op, needs: bool) -> Var {
+        let t = &mut *self.tape;
+        let i = t.ops.len();
+        if t.values.len() <= i {
+            t.values.push(Tensor::default());
+            t.grads.push(Tensor::default());
+            t.aux.push(Tensor::default());
+        }
+        t.ops.push(op);
+        t.needs_grad.push(needs);
+        Var(i as u32)
+    }
+
+    /// Records an op: runs `forward(values, out, aux)` into the new node's buffers.
+    pub(crate) fn push(
+        &mut self,
+        op: Op,
+        inputs: &[Var],
+        forward: impl FnOnce(&Values, &mut Tensor, &mut Tensor),
+    ) -> Var {
+        let n = self.tape.ops.len();
+        for v in inputs {
+            assert!(v.index() < n, "{v:?} does not belong to this graph");
+        }
+        let needs = self.grad_enabled && inputs.iter().any(|v| self.tape.needs_grad[v.index()]);
+        let i = self.push_node(if self.grad_enabled { op } else { Op::Leaf }, needs).index();
+        let t = &mut *self.tape;
+        let (done, rest) = t.values.split_at_mut(i);
+        let vals = Values { done, ops: &t.ops, params: self.params };
+        forward(&vals, &mut rest[0], &mut t.aux[i]);
+        Var(i as u32)
+    }
+
+    /// Stores a list of vars on the tape (for ops with many inputs) and returns its start.
+    pub(crate) fn push_list(&mut self, vars: &[Var]) -> u32 {
+        let start = self.tape.list.len() as u32;
+        self.tape.list.extend_from_slice(vars);
+        start
+    }
+
+    /// Runs backpropagation from a scalar `loss` and returns ∂loss/∂p for every parameter p that
+    /// the loss depends on (and ∂loss/∂v for any recorded node v, through [`Gradients::wrt`]).
+    ///
+    /// # Panics
+    /// If `loss` does not hold exactly one value, or the graph was made with [`Graph::no_grad`].
+    pub fn backward(self, loss: Var) -> Gradients<'t> {
+        assert!(self.grad_enabled, "backward() on a no_grad graph");
+        let t = self.tape;
+        let l = loss.index();
+        assert_eq!(t.values[l].numel(), 1, "backward() needs a scalar loss, got shape {:?}", t.values[l].shape());
+        t.written.clear();
+        t.written.resize(t.ops.len(), false);
+        if t.needs_grad[l] {
+            t.grads[l].reset_zeros(*t.values[l].shape());
+            t.grads[l].data_mut()[0] = 1.0;
+            t.written[l] = true;
+        }
+        for j in (0..=l).rev() {
+            if !t.needs_grad[j] || !t.written[j] {
+                continue;
+            }
+            let op = t.ops[j];
+            let (lower, upper) = t.grads.split_at_mut(j);
+            let (written, _) = t.written.split_at_mut(j);
+            let values = Values { done: &t.values, ops: &t.ops, params: self.params };
+            let b = Backward {
+                values,
+                out: &t.values[j],
+                aux: &t.aux[j],
+                dy: &upper[0],
+                sink: GradSink { grads: lower, written, needs: &t.needs_grad, values },
+                list: &t.list,
+            };
+            match op {
+                Op::Leaf | Op::Param(_) => {}
+                Op::Unary(u, x) => ops::elementwise::backward(u, x, b),
+                Op::Binary(o, x, y) => ops::binary::backward(o, x, y, b),
+                Op::Matmul(x, w) => ops::matmul::backward(x, w, b),
+                Op::Linear(x, w, bias) => ops::matmul::linear_backward(x, w, bias, b),
+                Op::Sum(x, dim) => ops::reduce::sum_backward(x, dim, b),
+                Op::Max(x, dim) => ops::reduce::max_backward(x, dim, b),
+                Op::Transpose(x) => ops::shape::transpose_backward(x, b),
+                Op::Reshape(x) => ops::shape::reshape_backward(x, b),
+                Op::Concat { start, count } => ops::shape::concat_backward(start, count, b),
+                Op::Slice(x, s, n) => ops::shape::slice_backward(x, s, n, b),
+                Op::LogSoftmax(x) => ops::softmax::log_softmax_backward(x, b),
+                Op::CrossEntropy(x, target) => ops::softmax::cross_entropy_backward(x, target, b),
+            }
+        }
+        Gradients { tape: t }
+    }
+}
+
+/// The gradients of one backward pass: ∂loss/∂p for each parameter the loss depends on.
+pub struct Gradients<'t> {
+    tape: &'t Tape,
+}
+
+impl Gradients<'_> {
+    /// ∂loss/∂p, or `None` if the loss does not depend on `p`.
+    pub fn get(&self, p: ParamId) -> Option<&Tensor> {
+        let v = (*self.tape.param_nodes.get(p.0)?)?;
+        self.wrt(v)
+    }
+
+    /// ∂loss/∂v for any recorded node that leads to a parameter, e.g. the δ of a layer.
+    pub fn wrt(&self, v: Var) -> Option<&Tensor> {
+        let i = v.index();
+        (i < self.tape.written.len() && self.tape.written[i]).then(|| &self.tape.grads[i])
+    }
+
+    /// The squared global L2 norm of all parameter gradients.
+    pub fn norm_sq(&self) -> f32 {
+        let mut s = 0.0;
+        for v in self.tape.param_nodes.iter().flatten() {
+            if let Some(g) = self.wrt(*v) {
+                s += g.data().iter().map(|x| x * x).sum::<f32>();
+            }
+        }
+        s
+    }
+}

@@ -1,0 +1,274 @@
+//! Element-wise unary ops, `y = f(x)`, with backward `dx += dy · f′(x)`.
+//!
+//! Each op is a small struct whose `f` and `df` sit next to each other. `df` receives both the
+//! input `x` and the output `y`, because several derivatives are cheapest (and most stable) from
+//! the output: `exp′ = y`, `σ′ = y(1 − y)`, `tanh′ = 1 − y²`.
+
+use crate::autograd::{put, Backward, Graph, Op, Var};
+
+/// A unary element-wise op.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unary {
+    /// `−x`
+    Neg,
+    /// `eˣ`
+    Exp,
+    /// `ln x`
+    Log,
+    /// `1 / (1 + e⁻ˣ)`
+    Sigmoid,
+    /// `tanh x`
+    Tanh,
+    /// `max(x, 0)`
+    Relu,
+    /// `x` if `x > 0`, else `slope · x`
+    LeakyRelu(f32),
+    /// `xᵖ`
+    Powf(f32),
+    /// `c · x`
+    Scale(f32),
+}
+
+trait UnaryFn: Copy {
+    fn f(self, x: f32) -> f32;
+    fn df(self, x: f32, y: f32) -> f32;
+}
+
+/// `y = −x`;  `dy/dx = −1`.
+#[derive(Clone, Copy)]
+struct Neg;
+impl UnaryFn for Neg {
+    fn f(self, x: f32) -> f32 {
+        -x
+    }
+    fn df(self, _: f32, _: f32) -> f32 {
+        -1.0
+    }
+}
+
+/// `y = eˣ`;  `dy/dx = eˣ = y`.
+#[derive(Clone, Copy)]
+struct Exp;
+impl UnaryFn for Exp {
+    fn f(self, x: f32) -> f32 {
+        x.exp()
+    }
+    fn df(self, _: f32, y: f32) -> f32 {
+        y
+    }
+}
+
+/// `y = ln x`;  `dy/dx = 1/x`.
+#[derive(Clone, Copy)]
+struct Log;
+impl UnaryFn for Log {
+    fn f(self, x: f32) -> f32 {
+        x.ln()
+    }
+    fn df(self, x: f32, _: f32) -> f32 {
+        1.0 / x
+    }
+}
+
+/// `y = σ(x) = 1/(1 + e⁻ˣ)`;  `dy/dx = y(1 − y)`. Written so neither branch overflows.
+#[derive(Clone, Copy)]
+struct Sigmoid;
+impl UnaryFn for Sigmoid {
+    fn f(self, x: f32) -> f32 {
+        if x >= 0.0 {
+            1.0 / (1.0 + (-x).exp())
+        } else {
+            let e = x.exp();
+            e / (1.0 + e)
+        }
+    }
+    fn df(self, _: f32, y: f32) -> f32 {
+        y * (1.0 - y)
+    }
+}
+
+/// `y = tanh x`;  `dy/dx = 1 − y²`.
+#[derive(Clone, Copy)]
+struct Tanh;
+impl UnaryFn for Tanh {
+    fn f(self, x: f32) -> f32 {
+        x.tanh()
+    }
+    fn df(self, _: f32, y: f32) -> f32 {
+        1.0 - y * y
+    }
+}
+
+/// `y = max(x, 0)`;  `dy/dx = 1` for `x > 0`, else 0 (0 at the kink, as PyTorch).
+#[derive(Clone, Copy)]
+struct Relu;
+impl UnaryFn for Relu {
+    fn f(self, x: f32) -> f32 {
+        x.max(0.0)
+    }
+    fn df(self, x: f32, _: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+}
+
+/// `y = x` for `x > 0`, else `a·x`;  `dy/dx = 1` or `a`.
+#[derive(Clone, Copy)]
+struct LeakyRelu(f32);
+impl UnaryFn for LeakyRelu {
+    fn f(self, x: f32) -> f32 {
+        if x > 0.0 {
+            x
+        } else {
+            self.0 * x
+        }
+    }
+    fn df(self, x: f32, _: f32) -> f32 {
+        if x > 0.0 {
+            1.0
+        } else {
+            self.0
+        }
+    }
+}
+
+/// `y = xᵖ`;  `dy/dx = p·xᵖ⁻¹`. (`p = 2` is `square`.)
+#[derive(Clone, Copy)]
+struct Powf(f32);
+impl UnaryFn for Powf {
+    fn f(self, x: f32) -> f32 {
+        if self.0 == 2.0 {
+            x * x
+        } else {
+            x.powf(self.0)
+        }
+    }
+    fn df(self, x: f32, _: f32) -> f32 {
+        if self.0 == 2.0 {
+            2.0 * x
+        } else {
+            self.0 * x.powf(self.0 - 1.0)
+        }
+    }
+}
+
+/// `y = c·x`;  `dy/dx = c`.
+#[derive(Clone, Copy)]
+struct Scale(f32);
+impl UnaryFn for Scale {
+    fn f(self, x: f32) -> f32 {
+        self.0 * x
+    }
+    fn df(self, _: f32, _: f32) -> f32 {
+        self.0
+    }
+}
+
+/// Applies the op to a slice (used by graph ops and by inference code).
+pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
+    fn run(f: impl UnaryFn, x: &[f32], y: &mut [f32]) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = f.f(x);
+        }
+    }
+    match u {
+        Unary::Neg => run(Neg, x, y),
+        Unary::Exp => run(Exp, x, y),
+        Unary::Log => run(Log, x, y),
+        Unary::Sigmoid => run(Sigmoid, x, y),
+        Unary::Tanh => run(Tanh, x, y),
+        Unary::Relu => run(Relu, x, y),
+        Unary::LeakyRelu(a) => run(LeakyRelu(a), x, y),
+        Unary::Powf(p) => run(Powf(p), x, y),
+        Unary::Scale(c) => run(Scale(c), x, y),
+    }
+}
+
+/// `dx (+)= dy · f′(x, y)` over slices (shared with the fused linear + activation backward).
+pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
+    fn run(f: impl UnaryFn, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
+        put(dx, acc, |i| dy[i] * f.df(x[i], y[i]));
+    }
+    match u {
+        Unary::Neg => run(Neg, x, y, dy, dx, acc),
+        Unary::Exp => run(Exp, x, y, dy, dx, acc),
+        Unary::Log => run(Log, x, y, dy, dx, acc),
+        Unary::Sigmoid => run(Sigmoid, x, y, dy, dx, acc),
+        Unary::Tanh => run(Tanh, x, y, dy, dx, acc),
+        Unary::Relu => run(Relu, x, y, dy, dx, acc),
+        Unary::LeakyRelu(a) => run(LeakyRelu(a), x, y, dy, dx, acc),
+        Unary::Powf(p) => run(Powf(p), x, y, dy, dx, acc),
+        Unary::Scale(c) => run(Scale(c), x, y, dy, dx, acc),
+    }
+}
+
+pub(crate) fn backward(u: Unary, x: Var, mut b: Backward) {
+    let xv = b.values.get(x);
+    if let Some((dx, acc)) = b.sink.slot(x) {
+        grad(u, xv.data(), b.out.data(), b.dy.data(), dx.data_mut(), acc);
+    }
+}
+
+impl Graph<'_, '_> {
+    /// Records `y = u(x)` element-wise.
+    pub fn unary(&mut self, u: Unary, x: Var) -> Var {
+        self.push(Op::Unary(u, x), &[x], |v, out, _| {
+            let xv = v.get(x);
+            out.resize(*xv.shape());
+            apply(u, xv.data(), out.data_mut());
+        })
+    }
+
+    /// `−x`.
+    pub fn neg(&mut self, x: Var) -> Var {
+        self.unary(Unary::Neg, x)
+    }
+
+    /// `eˣ`.
+    pub fn exp(&mut self, x: Var) -> Var {
+        self.unary(Unary::Exp, x)
+    }
+
+    /// `ln x`.
+    pub fn log(&mut self, x: Var) -> Var {
+        self.unary(Unary::Log, x)
+    }
+
+    /// The logistic sigmoid `1/(1 + e⁻ˣ)`.
+    pub fn sigmoid(&mut self, x: Var) -> Var {
+        self.unary(Unary::Sigmoid, x)
+    }
+
+    /// `tanh x`.
+    pub fn tanh(&mut self, x: Var) -> Var {
+        self.unary(Unary::Tanh, x)
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu(&mut self, x: Var) -> Var {
+        self.unary(Unary::Relu, x)
+    }
+
+    /// `x` where positive, else `negative_slope · x` (PyTorch's default slope is 0.01).
+    pub fn leaky_relu(&mut self, x: Var, negative_slope: f32) -> Var {
+        self.unary(Unary::LeakyRelu(negative_slope), x)
+    }
+
+    /// `xᵖ`.
+    pub fn powf(&mut self, x: Var, p: f32) -> Var {
+        self.unary(Unary::Powf(p), x)
+    }
+
+    /// `x²`.
+    pub fn square(&mut self, x: Var) -> Var {
+        self.unary(Unary::Powf(2.0), x)
+    }
+
+    /// `c · x` for a constant `c`.
+    pub fn scale(&mut self, x: Var, c: f32) -> Var {
+        self.unary(Unary::Scale(c), x)
+    }
+}

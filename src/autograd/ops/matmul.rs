@@ -1,0 +1,87 @@
+//! Matrix products.
+//!
+//! `matmul`: `Y = A·B`, A `(m, k)`, B `(k, n)`.  Backward: `dA = dY·Bᵀ`, `dB = Aᵀ·dY`.
+//!
+//! `linear` (fused): `Y = X·Wᵀ + b` with W stored `(out, in)` as in PyTorch, X `(batch, in)`,
+//! b `(out)`. Backward, in the seeds' notation with δ = dY (one row per sample):
+//! `dX = δ·W` (the δ recursion before θ′), `dW = δᵀ·X` (∂E/∂W = x·δᵀ, summed over the batch),
+//! `db = Σ_batch δ` (∂E/∂b = δ). Tested equal to `matmul(x, transpose(w)) + b`.
+//! Transposed operands are strided views: no transpose is ever materialised.
+
+use crate::autograd::{Backward, Graph, Op, Var};
+use crate::tensor::{matmul_into, sum_dim_into, MatRef, Shape};
+
+pub(crate) fn backward(a: Var, w: Var, mut b: Backward) {
+    let (av, bv) = (b.values.get(a), b.values.get(w));
+    let dy = MatRef::new(b.dy, false);
+    if let Some((da, acc)) = b.sink.slot(a) {
+        matmul_into(dy, MatRef::new(bv, true), da.data_mut(), acc);
+    }
+    if let Some((db, acc)) = b.sink.slot(w) {
+        matmul_into(MatRef::new(av, true), dy, db.data_mut(), acc);
+    }
+}
+
+pub(crate) fn linear_backward(x: Var, w: Var, bias: Option<Var>, mut b: Backward) {
+    let (xv, wv) = (b.values.get(x), b.values.get(w));
+    let dy = MatRef::new(b.dy, false);
+    if let Some((dx, acc)) = b.sink.slot(x) {
+        matmul_into(dy, MatRef::new(wv, false), dx.data_mut(), acc);
+    }
+    if let Some((dw, acc)) = b.sink.slot(w) {
+        matmul_into(MatRef::new(b.dy, true), MatRef::new(xv, false), dw.data_mut(), acc);
+    }
+    if let Some(bias) = bias {
+        if let Some((db, acc)) = b.sink.slot(bias) {
+            let (m, n) = b.dy.shape().as_matrix();
+            sum_dim_into(b.dy.data(), &Shape::from([m, n]), 0, db.data_mut(), acc);
+        }
+    }
+}
+
+impl Graph<'_, '_> {
+    /// Matrix product of two rank-2 values, `(m, k)·(k, n) → (m, n)`.
+    ///
+    /// # Panics
+    /// If the shapes do not multiply; the message names both.
+    pub fn matmul(&mut self, a: Var, b: Var) -> Var {
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        assert!(
+            sa.rank() == 2 && sb.rank() == 2 && sa.dim(1) == sb.dim(0),
+            "matmul: shapes {sa:?} and {sb:?} do not multiply"
+        );
+        self.push(Op::Matmul(a, b), &[a, b], |v, y, _| {
+            y.resize(Shape::from([sa.dim(0), sb.dim(1)]));
+            matmul_into(MatRef::new(v.get(a), false), MatRef::new(v.get(b), false), y.data_mut(), false);
+        })
+    }
+
+    /// A dense layer, `x·Wᵀ + b`, with `w` of shape `(out, in)` and `b` of shape `(out)`.
+    ///
+    /// # Panics
+    /// If `x` is not `(batch, in)` or `b` is not `(out)`; the message names the shapes.
+    pub fn linear(&mut self, x: Var, w: Var, b: Option<Var>) -> Var {
+        let (sx, sw) = (self.shape(x), self.shape(w));
+        assert!(
+            sx.rank() == 2 && sw.rank() == 2 && sx.dim(1) == sw.dim(1),
+            "linear: input {sx:?} does not fit weight {sw:?} (expected (batch, {}))",
+            if sw.rank() == 2 { sw.dim(1) } else { 0 }
+        );
+        if let Some(b) = b {
+            let sb = self.shape(b);
+            assert!(sb.numel() == sw.dim(0), "linear: bias {sb:?} does not fit weight {sw:?}");
+        }
+        let inputs = [x, w, b.unwrap_or(x)];
+        self.push(Op::Linear(x, w, b), &inputs[..if b.is_some() { 3 } else { 2 }], |v, y, _| {
+            let (m, n) = (sx.dim(0), sw.dim(0));
+            y.resize(Shape::from([m, n]));
+            let yd = y.data_mut();
+            if let Some(b) = b {
+                for row in yd.chunks_exact_mut(n) {
+                    row.copy_from_slice(v.get(b).data());
+                }
+            }
+            matmul_into(MatRef::new(v.get(x), false), MatRef::new(v.get(w), true), yd, b.is_some());
+        })
+    }
+}

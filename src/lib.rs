@@ -1,0 +1,21 @@
+//! # backprop
+//!
+//! Train feed-forward neural networks by backpropagation and gradient descent on the CPU.
+//!
+//! The data flows one way through the crate: [`tensor`] (numbers) → [`autograd`] (the graph:
+//! ops with forward and backward) → `nn` / `loss` / `optim` → `train` → `io` → the `backprop`
+//! command line.
+
+#![warn(missing_docs)]
+
+pub mod autograd;
+mod error;
+mod params;
+mod rng;
+pub mod tensor;
+
+pub use autograd::{gradcheck, Binary, GradCheck, GradCheckInput, Gradients, Graph, OpKind, Tape, Unary, Var};
+pub use error::{Error, Result};
+pub use params::{ParamId, Parameters};
+pub use rng::{Rng, RngState};
+pub use tensor::{num_threads, set_num_threads, Shape, Tensor};

@@ -1,0 +1,284 @@
+//! Tensors: plain f32 numbers in row-major order. No graph, no gradients — those live in
+//! [`crate::autograd`], built on top of this module.
+
+mod gemm;
+mod reduce;
+mod shape;
+
+pub use shape::{Shape, MAX_RANK};
+
+pub use gemm::{num_threads, set_num_threads};
+pub(crate) use gemm::{matmul_into, MatRef};
+pub(crate) use reduce::{max_dim_into, sum_dim_into};
+
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+
+/// An n-dimensional array of `f32` (rank ≤ 4), row-major.
+///
+/// ```
+/// use backprop::Tensor;
+/// let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]).unwrap();
+/// let b = Tensor::ones([2, 1]);
+/// assert_eq!(a.matmul(&b).to_vec(), vec![3.0, 7.0]);
+/// assert_eq!(a.t().to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
+/// assert_eq!(a.sum_dim(0, false).to_vec(), vec![4.0, 6.0]);
+/// ```
+#[derive(Clone, PartialEq, Default)]
+pub struct Tensor {
+    shape: Shape,
+    data: Vec<f32>,
+}
+
+impl Tensor {
+    /// A tensor of zeros.
+    pub fn zeros(shape: impl Into<Shape>) -> Tensor {
+        Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: impl Into<Shape>) -> Tensor {
+        Tensor::full(shape, 1.0)
+    }
+
+    /// A tensor with every element equal to `value`.
+    pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
+        let shape = shape.into();
+        Tensor { data: vec![value; shape.numel()], shape }
+    }
+
+    /// A scalar (rank-0) tensor.
+    pub fn scalar(value: f32) -> Tensor {
+        Tensor { shape: Shape::scalar(), data: vec![value] }
+    }
+
+    /// A tensor from row-major data; fails if `data.len()` is not the shape's element count.
+    pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = shape.into();
+        if data.len() != shape.numel() {
+            return Err(Error::DataLength { shape, expected: shape.numel(), got: data.len() });
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    /// A tensor from a slice (copied); fails like [`Tensor::from_vec`].
+    pub fn from_slice(data: &[f32], shape: impl Into<Shape>) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape)
+    }
+
+    /// Uniform samples in `[lo, hi)` from a seeded generator.
+    pub fn rand_uniform(shape: impl Into<Shape>, lo: f32, hi: f32, rng: &mut Rng) -> Tensor {
+        let shape = shape.into();
+        let data = (0..shape.numel()).map(|_| rng.uniform_in(lo, hi)).collect();
+        Tensor { shape, data }
+    }
+
+    /// Normal samples with the given mean and standard deviation from a seeded generator.
+    pub fn randn(shape: impl Into<Shape>, mean: f32, std: f32, rng: &mut Rng) -> Tensor {
+        let shape = shape.into();
+        let data = (0..shape.numel()).map(|_| mean + std * rng.normal()).collect();
+        Tensor { shape, data }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+
+    /// The dimensions, outermost first.
+    pub fn dims(&self) -> &[usize] {
+        self.shape.dims()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The elements in row-major order, mutable.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// The elements as a new `Vec`.
+    pub fn to_vec(&self) -> Vec<f32> {
+        self.data.clone()
+    }
+
+    /// The elements, consuming the tensor.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// The single value of a one-element tensor.
+    ///
+    /// # Panics
+    /// If the tensor does not hold exactly one element.
+    pub fn item(&self) -> f32 {
+        assert_eq!(self.numel(), 1, "item() of a tensor of shape {:?}", self.shape);
+        self.data[0]
+    }
+
+    /// Row `i` of the tensor viewed as a matrix (leading dims folded into rows).
+    pub fn row(&self, i: usize) -> &[f32] {
+        let (_, c) = self.shape.as_matrix();
+        &self.data[i * c..(i + 1) * c]
+    }
+
+    /// Reinterprets the data with a new shape of the same element count.
+    pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
+        let shape = shape.into();
+        if shape.numel() != self.numel() {
+            return Err(Error::ShapeMismatch { op: "reshape", lhs: self.shape, rhs: shape });
+        }
+        Ok(Tensor { shape, data: self.data.clone() })
+    }
+
+    /// Applies `f` to every element.
+    pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
+        Tensor { shape: self.shape, data: self.data.iter().map(|&x| f(x)).collect() }
+    }
+
+    /// Combines two tensors of the same shape element by element.
+    ///
+    /// # Panics
+    /// If the shapes differ.
+    pub fn zip_map(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
+        assert_eq!(self.shape, other.shape, "zip_map: shapes {:?} and {:?}", self.shape, other.shape);
+        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
+        Tensor { shape: self.shape, data }
+    }
+
+    /// The matrix transpose of a rank-2 tensor.
+    ///
+    /// # Panics
+    /// If the tensor is not rank 2.
+    pub fn t(&self) -> Tensor {
+        assert_eq!(self.shape.rank(), 2, "t() needs a matrix, got shape {:?}", self.shape);
+        let mut out = Tensor::zeros([self.dims()[1], self.dims()[0]]);
+        transpose_into(self, &mut out.data);
+        out
+    }
+
+    /// Matrix product of two rank-2 tensors, `(m, k) · (k, n) → (m, n)`.
+    ///
+    /// # Panics
+    /// If either is not a matrix or the inner dimensions differ.
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        let (m, k) = (self.dims()[0], self.dims()[1]);
+        let n = other.dims()[1];
+        assert!(
+            self.shape.rank() == 2 && other.shape.rank() == 2 && other.dims()[0] == k,
+            "matmul: shapes {:?} and {:?} do not multiply",
+            self.shape,
+            other.shape
+        );
+        let mut out = Tensor::zeros([m, n]);
+        matmul_into(MatRef::new(self, false), MatRef::new(other, false), &mut out.data, false);
+        out
+    }
+
+    /// Sum along dimension `dim`, keeping it as size 1 when `keepdim`.
+    pub fn sum_dim(&self, dim: usize, keepdim: bool) -> Tensor {
+        let kept = self.shape.with_dim(dim, 1);
+        let mut out = Tensor::zeros(kept);
+        sum_dim_into(self.data(), &self.shape, dim, &mut out.data, false);
+        if !keepdim {
+            out.shape = self.shape.without_dim(dim);
+        }
+        out
+    }
+
+    /// Sum of all elements.
+    pub fn sum(&self) -> f32 {
+        self.data.iter().sum()
+    }
+
+    /// Mean of all elements.
+    pub fn mean(&self) -> f32 {
+        self.sum() / self.numel() as f32
+    }
+
+    /// Maximum along `dim` and the index where it occurs (first on ties).
+    pub fn max_dim(&self, dim: usize, keepdim: bool) -> (Tensor, Vec<usize>) {
+        let kept = self.shape.with_dim(dim, 1);
+        let mut out = Tensor::zeros(kept);
+        let mut idx = vec![0usize; kept.numel()];
+        max_dim_into(self.data(), &self.shape, dim, &mut out.data, &mut idx);
+        if !keepdim {
+            out.shape = self.shape.without_dim(dim);
+        }
+        (out, idx)
+    }
+
+    /// Index of the largest element of each row (the predicted class of each sample).
+    pub fn argmax_rows(&self) -> Vec<usize> {
+        let r = self.shape.rank().max(1) - 1;
+        if self.shape.rank() == 0 {
+            return vec![0];
+        }
+        self.max_dim(r, false).1
+    }
+
+    /// Whether every element is finite.
+    pub fn is_finite(&self) -> bool {
+        self.data.iter().all(|x| x.is_finite())
+    }
+
+    /// Largest absolute difference to another tensor of the same shape.
+    pub fn max_abs_diff(&self, other: &Tensor) -> f32 {
+        assert_eq!(self.shape, other.shape);
+        self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+    }
+
+    /// Resizes to `shape`, keeping the allocation when it is large enough; contents unspecified.
+    pub(crate) fn resize(&mut self, shape: Shape) {
+        self.shape = shape;
+        self.data.resize(shape.numel(), 0.0);
+    }
+
+    /// Resizes to `shape` and sets every element to zero, keeping the allocation.
+    pub(crate) fn reset_zeros(&mut self, shape: Shape) {
+        self.shape = shape;
+        self.data.clear();
+        self.data.resize(shape.numel(), 0.0);
+    }
+
+    /// Becomes a copy of `src`, reusing this tensor's allocation.
+    pub(crate) fn assign(&mut self, src: &Tensor) {
+        self.shape = src.shape;
+        self.data.clear();
+        self.data.extend_from_slice(&src.data);
+    }
+
+    pub(crate) fn set_shape(&mut self, shape: Shape) {
+        debug_assert_eq!(shape.numel(), self.data.len());
+        self.shape = shape;
+    }
+}
+
+/// Writes the transpose of matrix `x` (r, c) into `out` as (c, r).
+pub(crate) fn transpose_into(x: &Tensor, out: &mut [f32]) {
+    let (r, c) = (x.dims()[0], x.dims()[1]);
+    for i in 0..r {
+        for j in 0..c {
+            out[j * r + i] = x.data[i * c + j];
+        }
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor{:?} ", self.shape)?;
+        if self.numel() <= 16 {
+            write!(f, "{:?}", self.data)
+        } else {
+            write!(f, "{:?}…", &self.data[..16])
+        }
+    }
+}
