@@ -9,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod data;
 mod error;
+pub mod optim;
 mod params;
 mod rng;
 pub mod tensor;

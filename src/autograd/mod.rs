@@ -425,8 +425,9 @@ impl<'t, 'p> Graph<'t, 'p> {
 }
 
 /// The gradients of one backward pass: ∂loss/∂p for each parameter the loss depends on.
+/// They may be clipped in place before an optimizer step.
 pub struct Gradients<'t> {
-    tape: &'t Tape,
+    tape: &'t mut Tape,
 }
 
 impl Gradients<'_> {
@@ -442,14 +443,43 @@ impl Gradients<'_> {
         (i < self.tape.written.len() && self.tape.written[i]).then(|| &self.tape.grads[i])
     }
 
-    /// The squared global L2 norm of all parameter gradients.
-    pub fn norm_sq(&self) -> f32 {
-        let mut s = 0.0;
-        for v in self.tape.param_nodes.iter().flatten() {
-            if let Some(g) = self.wrt(*v) {
-                s += g.data().iter().map(|x| x * x).sum::<f32>();
+
+    /// ∂loss/∂p, mutable (for clipping or custom transforms).
+    pub fn get_mut(&mut self, p: ParamId) -> Option<&mut Tensor> {
+        let i = (*self.tape.param_nodes.get(p.0)?)?.index();
+        (i < self.tape.written.len() && self.tape.written[i]).then(|| &mut self.tape.grads[i])
+    }
+
+    fn each_param_grad(&mut self, mut f: impl FnMut(&mut [f32])) {
+        let t = &mut *self.tape;
+        for v in t.param_nodes.iter().flatten() {
+            let i = v.index();
+            if i < t.written.len() && t.written[i] {
+                f(t.grads[i].data_mut());
             }
         }
-        s
+    }
+
+    /// The global L2 norm of all parameter gradients, taken together.
+    pub fn norm(&mut self) -> f32 {
+        let mut s = 0.0f64;
+        self.each_param_grad(|g| s += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>());
+        s.sqrt() as f32
+    }
+
+    /// Scales all parameter gradients so their global L2 norm is at most `max_norm`, like
+    /// PyTorch's `clip_grad_norm_`. Returns the norm before clipping.
+    pub fn clip_grad_norm(&mut self, max_norm: f32) -> f32 {
+        let norm = self.norm();
+        let scale = max_norm / (norm + 1e-6);
+        if scale < 1.0 {
+            self.each_param_grad(|g| g.iter_mut().for_each(|x| *x *= scale));
+        }
+        norm
+    }
+
+    /// Clamps every parameter gradient element into `[-clip, clip]`, like `clip_grad_value_`.
+    pub fn clip_grad_value(&mut self, clip: f32) {
+        self.each_param_grad(|g| g.iter_mut().for_each(|x| *x = x.clamp(-clip, clip)));
     }
 }

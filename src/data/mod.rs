@@ -1,0 +1,1 @@
+//! Datasets: reading data files into memory.
