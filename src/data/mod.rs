@@ -1,1 +1,211 @@
-//! Datasets: reading data files into memory.
+//! Datasets in memory: features (compact: images stay `u8` until a batch needs `f32`) and targets
+//! (class indices with their names, or one or several regression values).
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Feature storage, row-major `len × n_features`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Features {
+    /// Plain `f32` values.
+    F32(Vec<f32>),
+    /// Bytes, read as `byte as f32 · scale` (e.g. pixels with `scale = 1/255`).
+    U8 {
+        /// The raw bytes.
+        data: Vec<u8>,
+        /// The factor applied when converting to `f32`.
+        scale: f32,
+    },
+}
+
+/// What a model should predict for each sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+    /// Class indices `0..names.len()`.
+    Classes {
+        /// One class index per sample.
+        labels: Vec<u32>,
+        /// The class names, indexed by class (e.g. `["setosa", …]`, or `["0", "1", …]`).
+        names: Vec<String>,
+    },
+    /// Regression targets, row-major `len × names.len()`.
+    Values {
+        /// The values.
+        data: Vec<f32>,
+        /// The target column names.
+        names: Vec<String>,
+    },
+}
+
+/// A dataset: `len` samples of `n_features` features each, with targets.
+///
+/// ```
+/// use backprop::data::{Dataset, Features, Targets};
+/// let ds = Dataset::new(
+///     Features::F32(vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]),
+///     2,
+///     Targets::Classes { labels: vec![0, 1, 1, 0], names: vec!["0".into(), "1".into()] },
+/// ).unwrap();
+/// assert_eq!(ds.len(), 4);
+/// assert_eq!(ds.num_classes(), Some(2));
+/// let mut x = vec![0.0; 4];
+/// ds.gather_features(&[3, 1], &mut x);
+/// assert_eq!(x, vec![1.0, 1.0, 0.0, 1.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    features: Features,
+    n_features: usize,
+    targets: Targets,
+    /// Feature (column) names, `n_features` of them.
+    pub feature_names: Vec<String>,
+}
+
+impl Dataset {
+    /// A dataset from features and targets; checks that their lengths agree and labels are in range.
+    pub fn new(features: Features, n_features: usize, targets: Targets) -> Result<Dataset> {
+        let flen = match &features {
+            Features::F32(v) => v.len(),
+            Features::U8 { data, .. } => data.len(),
+        };
+        if n_features == 0 || flen % n_features != 0 {
+            return Err(Error::invalid("n_features", n_features, "a positive divisor of the feature count"));
+        }
+        let n = flen / n_features;
+        let tlen = match &targets {
+            Targets::Classes { labels, names } => {
+                if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= names.len()) {
+                    return Err(Error::invalid("label", format!("{l} (sample {i})"), "a class index below the number of class names"));
+                }
+                labels.len()
+            }
+            Targets::Values { data, names } => {
+                if names.is_empty() || data.len() % names.len() != 0 {
+                    return Err(Error::invalid("targets", data.len(), "a multiple of the number of target names"));
+                }
+                data.len() / names.len()
+            }
+        };
+        if tlen != n {
+            return Err(Error::invalid("targets", tlen, "one target row per sample"));
+        }
+        let feature_names = (0..n_features).map(|i| format!("x{i}")).collect();
+        Ok(Dataset { features, n_features, targets, feature_names })
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        match &self.features {
+            Features::F32(v) => v.len() / self.n_features,
+            Features::U8 { data, .. } => data.len() / self.n_features,
+        }
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of features per sample.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The feature storage.
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// The features, mutable (for in-place preprocessing).
+    pub fn features_mut(&mut self) -> &mut Features {
+        &mut self.features
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// The number of classes for a classification dataset.
+    pub fn num_classes(&self) -> Option<usize> {
+        match &self.targets {
+            Targets::Classes { names, .. } => Some(names.len()),
+            Targets::Values { .. } => None,
+        }
+    }
+
+    /// Values per target row: 1 for classes (the index), else the number of regression targets.
+    pub fn target_width(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { .. } => 1,
+            Targets::Values { names, .. } => names.len(),
+        }
+    }
+
+    /// Copies the features of samples `idx` into `out` (`idx.len() × n_features`, as `f32`).
+    pub fn gather_features(&self, idx: &[usize], out: &mut [f32]) {
+        let d = self.n_features;
+        assert_eq!(out.len(), idx.len() * d, "gather_features: output has the wrong length");
+        for (dst, &i) in out.chunks_exact_mut(d).zip(idx) {
+            match &self.features {
+                Features::F32(v) => dst.copy_from_slice(&v[i * d..(i + 1) * d]),
+                Features::U8 { data, scale } => {
+                    for (o, &b) in dst.iter_mut().zip(&data[i * d..(i + 1) * d]) {
+                        *o = b as f32 * scale;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the targets of samples `idx` into `out`: class indices as `f32`, or the values.
+    pub fn gather_targets(&self, idx: &[usize], out: &mut [f32]) {
+        let w = self.target_width();
+        assert_eq!(out.len(), idx.len() * w, "gather_targets: output has the wrong length");
+        match &self.targets {
+            Targets::Classes { labels, .. } => {
+                for (o, &i) in out.iter_mut().zip(idx) {
+                    *o = labels[i] as f32;
+                }
+            }
+            Targets::Values { data, .. } => {
+                for (dst, &i) in out.chunks_exact_mut(w).zip(idx) {
+                    dst.copy_from_slice(&data[i * w..(i + 1) * w]);
+                }
+            }
+        }
+    }
+
+    /// All features as a `(len, n_features)` tensor.
+    pub fn features_tensor(&self) -> Tensor {
+        let idx: Vec<usize> = (0..self.len()).collect();
+        let mut out = vec![0.0; self.len() * self.n_features];
+        self.gather_features(&idx, &mut out);
+        Tensor::from_vec(out, [self.len(), self.n_features]).expect("internal error: feature shape")
+    }
+
+    /// The samples at `idx`, in that order, as a new dataset.
+    pub fn subset(&self, idx: &[usize]) -> Dataset {
+        let d = self.n_features;
+        let features = match &self.features {
+            Features::F32(v) => Features::F32(idx.iter().flat_map(|&i| v[i * d..(i + 1) * d].iter().copied()).collect()),
+            Features::U8 { data, scale } => Features::U8 {
+                data: idx.iter().flat_map(|&i| data[i * d..(i + 1) * d].iter().copied()).collect(),
+                scale: *scale,
+            },
+        };
+        let targets = match &self.targets {
+            Targets::Classes { labels, names } => {
+                Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), names: names.clone() }
+            }
+            Targets::Values { data, names } => {
+                let w = names.len();
+                Targets::Values {
+                    data: idx.iter().flat_map(|&i| data[i * w..(i + 1) * w].iter().copied()).collect(),
+                    names: names.clone(),
+                }
+            }
+        };
+        Dataset { features, n_features: d, targets, feature_names: self.feature_names.clone() }
+    }
+}
