@@ -14,9 +14,10 @@ use crate::tensor::Shape;
 pub(crate) fn log_softmax_row(x: &[f32], y: &mut [f32]) {
     let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let s: f32 = x.iter().map(|&v| (v - m).exp()).sum();
-    let lse = m + s.ln();
+    let ls = s.ln();
+    // (x − m) − ln s, not x − (m + ln s): the shift is exact, so large inputs keep their digits
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = x - lse;
+        *y = (x - m) - ls;
     }
 }
 
