@@ -10,7 +10,9 @@
 
 pub mod autograd;
 pub mod data;
+pub mod nn;
 mod error;
+mod loss;
 pub mod optim;
 mod params;
 mod rng;
@@ -18,6 +20,7 @@ pub mod tensor;
 
 pub use autograd::{gradcheck, Binary, GradCheck, GradCheckInput, Gradients, Graph, OpKind, Tape, Unary, Var};
 pub use error::{Error, Result};
+pub use loss::Loss;
 pub use params::{ParamId, Parameters};
 pub use rng::{Rng, RngState};
 pub use tensor::{num_threads, set_num_threads, Shape, Tensor};

@@ -29,6 +29,30 @@ impl Graph<'_, '_> {
         self.exp(l)
     }
 
+    /// Inverted dropout: in training mode each element is zeroed with probability `p` and the
+    /// rest scaled by `1/(1 − p)` (so evaluation needs no rescaling); in eval mode, `x` itself.
+    /// The mask is drawn from the tape's generator ([`crate::Tape::set_rng`]) and enters the
+    /// graph as a constant, so `dropout(x) = x ⊙ mask` needs no backward of its own.
+    ///
+    /// # Panics
+    /// In training mode with `p > 0`, if the tape has no generator; or if `p` is not in `[0, 1)`.
+    pub fn dropout(&mut self, x: Var, p: f32) -> Var {
+        assert!((0.0..1.0).contains(&p), "dropout probability {p} is not in [0, 1)");
+        if !self.training || p == 0.0 {
+            return x;
+        }
+        let shape = self.shape(x);
+        let mut rng = self.tape.rng.take().expect("dropout in training mode needs Tape::set_rng");
+        let keep = 1.0 / (1.0 - p);
+        let mask = self.input_with(shape, |buf| {
+            for m in buf.iter_mut() {
+                *m = if rng.uniform() < p { 0.0 } else { keep };
+            }
+        });
+        self.tape.rng = Some(rng);
+        self.mul(x, mask)
+    }
+
     /// log-softmax composed from primitives (reference for the fused [`Graph::log_softmax`]).
     pub fn log_softmax_composed(&mut self, x: Var) -> Var {
         let last = self.shape(x).rank() - 1;

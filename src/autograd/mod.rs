@@ -39,6 +39,7 @@ pub use ops::elementwise::Unary;
 pub use ops::binary::Binary;
 
 use crate::params::{ParamId, Parameters};
+use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
 
 /// A handle to a value recorded on a [`Graph`]: cheap to copy, valid until the graph is dropped.
@@ -149,12 +150,28 @@ pub struct Tape {
     aux: Vec<Tensor>,
     list: Vec<Var>,
     param_nodes: Vec<Option<Var>>,
+    rng: Option<Rng>,
 }
 
 impl Tape {
     /// An empty tape.
     pub fn new() -> Tape {
         Tape::default()
+    }
+
+    /// Gives the tape the generator that training-mode ops (dropout) draw from.
+    pub fn set_rng(&mut self, rng: Rng) {
+        self.rng = Some(rng);
+    }
+
+    /// The tape's generator, if it has one (to save its state in a checkpoint).
+    pub fn rng(&self) -> Option<&Rng> {
+        self.rng.as_ref()
+    }
+
+    /// Takes the generator back out of the tape.
+    pub fn take_rng(&mut self) -> Option<Rng> {
+        self.rng.take()
     }
 
     /// How many nodes the last graph on this tape recorded.
@@ -245,6 +262,7 @@ pub struct Graph<'t, 'p> {
     tape: &'t mut Tape,
     params: &'p Parameters,
     grad_enabled: bool,
+    training: bool,
 }
 
 impl<'t, 'p> Graph<'t, 'p> {
@@ -255,7 +273,7 @@ impl<'t, 'p> Graph<'t, 'p> {
         tape.list.clear();
         tape.param_nodes.clear();
         tape.param_nodes.resize(params.len(), None);
-        Graph { tape, params, grad_enabled: true }
+        Graph { tape, params, grad_enabled: true, training: true }
     }
 
     /// A graph for inference: values are computed but no op is recorded for backward, no
@@ -263,7 +281,19 @@ impl<'t, 'p> Graph<'t, 'p> {
     pub fn no_grad(tape: &'t mut Tape, params: &'p Parameters) -> Graph<'t, 'p> {
         let mut g = Graph::new(tape, params);
         g.grad_enabled = false;
+        g.training = false;
         g
+    }
+
+    /// Whether training-mode behaviour (dropout) is on: true for [`Graph::new`], false for
+    /// [`Graph::no_grad`], like PyTorch's `model.train()` / `model.eval()`.
+    pub fn training(&self) -> bool {
+        self.training
+    }
+
+    /// Switches training-mode behaviour on or off.
+    pub fn set_training(&mut self, on: bool) {
+        self.training = on;
     }
 
     /// The parameters this graph reads.

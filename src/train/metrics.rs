@@ -1,0 +1,157 @@
+//! Per-epoch metrics, accumulated batch by batch: loss, accuracy for classifiers, and MSE, MAE,
+//! R² for regression (R² averaged uniformly over outputs, as scikit-learn's `r2_score`).
+
+use serde::{Deserialize, Serialize};
+
+/// The metrics of one pass over a dataset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean loss per batch, weighted by batch size.
+    pub loss: f32,
+    /// Fraction of samples classified correctly (classifiers only).
+    pub accuracy: Option<f32>,
+    /// Mean squared error (regression only).
+    pub mse: Option<f32>,
+    /// Mean absolute error (regression only).
+    pub mae: Option<f32>,
+    /// Coefficient of determination (regression only).
+    pub r2: Option<f32>,
+}
+
+/// How to read a network's output for the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Readout {
+    /// argmax over the outputs is the class.
+    Argmax,
+    /// One output; class 1 when it exceeds the threshold (0 for logits, 0.5 for probabilities).
+    Threshold(u8),
+    /// Regression values.
+    Values,
+}
+
+impl Readout {
+    pub(crate) fn class_of(self, row: &[f32]) -> usize {
+        match self {
+            Readout::Argmax => {
+                let mut best = 0;
+                for (i, &v) in row.iter().enumerate() {
+                    if v > row[best] {
+                        best = i;
+                    }
+                }
+                best
+            }
+            Readout::Threshold(t) => usize::from(row[0] > if t == 0 { 0.0 } else { 0.5 }),
+            Readout::Values => 0,
+        }
+    }
+}
+
+/// Running sums for [`Metrics`].
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Accumulator {
+    n: usize,
+    loss: f64,
+    correct: usize,
+    sq: Vec<f64>,
+    abs: Vec<f64>,
+    sum_t: Vec<f64>,
+    sum_t2: Vec<f64>,
+    values: usize,
+}
+
+impl Accumulator {
+    pub(crate) fn reset(&mut self) {
+        self.n = 0;
+        self.loss = 0.0;
+        self.correct = 0;
+        self.values = 0;
+        for v in [&mut self.sq, &mut self.abs, &mut self.sum_t, &mut self.sum_t2] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+    }
+
+    /// Adds a batch: its mean loss, outputs (n × k) and targets (class indices, or n × k values).
+    pub(crate) fn add(&mut self, loss: f32, out: &[f32], k: usize, targets: &[f32], readout: Readout) {
+        let n = out.len() / k.max(1);
+        self.n += n;
+        self.loss += loss as f64 * n as f64;
+        match readout {
+            Readout::Values => {
+                if self.sq.len() != k {
+                    *self = Accumulator { sq: vec![0.0; k], abs: vec![0.0; k], sum_t: vec![0.0; k], sum_t2: vec![0.0; k], ..*self };
+                }
+                self.values += n;
+                for (o, t) in out.chunks_exact(k).zip(targets.chunks_exact(k)) {
+                    for j in 0..k {
+                        let (y, t) = (o[j] as f64, t[j] as f64);
+                        self.sq[j] += (y - t) * (y - t);
+                        self.abs[j] += (y - t).abs();
+                        self.sum_t[j] += t;
+                        self.sum_t2[j] += t * t;
+                    }
+                }
+            }
+            _ => {
+                for (o, &t) in out.chunks_exact(k).zip(targets) {
+                    self.correct += usize::from(readout.class_of(o) == t as usize);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self, readout: Readout) -> Metrics {
+        let n = self.n.max(1) as f64;
+        let mut m = Metrics { loss: (self.loss / n) as f32, ..Metrics::default() };
+        if readout == Readout::Values {
+            let k = self.sq.len().max(1) as f64;
+            let cnt = self.values.max(1) as f64;
+            m.mse = Some((self.sq.iter().sum::<f64>() / (cnt * k)) as f32);
+            m.mae = Some((self.abs.iter().sum::<f64>() / (cnt * k)) as f32);
+            let r2: f64 = (0..self.sq.len())
+                .map(|j| {
+                    let ss_tot = self.sum_t2[j] - self.sum_t[j] * self.sum_t[j] / cnt;
+                    if ss_tot > 0.0 {
+                        1.0 - self.sq[j] / ss_tot
+                    } else {
+                        0.0
+                    }
+                })
+                .sum::<f64>()
+                / k;
+            m.r2 = Some(r2 as f32);
+        } else {
+            m.accuracy = Some((self.correct as f64 / n) as f32);
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_metrics_by_hand() {
+        // targets 1, 2, 3; predictions 1, 2, 5 → errors 0, 0, 2
+        let mut a = Accumulator::default();
+        a.add(0.5, &[1.0, 2.0], 1, &[1.0, 2.0], Readout::Values);
+        a.add(2.0, &[5.0], 1, &[3.0], Readout::Values);
+        let m = a.finish(Readout::Values);
+        assert!((m.mse.unwrap() - 4.0 / 3.0).abs() < 1e-6);
+        assert!((m.mae.unwrap() - 2.0 / 3.0).abs() < 1e-6);
+        // SS_tot = (1−2)² + 0 + (3−2)² = 2 → R² = 1 − 4/2 = −1
+        assert!((m.r2.unwrap() - -1.0).abs() < 1e-6);
+        assert!((m.loss - (0.5 * 2.0 + 2.0) / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn accuracy_by_argmax_and_threshold() {
+        let mut a = Accumulator::default();
+        a.add(0.0, &[0.1, 0.9, 0.8, 0.2], 2, &[1.0, 1.0], Readout::Argmax);
+        assert_eq!(a.finish(Readout::Argmax).accuracy, Some(0.5));
+        let mut b = Accumulator::default();
+        b.add(0.0, &[-0.3, 0.2, 0.7], 1, &[0.0, 1.0, 0.0], Readout::Threshold(0));
+        assert!((b.finish(Readout::Threshold(0)).accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-6);
+    }
+}
