@@ -2,6 +2,40 @@
 //!
 //! Names, defaults and update formulas follow PyTorch's `torch.optim`; a doc line says wherever we
 //! differ. State (momentum buffers, step counts) is explicit and can be saved in a checkpoint.
+//!
+//! | optimizer | update (g = ∂loss/∂θ, per element) |
+//! | --- | --- |
+//! | [`Sgd`] | `b ← μb + (1−τ)g`, `θ ← θ − lr·b` (optionally Nesterov, L2 weight decay) |
+//! | [`Adagrad`] | `s ← s + g²`, `θ ← θ − lr·g/(√s + ε)` |
+//! | [`RmsProp`] | `v ← αv + (1−α)g²`, `θ ← θ − lr·g/(√v + ε)` |
+//! | [`Adam`], [`AdamW`] | bias-corrected moments `m̂`, `v̂`; `θ ← θ − lr·m̂/(√v̂ + ε)` |
+//! | [`Rprop`] | per-weight step Δ grows ×η⁺ while the sign of g holds, shrinks ×η⁻ when it flips |
+//!
+//! Learning-rate schedules ([`StepLr`], [`ExponentialLr`], [`CosineAnnealingLr`],
+//! [`ReduceLrOnPlateau`]) live in [`schedule`] and are stepped once per epoch.
+//!
+//! Optimizers allocate their state lazily, the first time a parameter has a gradient; after that
+//! a step allocates nothing.
+
+mod adagrad;
+mod adam;
+mod adamw;
+mod plateau;
+mod rmsprop;
+mod rprop;
+pub mod schedule;
+mod sgd;
+mod state;
+
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use adamw::AdamW;
+pub use rmsprop::RmsProp;
+pub use rprop::Rprop;
+pub use schedule::{
+    CosineAnnealingLr, ExponentialLr, LrScheduler, PlateauMode, ReduceLrOnPlateau, StepLr, ThresholdMode,
+};
+pub use sgd::Sgd;
 
 use crate::autograd::Gradients;
 use crate::error::Result;
@@ -9,6 +43,10 @@ use crate::params::Parameters;
 use crate::tensor::Tensor;
 
 /// An optimizer: updates parameters from their gradients.
+///
+/// State tensors are named `{kind}.{parameter index}` with PyTorch's kinds (`momentum_buffer.0`,
+/// `exp_avg.2`, `step.2`, …). `step.{i}` holds a count in a one-element tensor; every other state
+/// tensor has the shape of parameter `i`.
 pub trait Optimizer {
     /// One update of every parameter that has a gradient; parameters without one are left alone.
     fn step(&mut self, params: &mut Parameters, grads: &Gradients);
@@ -20,4 +58,12 @@ pub trait Optimizer {
     fn state(&self) -> Vec<(String, Tensor)>;
     /// Restores state saved by [`Optimizer::state`].
     fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()>;
+
+    /// [`Optimizer::load_state`], after checking that every state tensor names a parameter of
+    /// `params` and has its shape. Use this when loading a checkpoint: with plain `load_state`,
+    /// state for a different model is only detected by a panic in the next [`Optimizer::step`].
+    fn load_state_checked(&mut self, params: &Parameters, state: &[(String, Tensor)]) -> Result<()> {
+        state::check_against(params, state)?;
+        self.load_state(state)
+    }
 }

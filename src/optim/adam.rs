@@ -1,0 +1,231 @@
+//! Adam, as PyTorch's `torch.optim.Adam`; [`AdamW`](super::AdamW) (in `adamw.rs`) shares its update.
+//!
+//! Per element, at a parameter's step t = 1, 2, … (m and v start at 0):
+//!
+//! ```text
+//! g ← g + λθ                        (Adam: L2 weight decay, if λ ≠ 0)
+//! θ ← θ − lr·λ·θ                    (AdamW: decoupled weight decay, before the update)
+//! m ← β₁m + (1 − β₁)g               (computed as m + (1 − β₁)(g − m), PyTorch's lerp)
+//! v ← β₂v + (1 − β₂)g²
+//! v_max ← max(v_max, v)             (amsgrad only; then v_max replaces v below)
+//! θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+//! ```
+//!
+//! The bias corrections `1 − βᵗ` are computed in f64, as PyTorch computes them in Python floats.
+//! Each parameter counts its own steps t (PyTorch's per-parameter `step`), so a parameter that
+//! missed some steps is still bias-corrected for the updates it actually received.
+
+use crate::autograd::Gradients;
+use crate::error::{Error, Result};
+use crate::optim::state::{self, Entry, Slot};
+use crate::optim::Optimizer;
+use crate::params::Parameters;
+use crate::tensor::{Shape, Tensor};
+
+/// Adam with L2 weight decay (added to the gradient). Defaults are PyTorch's: lr 1e-3,
+/// betas (0.9, 0.999), eps 1e-8, weight decay 0, no amsgrad.
+///
+/// ```
+/// use backprop::optim::{Adam, Optimizer};
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
+/// let mut opt = Adam::new(0.1).betas(0.9, 0.999).build().unwrap();
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let loss = g.sum(wv); // ∂loss/∂w = 1
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// // The first step moves each weight by lr, whatever the gradient's scale: m̂/√v̂ = g/|g|.
+/// assert!((ps[w].to_vec()[0] - 0.9).abs() < 1e-6);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Adam {
+    /// Learning rate (≥ 0).
+    pub lr: f32,
+    /// Decay rates (β₁, β₂) of the first and second moment estimates, each in [0, 1).
+    pub betas: (f32, f32),
+    /// Added to the denominator for numerical stability (≥ 0).
+    pub eps: f32,
+    /// L2 penalty λ (≥ 0), added to the gradient as `λθ`.
+    pub weight_decay: f32,
+    /// Use the running maximum of v (Reddi et al., "On the Convergence of Adam and Beyond").
+    pub amsgrad: bool,
+    moments: Vec<Option<Moments>>,
+}
+
+impl Adam {
+    /// Adam with learning rate `lr` and PyTorch's other defaults.
+    pub fn new(lr: f32) -> Adam {
+        Adam { lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false, moments: Vec::new() }
+    }
+
+    /// Sets (β₁, β₂).
+    pub fn betas(mut self, beta1: f32, beta2: f32) -> Adam {
+        self.betas = (beta1, beta2);
+        self
+    }
+
+    /// Sets ε.
+    pub fn eps(mut self, eps: f32) -> Adam {
+        self.eps = eps;
+        self
+    }
+
+    /// Sets the L2 weight decay λ.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Adam {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Turns the AMSGrad variant on or off.
+    pub fn amsgrad(mut self, amsgrad: bool) -> Adam {
+        self.amsgrad = amsgrad;
+        self
+    }
+
+    /// Checks the hyper-parameters as PyTorch's constructor does: lr, eps and weight decay ≥ 0,
+    /// each beta in [0, 1) (NaN rejected).
+    pub fn validate(&self) -> Result<()> {
+        self.hyper().validate()
+    }
+
+    /// [`Adam::validate`]s and returns the optimizer, ending a builder chain.
+    pub fn build(self) -> Result<Adam> {
+        self.validate()?;
+        Ok(self)
+    }
+
+    fn hyper(&self) -> Hyper {
+        Hyper { lr: self.lr, betas: self.betas, eps: self.eps, wd: self.weight_decay, amsgrad: self.amsgrad }
+    }
+}
+
+impl Default for Adam {
+    /// PyTorch's defaults, including lr = 1e-3.
+    fn default() -> Adam {
+        Adam::new(1e-3)
+    }
+}
+
+/// The state tensor kinds, PyTorch's names.
+pub(super) const KINDS: [&str; 4] = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+
+impl Optimizer for Adam {
+    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+        update(self.hyper(), false, &mut self.moments, params, grads);
+    }
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        state::save_all(&self.moments)
+    }
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()> {
+        self.moments = state::load_all(state, &KINDS)?;
+        Ok(())
+    }
+}
+
+/// Hyper-parameters of one step, shared with [`super::AdamW`].
+#[derive(Clone, Copy)]
+pub(super) struct Hyper {
+    pub(super) lr: f32,
+    pub(super) betas: (f32, f32),
+    pub(super) eps: f32,
+    pub(super) wd: f32,
+    pub(super) amsgrad: bool,
+}
+
+impl Hyper {
+    pub(super) fn validate(self) -> Result<()> {
+        state::non_negative("lr", self.lr)?;
+        state::non_negative("eps", self.eps)?;
+        state::non_negative("weight_decay", self.wd)?;
+        for (name, b) in [("beta1", self.betas.0), ("beta2", self.betas.1)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(Error::invalid(name, b, "must be in [0, 1)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One parameter's step count and moment estimates.
+#[derive(Clone, Debug)]
+pub(super) struct Moments {
+    step: u64,
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    max_exp_avg_sq: Option<Tensor>,
+}
+
+impl Slot for Moments {
+    fn shape(&self) -> &Shape {
+        self.exp_avg.shape()
+    }
+    fn save(&self, i: usize, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("step.{i}"), state::step_tensor(self.step)));
+        out.push((format!("exp_avg.{i}"), self.exp_avg.clone()));
+        out.push((format!("exp_avg_sq.{i}"), self.exp_avg_sq.clone()));
+        if let Some(t) = &self.max_exp_avg_sq {
+            out.push((format!("max_exp_avg_sq.{i}"), t.clone()));
+        }
+    }
+    fn load(e: &Entry) -> Result<Moments> {
+        let (exp_avg, exp_avg_sq) = (e.tensor("exp_avg")?, e.tensor("exp_avg_sq")?);
+        Ok(Moments { step: e.step()?, exp_avg, exp_avg_sq, max_exp_avg_sq: e.optional("max_exp_avg_sq") })
+    }
+}
+
+/// One Adam step; `decoupled` selects AdamW's weight decay.
+pub(super) fn update(
+    h: Hyper,
+    decoupled: bool,
+    slots: &mut Vec<Option<Moments>>,
+    params: &mut Parameters,
+    grads: &Gradients,
+) {
+    let (b1, b2) = h.betas;
+    state::for_each_with_grad(params, grads, slots, |p, g, shape, slot| {
+        let s = slot.get_or_insert_with(|| Moments {
+            step: 0,
+            exp_avg: Tensor::zeros(shape),
+            exp_avg_sq: Tensor::zeros(shape),
+            max_exp_avg_sq: None,
+        });
+        s.step += 1;
+        let t = s.step as f64;
+        let step_size = (h.lr as f64 / (1.0 - (b1 as f64).powf(t))) as f32;
+        let bc2_sqrt = (1.0 - (b2 as f64).powf(t)).sqrt() as f32;
+        // A buffer for amsgrad is made the first time it is on (PyTorch makes it with the state).
+        let mut vmax = match (h.amsgrad, &mut s.max_exp_avg_sq) {
+            (true, Some(v)) => Some(v.data_mut()),
+            (true, none) => Some(none.insert(Tensor::zeros(shape)).data_mut()),
+            (false, _) => None,
+        };
+        let (m, v) = (s.exp_avg.data_mut(), s.exp_avg_sq.data_mut());
+        for k in 0..p.len() {
+            let mut gk = g[k];
+            if decoupled {
+                p[k] *= 1.0 - h.lr * h.wd;
+            } else if h.wd != 0.0 {
+                gk += h.wd * p[k];
+            }
+            m[k] += (1.0 - b1) * (gk - m[k]);
+            v[k] = v[k] * b2 + (1.0 - b2) * gk * gk;
+            let vk = match vmax.as_deref_mut() {
+                Some(vm) => {
+                    vm[k] = vm[k].max(v[k]);
+                    vm[k]
+                }
+                None => v[k],
+            };
+            p[k] -= step_size * (m[k] / (vk.sqrt() / bc2_sqrt + h.eps));
+        }
+    });
+}

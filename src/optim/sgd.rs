@@ -1,0 +1,172 @@
+//! Stochastic gradient descent with momentum, as PyTorch's `torch.optim.SGD`.
+//!
+//! Per element, with learning rate lr, momentum μ (Rumelhart, Hinton & Williams' α), dampening τ
+//! and weight decay λ:
+//!
+//! ```text
+//! g ← g + λθ                       (L2 weight decay, if λ ≠ 0)
+//! b ← g                             on a parameter's first step (μ ≠ 0)
+//! b ← μb + (1 − τ)g                 afterwards
+//! g ← g + μb  (nesterov)   or   g ← b  (otherwise)
+//! θ ← θ − lr·g
+//! ```
+//!
+//! Like PyTorch, the buffer starts as the first gradient (`buf = grad.clone()`), not as zero, so
+//! dampening does not shrink the first step. This is also where PyTorch's momentum differs from
+//! Sutskever et al.'s `v ← μv + lr·g; θ ← θ − v`: the learning rate multiplies the buffer rather
+//! than the gradient going into it, which only matters when the learning rate changes.
+
+use crate::autograd::Gradients;
+use crate::error::{Error, Result};
+use crate::optim::state::{self, Entry, Slot};
+use crate::optim::Optimizer;
+use crate::params::Parameters;
+use crate::tensor::{Shape, Tensor};
+
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
+/// weight decay. Defaults are PyTorch's: momentum 0, dampening 0, weight decay 0, no Nesterov
+/// (and lr 1e-3 for [`Sgd::default`]).
+///
+/// ```
+/// use backprop::optim::{Optimizer, Sgd};
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
+/// let mut opt = Sgd::new(0.1).momentum(0.9).build().unwrap();
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let sq = g.square(wv);
+/// let s = g.sum(sq);
+/// let loss = g.scale(s, 0.5); // ∂loss/∂w = w
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// assert_eq!(ps[w].to_vec(), vec![0.9, -1.8]); // w − 0.1·w
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    /// Learning rate (≥ 0).
+    pub lr: f32,
+    /// Momentum factor μ (≥ 0); 0 turns momentum off.
+    pub momentum: f32,
+    /// Dampening τ: the momentum buffer adds `(1 − τ)·g`.
+    pub dampening: f32,
+    /// L2 penalty λ (≥ 0), added to the gradient as `λθ`.
+    pub weight_decay: f32,
+    /// Nesterov momentum; needs momentum > 0 and dampening 0.
+    pub nesterov: bool,
+    buffers: Vec<Option<Buffer>>,
+}
+
+impl Sgd {
+    /// Plain SGD with learning rate `lr` and PyTorch's other defaults.
+    pub fn new(lr: f32) -> Sgd {
+        Sgd { lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, buffers: Vec::new() }
+    }
+
+    /// Sets the momentum factor μ.
+    pub fn momentum(mut self, momentum: f32) -> Sgd {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the dampening τ.
+    pub fn dampening(mut self, dampening: f32) -> Sgd {
+        self.dampening = dampening;
+        self
+    }
+
+    /// Sets the L2 weight decay λ.
+    pub fn weight_decay(mut self, weight_decay: f32) -> Sgd {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Turns Nesterov momentum on or off.
+    pub fn nesterov(mut self, nesterov: bool) -> Sgd {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Checks the hyper-parameters as PyTorch's constructor does: lr, momentum and weight decay
+    /// ≥ 0 (NaN rejected), and Nesterov only with momentum > 0 and zero dampening.
+    pub fn validate(&self) -> Result<()> {
+        state::non_negative("lr", self.lr)?;
+        state::non_negative("momentum", self.momentum)?;
+        state::non_negative("weight_decay", self.weight_decay)?;
+        if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
+            let v = format!("momentum {} and dampening {}", self.momentum, self.dampening);
+            return Err(Error::invalid("nesterov", v, "nesterov momentum requires a momentum and zero dampening"));
+        }
+        Ok(())
+    }
+
+    /// [`Sgd::validate`]s and returns the optimizer, ending a builder chain.
+    pub fn build(self) -> Result<Sgd> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+impl Default for Sgd {
+    /// PyTorch's defaults, including lr = 1e-3.
+    fn default() -> Sgd {
+        Sgd::new(1e-3)
+    }
+}
+
+/// The momentum buffer of one parameter.
+#[derive(Clone, Debug)]
+struct Buffer(Tensor);
+
+impl Slot for Buffer {
+    fn shape(&self) -> &Shape {
+        self.0.shape()
+    }
+    fn save(&self, i: usize, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("momentum_buffer.{i}"), self.0.clone()));
+    }
+    fn load(entry: &Entry) -> Result<Buffer> {
+        Ok(Buffer(entry.tensor("momentum_buffer")?))
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+        let Sgd { lr, momentum: mu, dampening, weight_decay: wd, nesterov, .. } = *self;
+        state::for_each_with_grad(params, grads, &mut self.buffers, |p, g, shape, slot| {
+            if mu == 0.0 {
+                for (p, &g) in p.iter_mut().zip(g) {
+                    *p -= lr * if wd != 0.0 { g + wd * *p } else { g };
+                }
+                return;
+            }
+            // The first step copies the (decayed) gradient into the buffer, as PyTorch.
+            let first = slot.is_none();
+            let buf = &mut slot.get_or_insert_with(|| Buffer(Tensor::zeros(shape))).0;
+            for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
+                let g = if wd != 0.0 { g + wd * *p } else { g };
+                *b = if first { g } else { mu * *b + (1.0 - dampening) * g };
+                let d = if nesterov { g + mu * *b } else { *b };
+                *p -= lr * d;
+            }
+        });
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        state::save_all(&self.buffers)
+    }
+
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()> {
+        self.buffers = state::load_all(state, &["momentum_buffer"])?;
+        Ok(())
+    }
+}
