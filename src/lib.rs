@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod classic;
 pub mod data;
 pub mod nn;
 mod error;
@@ -17,6 +18,7 @@ pub mod optim;
 mod params;
 mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{gradcheck, Binary, GradCheck, GradCheckInput, Gradients, Graph, OpKind, Tape, Unary, Var};
 pub use error::{Error, Result};

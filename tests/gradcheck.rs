@@ -125,6 +125,26 @@ fn composites_are_checked() {
 }
 
 #[test]
+fn broadcasting_a_column_over_a_square_matrix() {
+    // (3, 3) ⊙ (3, 1): the column must not be mistaken for a row of the same length
+    let mut rng = Rng::seed(12);
+    let a = Tensor::randn([3, 3], 0.0, 1.0, &mut rng);
+    let c = Tensor::from_vec(vec![1.0, 2.0, 3.0], [3, 1]).unwrap();
+    let report = gradcheck(&[a.clone(), c.clone()], H, |g, v| {
+        let y = g.sub(v[0], v[1]);
+        project(g, y, 5)
+    });
+    assert!(report.passed(TOL), "{}", report.max_rel());
+    let want: Vec<f32> = a.data().iter().enumerate().map(|(i, x)| x - c.data()[i / 3]).collect();
+    let ps = backprop::Parameters::new();
+    let mut tape = backprop::Tape::new();
+    let mut g = Graph::new(&mut tape, &ps);
+    let (av, cv) = (g.input(&a), g.input(&c));
+    let y = g.sub(av, cv);
+    assert_eq!(g.value(y).to_vec(), want);
+}
+
+#[test]
 fn gradcheck_catches_a_wrong_backward() {
     // The analytic side is right for y = x² only if backward is right. Here the computation
     // mixes in a value whose gradient is deliberately hidden from backprop: scale(x, 2) is added

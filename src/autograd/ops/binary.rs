@@ -104,7 +104,7 @@ fn forward_with(f: impl BinaryFn, a: &[f32], sa: &Shape, b: &[f32], sb: &Shape, 
         for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
             *y = f.f(a, b);
         }
-    } else if sa == out && b.len() == out.last() {
+    } else if sa == out && sb.last() == out.last() && sb.numel() == out.last() {
         // a row (e.g. a bias) broadcast over a batch
         for (yr, ar) in y.chunks_exact_mut(b.len()).zip(a.chunks_exact(b.len())) {
             for ((y, &a), &b) in yr.iter_mut().zip(ar).zip(b) {
