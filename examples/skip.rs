@@ -14,10 +14,16 @@ fn main() -> Result<(), backprop::Error> {
     let data = Dataset::new(
         Features::F32(vec![0., 0., 0., 1., 1., 0., 1., 1.]),
         2,
-        Targets::Classes { labels: vec![0, 1, 1, 0], names: vec!["0".into(), "1".into()] },
+        Targets::Classes {
+            labels: vec![0, 1, 1, 0],
+            names: vec!["0".into(), "1".into()],
+        },
     )?;
     // x(0) (2) → layer 1: 1 sigmoid unit → layer 2 reads [x(1), x(0)] (3 inputs) → 1 logit
-    let spec = MlpSpec::new(2).layer(1, Activation::Sigmoid).layer_from(&[1, 0], 1, Activation::Identity);
+    let spec =
+        MlpSpec::new(2)
+            .layer(1, Activation::Sigmoid)
+            .layer_from(&[1, 0], 1, Activation::Identity);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(0))?;
     for (name, t) in params.named() {
@@ -27,9 +33,23 @@ fn main() -> Result<(), backprop::Error> {
     let mut config = TrainConfig::new(Loss::BceWithLogits);
     config.epochs = 1000;
     config.batch_size = 0;
-    let h = fit(&net, &mut params, 1, &mut opt, &data, None, &config, &mut |_| Control::Continue)?;
+    let h = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &config,
+        &mut |_| Control::Continue,
+    )?;
     let last = h.epochs.last().expect("at least one epoch");
-    println!("after {} epochs: loss {:.4}, accuracy {:.2}", last.epoch, last.train.loss, last.train.accuracy.unwrap_or(0.0));
+    println!(
+        "after {} epochs: loss {:.4}, accuracy {:.2}",
+        last.epoch,
+        last.train.loss,
+        last.train.accuracy.unwrap_or(0.0)
+    );
     let out = net.predict(&params, &mut Tape::new(), &data.features_tensor())?;
     println!("logits {:?}", out.data());
     Ok(())

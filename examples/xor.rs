@@ -14,7 +14,10 @@ fn main() -> Result<(), backprop::Error> {
     let data = Dataset::new(
         Features::F32(inputs),
         2,
-        Targets::Classes { labels: vec![0, 1, 1, 0], names: vec!["0".into(), "1".into()] },
+        Targets::Classes {
+            labels: vec![0, 1, 1, 0],
+            names: vec!["0".into(), "1".into()],
+        },
     )?;
     let mut params = Parameters::new();
     let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
@@ -23,14 +26,28 @@ fn main() -> Result<(), backprop::Error> {
     let mut config = TrainConfig::new(Loss::Mse);
     config.epochs = 2000;
     config.batch_size = 0;
-    fit(&net, &mut params, 1, &mut opt, &data, None, &config, &mut |e| {
-        if let Event::Epoch { report, .. } = e {
-            if report.epoch % 200 == 0 {
-                println!("epoch {:4}  loss {:.5}  accuracy {:.2}", report.epoch, report.train.loss, report.train.accuracy.unwrap_or(0.0));
+    fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &config,
+        &mut |e| {
+            if let Event::Epoch { report, .. } = e {
+                if report.epoch % 200 == 0 {
+                    println!(
+                        "epoch {:4}  loss {:.5}  accuracy {:.2}",
+                        report.epoch,
+                        report.train.loss,
+                        report.train.accuracy.unwrap_or(0.0)
+                    );
+                }
             }
-        }
-        Control::Continue
-    })?;
+            Control::Continue
+        },
+    )?;
     let out = net.predict(&params, &mut Tape::new(), &data.features_tensor())?;
     for (i, y) in out.data().iter().enumerate() {
         let x = data.features_tensor().row(i).to_vec();

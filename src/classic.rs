@@ -37,7 +37,12 @@ impl Perceptron {
     /// ```
     pub fn train(x: &Tensor, labels: &[usize], max_epochs: usize) -> Perceptron {
         let d = x.shape().last();
-        let mut p = Perceptron { weights: vec![0.0; d], bias: 0.0, converged: false, epochs: 0 };
+        let mut p = Perceptron {
+            weights: vec![0.0; d],
+            bias: 0.0,
+            converged: false,
+            epochs: 0,
+        };
         while p.epochs < max_epochs && !p.converged {
             p.epochs += 1;
             let mut mistakes = 0;
@@ -47,7 +52,10 @@ impl Perceptron {
                 if out != t {
                     mistakes += 1;
                     let sign = if t == 1 { 1.0 } else { -1.0 }; // output 0 → add, output 1 → subtract
-                    p.weights.iter_mut().zip(row).for_each(|(w, &v)| *w += sign * v);
+                    p.weights
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(w, &v)| *w += sign * v);
                     p.bias += sign;
                 }
             }
@@ -57,13 +65,21 @@ impl Perceptron {
     }
 
     fn output(&self, row: &[f32]) -> usize {
-        let z: f32 = self.bias + self.weights.iter().zip(row).map(|(w, v)| w * v).sum::<f32>();
+        let z: f32 = self.bias
+            + self
+                .weights
+                .iter()
+                .zip(row)
+                .map(|(w, v)| w * v)
+                .sum::<f32>();
         usize::from(z >= 0.0)
     }
 
     /// The 0/1 output for each row.
     pub fn predict(&self, x: &Tensor) -> Vec<usize> {
-        (0..x.shape().as_matrix().0).map(|i| self.output(x.row(i))).collect()
+        (0..x.shape().as_matrix().0)
+            .map(|i| self.output(x.row(i)))
+            .collect()
     }
 }
 
@@ -80,9 +96,18 @@ pub struct MultiClassPerceptron {
 
 impl MultiClassPerceptron {
     /// Trains on rows of `x` with labels `0..classes`, for at most `max_epochs` passes.
-    pub fn train(x: &Tensor, labels: &[usize], classes: usize, max_epochs: usize) -> MultiClassPerceptron {
+    pub fn train(
+        x: &Tensor,
+        labels: &[usize],
+        classes: usize,
+        max_epochs: usize,
+    ) -> MultiClassPerceptron {
         let d = x.shape().last();
-        let mut p = MultiClassPerceptron { weights: vec![vec![0.0; d + 1]; classes], converged: false, epochs: 0 };
+        let mut p = MultiClassPerceptron {
+            weights: vec![vec![0.0; d + 1]; classes],
+            converged: false,
+            epochs: 0,
+        };
         while p.epochs < max_epochs && !p.converged {
             p.epochs += 1;
             let mut mistakes = 0;
@@ -103,7 +128,8 @@ impl MultiClassPerceptron {
     }
 
     fn class_of(&self, row: &[f32]) -> usize {
-        let score = |w: &Vec<f32>| w[row.len()] + w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
+        let score =
+            |w: &Vec<f32>| w[row.len()] + w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>();
         let mut best = 0;
         for c in 1..self.weights.len() {
             if score(&self.weights[c]) > score(&self.weights[best]) {
@@ -115,7 +141,9 @@ impl MultiClassPerceptron {
 
     /// The predicted class of each row.
     pub fn predict(&self, x: &Tensor) -> Vec<usize> {
-        (0..x.shape().as_matrix().0).map(|i| self.class_of(x.row(i))).collect()
+        (0..x.shape().as_matrix().0)
+            .map(|i| self.class_of(x.row(i)))
+            .collect()
     }
 }
 
@@ -142,15 +170,26 @@ impl Adaline {
     /// ```
     pub fn train(x: &Tensor, targets: &[f32], lr: f32, epochs: usize) -> Adaline {
         let d = x.shape().last();
-        let mut a = Adaline { weights: vec![0.0; d], bias: 0.0, mse: vec![] };
+        let mut a = Adaline {
+            weights: vec![0.0; d],
+            bias: 0.0,
+            mse: vec![],
+        };
         for _ in 0..epochs {
             for (i, &t) in targets.iter().enumerate() {
                 let row = x.row(i);
                 let err = t - a.output(row);
-                a.weights.iter_mut().zip(row).for_each(|(w, &v)| *w += lr * err * v);
+                a.weights
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(w, &v)| *w += lr * err * v);
                 a.bias += lr * err;
             }
-            let sse: f32 = targets.iter().enumerate().map(|(i, &t)| (t - a.output(x.row(i))).powi(2)).sum();
+            let sse: f32 = targets
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t - a.output(x.row(i))).powi(2))
+                .sum();
             a.mse.push(sse / targets.len().max(1) as f32);
         }
         a
@@ -158,6 +197,12 @@ impl Adaline {
 
     /// `wᵀx + b` for one row.
     pub fn output(&self, row: &[f32]) -> f32 {
-        self.bias + self.weights.iter().zip(row).map(|(w, v)| w * v).sum::<f32>()
+        self.bias
+            + self
+                .weights
+                .iter()
+                .zip(row)
+                .map(|(w, v)| w * v)
+                .sum::<f32>()
     }
 }

@@ -50,7 +50,9 @@ pub enum Error {
         expected: &'static str,
     },
     /// The loss became NaN or infinite; the model keeps the last good weights.
-    #[error("loss became {value} at epoch {epoch}, batch {batch}; the last good weights were kept")]
+    #[error(
+        "loss became {value} at epoch {epoch}, batch {batch}; the last good weights were kept"
+    )]
     NonFiniteLoss {
         /// The non-finite value.
         value: f32,
@@ -93,7 +95,15 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn invalid(name: &'static str, value: impl ToString, expected: &'static str) -> Error {
-        Error::InvalidParameter { name, value: value.to_string(), expected }
+    pub(crate) fn invalid(
+        name: &'static str,
+        value: impl ToString,
+        expected: &'static str,
+    ) -> Error {
+        Error::InvalidParameter {
+            name,
+            value: value.to_string(),
+            expected,
+        }
     }
 }

@@ -40,16 +40,18 @@
 pub mod autograd;
 pub mod classic;
 pub mod data;
-pub mod nn;
 mod error;
 mod loss;
+pub mod nn;
 pub mod optim;
 mod params;
 mod rng;
 pub mod tensor;
 pub mod train;
 
-pub use autograd::{gradcheck, Binary, GradCheck, GradCheckInput, Gradients, Graph, OpKind, Tape, Unary, Var};
+pub use autograd::{
+    gradcheck, Binary, GradCheck, GradCheckInput, Gradients, Graph, OpKind, Tape, Unary, Var,
+};
 pub use error::{Error, Result};
 pub use loss::Loss;
 pub use params::{ParamId, Parameters};

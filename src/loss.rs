@@ -122,8 +122,15 @@ impl Loss {
     }
 
     /// All losses, for help texts and tests.
-    pub const ALL: [Loss; 7] =
-        [Loss::HalfSse, Loss::SquaredError, Loss::Mse, Loss::Mae, Loss::BceWithLogits, Loss::CrossEntropy, Loss::Hinge];
+    pub const ALL: [Loss; 7] = [
+        Loss::HalfSse,
+        Loss::SquaredError,
+        Loss::Mse,
+        Loss::Mae,
+        Loss::BceWithLogits,
+        Loss::CrossEntropy,
+        Loss::Hinge,
+    ];
 }
 
 /// `(y − t)²`, with t reshaped to y's shape if it is a flat vector of the same size.

@@ -38,7 +38,9 @@ pub struct RngState {
 impl Rng {
     /// A generator from a 64-bit seed (`ChaCha8Rng::seed_from_u64`).
     pub fn seed(seed: u64) -> Rng {
-        Rng { inner: ChaCha8Rng::seed_from_u64(seed) }
+        Rng {
+            inner: ChaCha8Rng::seed_from_u64(seed),
+        }
     }
 
     /// The generator's exact position, to save in a checkpoint.

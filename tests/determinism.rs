@@ -13,7 +13,17 @@ fn step(params: &Parameters, x: &Tensor) -> Vec<Vec<u32>> {
     let h = g.relu(h);
     let l = g.sum(h);
     let grads = g.backward(l);
-    ids.iter().map(|&id| grads.get(id).unwrap().data().iter().map(|v| v.to_bits()).collect()).collect()
+    ids.iter()
+        .map(|&id| {
+            grads
+                .get(id)
+                .unwrap()
+                .data()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        })
+        .collect()
 }
 
 #[test]

@@ -5,7 +5,11 @@ use backprop::{Graph, Parameters, Rng, Tape, Tensor, Var};
 /// Runs `f` on a graph with `inputs` as parameters; returns the output and all input gradients.
 fn run(inputs: &[Tensor], f: impl Fn(&mut Graph, &[Var]) -> Var) -> (Tensor, Vec<Tensor>) {
     let mut ps = Parameters::new();
-    let ids: Vec<_> = inputs.iter().enumerate().map(|(i, t)| ps.add(format!("p{i}"), t.clone())).collect();
+    let ids: Vec<_> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ps.add(format!("p{i}"), t.clone()))
+        .collect();
     let mut tape = Tape::new();
     let mut g = Graph::new(&mut tape, &ps);
     let vars: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
@@ -17,11 +21,21 @@ fn run(inputs: &[Tensor], f: impl Fn(&mut Graph, &[Var]) -> Var) -> (Tensor, Vec
     let p = g.mul(y, rv);
     let l = g.sum(p);
     let grads = g.backward(l);
-    (out, ids.iter().map(|&id| grads.get(id).unwrap().clone()).collect())
+    (
+        out,
+        ids.iter()
+            .map(|&id| grads.get(id).unwrap().clone())
+            .collect(),
+    )
 }
 
 fn assert_same(a: &(Tensor, Vec<Tensor>), b: &(Tensor, Vec<Tensor>), tol: f32) {
-    assert!(a.0.max_abs_diff(&b.0) <= tol, "values differ: {:?} vs {:?}", a.0, b.0);
+    assert!(
+        a.0.max_abs_diff(&b.0) <= tol,
+        "values differ: {:?} vs {:?}",
+        a.0,
+        b.0
+    );
     for (x, y) in a.1.iter().zip(&b.1) {
         assert!(x.max_abs_diff(y) <= tol, "gradients differ: {x:?} vs {y:?}");
     }
@@ -31,7 +45,11 @@ fn assert_same(a: &(Tensor, Vec<Tensor>), b: &(Tensor, Vec<Tensor>), tol: f32) {
 fn linear_equals_matmul_transpose_add() {
     let mut rng = Rng::seed(1);
     for &(n, i, o) in &[(1, 3, 2), (7, 5, 4), (64, 100, 30)] {
-        let ins = [Tensor::randn([n, i], 0.0, 1.0, &mut rng), Tensor::randn([o, i], 0.0, 1.0, &mut rng), Tensor::randn([o], 0.0, 1.0, &mut rng)];
+        let ins = [
+            Tensor::randn([n, i], 0.0, 1.0, &mut rng),
+            Tensor::randn([o, i], 0.0, 1.0, &mut rng),
+            Tensor::randn([o], 0.0, 1.0, &mut rng),
+        ];
         let fused = run(&ins, |g, v| g.linear(v[0], v[1], Some(v[2])));
         let composed = run(&ins, |g, v| g.linear_composed(v[0], v[1], Some(v[2])));
         assert_same(&fused, &composed, 1e-4);
@@ -45,21 +63,29 @@ fn linear_equals_matmul_transpose_add() {
 fn log_softmax_equals_its_composition_even_for_large_inputs() {
     let mut rng = Rng::seed(2);
     let x = Tensor::randn([4, 6], 0.0, 3.0, &mut rng);
-    assert_same(&run(&[x.clone()], |g, v| g.log_softmax(v[0])), &run(&[x], |g, v| g.log_softmax_composed(v[0])), 1e-5);
+    assert_same(
+        &run(std::slice::from_ref(&x), |g, v| g.log_softmax(v[0])),
+        &run(&[x], |g, v| g.log_softmax_composed(v[0])),
+        1e-5,
+    );
     // 1000 would overflow a naive exp; both forms shift by the row max
     let big = Tensor::from_vec(vec![1000.0, 999.0, -1000.0, 0.0, 1e4, 1e4], [2, 3]).unwrap();
-    let (y, _) = run(&[big.clone()], |g, v| g.log_softmax(v[0]));
+    let (y, _) = run(std::slice::from_ref(&big), |g, v| g.log_softmax(v[0]));
     assert!(y.is_finite());
     assert!((y.data()[0] - -0.313_261_7).abs() < 1e-5, "{:?}", y); // −ln(1 + e⁻¹)
     assert!((y.data()[4] - -std::f32::consts::LN_2).abs() < 1e-6);
-    assert_same(&run(&[big.clone()], |g, v| g.log_softmax(v[0])), &run(&[big], |g, v| g.log_softmax_composed(v[0])), 1e-5);
+    assert_same(
+        &run(std::slice::from_ref(&big), |g, v| g.log_softmax(v[0])),
+        &run(&[big], |g, v| g.log_softmax_composed(v[0])),
+        1e-5,
+    );
 }
 
 #[test]
 fn softmax_rows_sum_to_one_and_ignore_shifts() {
     let mut rng = Rng::seed(3);
     let x = Tensor::randn([5, 7], 0.0, 2.0, &mut rng);
-    let (p, _) = run(&[x.clone()], |g, v| g.softmax(v[0]));
+    let (p, _) = run(std::slice::from_ref(&x), |g, v| g.softmax(v[0]));
     for r in 0..5 {
         assert!((p.row(r).iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }

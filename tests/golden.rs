@@ -57,7 +57,14 @@ fn seed_001_worked_example() {
     let e = g.sum(e);
 
     let v = |g: &Graph, n: Var| g.value(n).to_vec();
-    let (vs1, vx1, vs2, vx2, vs3, vx3) = (v(&g, s1), v(&g, x1), v(&g, s2), v(&g, x2), v(&g, s3), v(&g, x3));
+    let (vs1, vx1, vs2, vx2, vs3, vx3) = (
+        v(&g, s1),
+        v(&g, x1),
+        v(&g, s2),
+        v(&g, x2),
+        v(&g, s3),
+        v(&g, x3),
+    );
     let grads = g.backward(e);
     let delta = |n: Var| grads.wrt(n).unwrap().to_vec();
     let (d1, d2, d3) = (delta(s1), delta(s2), delta(s3));
@@ -90,19 +97,34 @@ fn seed_001_worked_example() {
     let dw3 = dw(w3, b3);
     // seed 001 prints ∂e/∂W(1) = [[−0.44, 0.88], [−0.88, 1.75]] (row-major, bias row first)
     for (got, want, seed) in [
-        (&dw1, vec![-0.440_838_376, 0.875_039_825, -0.881_676_752, 1.750_079_650], vec![-0.44, 0.88, -0.88, 1.75]),
-        (&dw2, vec![-0.694_518_481, -0.419_744_590, -0.528_941_216], vec![-0.69, -0.42, -0.53]),
+        (
+            &dw1,
+            vec![-0.440_838_376, 0.875_039_825, -0.881_676_752, 1.750_079_650],
+            vec![-0.44, 0.88, -0.88, 1.75],
+        ),
+        (
+            &dw2,
+            vec![-0.694_518_481, -0.419_744_590, -0.528_941_216],
+            vec![-0.69, -0.42, -0.53],
+        ),
         (&dw3, vec![-1.854_864_374, 1.672_244_914], vec![-1.85, 1.67]),
     ] {
         for ((g, w), s) in got.iter().zip(&want).zip(&seed) {
             assert!(close(*g, *w, 1e-4), "∂e/∂W: {g} vs {w}");
             // the seed rounds (or truncates: −1.8549 is printed −1.85) to 2 decimals
-            assert!((*g as f64 - s).abs() < 0.0051, "∂e/∂W: {g} vs the seed's {s}");
+            assert!(
+                (*g as f64 - s).abs() < 0.0051,
+                "∂e/∂W: {g} vs the seed's {s}"
+            );
         }
     }
     // the seed's printed forward/backward values, to its precision
     assert!((vx3[0] - -0.66).abs() < 0.006 && (d3[0] - -1.855).abs() < 6e-4);
-    assert!((d2[0] - -0.69).abs() < 0.006 && (d1[0] - -0.44).abs() < 0.006 && (d1[1] - 0.88).abs() < 0.006);
+    assert!(
+        (d2[0] - -0.69).abs() < 0.006
+            && (d1[0] - -0.44).abs() < 0.006
+            && (d1[1] - 0.88).abs() < 0.006
+    );
 }
 
 /// Seed 002: gradient descent on f(w) = (w + 5)², η = 0.02, from w = 3, with df/dw from the graph.
@@ -165,22 +187,37 @@ fn seed_000_layer_equations_match_the_graph() {
     let grads = g.backward(loss);
 
     // the layer equations, per sample, in f64
-    let p = |id| params[id].data().iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let p = |id| {
+        params[id]
+            .data()
+            .iter()
+            .map(|&v| v as f64)
+            .collect::<Vec<f64>>()
+    };
     let (pw1, pb1, pw2, pb2) = (p(w1), p(b1), p(w2), p(b2));
     let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
     let (mut gw1, mut gb1) = (vec![0.0; d1 * d0], vec![0.0; d1]);
     let (mut gw2, mut gb2) = (vec![0.0; d2 * d1], vec![0.0; d2]);
     for s in 0..n {
         let a0: Vec<f64> = x.row(s).iter().map(|&v| v as f64).collect();
-        let z1: Vec<f64> = (0..d1).map(|j| pb1[j] + (0..d0).map(|k| pw1[j * d0 + k] * a0[k]).sum::<f64>()).collect();
+        let z1: Vec<f64> = (0..d1)
+            .map(|j| pb1[j] + (0..d0).map(|k| pw1[j * d0 + k] * a0[k]).sum::<f64>())
+            .collect();
         let a1: Vec<f64> = z1.iter().map(|&z| sig(z)).collect();
-        let z2: Vec<f64> = (0..d2).map(|j| pb2[j] + (0..d1).map(|k| pw2[j * d1 + k] * a1[k]).sum::<f64>()).collect();
+        let z2: Vec<f64> = (0..d2)
+            .map(|j| pb2[j] + (0..d1).map(|k| pw2[j * d1 + k] * a1[k]).sum::<f64>())
+            .collect();
         let a2: Vec<f64> = z2.iter().map(|&z| sig(z)).collect();
         // (bp1)
-        let delta2: Vec<f64> = (0..d2).map(|j| (a2[j] - y.row(s)[j] as f64) * a2[j] * (1.0 - a2[j])).collect();
+        let delta2: Vec<f64> = (0..d2)
+            .map(|j| (a2[j] - y.row(s)[j] as f64) * a2[j] * (1.0 - a2[j]))
+            .collect();
         // (bp2)
-        let delta1: Vec<f64> =
-            (0..d1).map(|k| (0..d2).map(|j| pw2[j * d1 + k] * delta2[j]).sum::<f64>() * a1[k] * (1.0 - a1[k])).collect();
+        let delta1: Vec<f64> = (0..d1)
+            .map(|k| {
+                (0..d2).map(|j| pw2[j * d1 + k] * delta2[j]).sum::<f64>() * a1[k] * (1.0 - a1[k])
+            })
+            .collect();
         // (bp3), (bp4)
         for j in 0..d2 {
             gb2[j] += delta2[j] / n as f64;
@@ -198,7 +235,11 @@ fn seed_000_layer_equations_match_the_graph() {
     for (id, want) in [(w1, gw1), (b1, gb1), (w2, gw2), (b2, gb2)] {
         let got = grads.get(id).unwrap();
         for (g, w) in got.data().iter().zip(&want) {
-            assert!(close(*g, *w, 1e-4) || (*g as f64 - w).abs() < 1e-6, "{}: {g} vs {w}", params.name(id));
+            assert!(
+                close(*g, *w, 1e-4) || (*g as f64 - w).abs() < 1e-6,
+                "{}: {g} vs {w}",
+                params.name(id)
+            );
         }
     }
 }

@@ -13,7 +13,13 @@ const TOL: f32 = 2e-2;
 /// Random values in ±[lo, hi] (away from 0 so kinks and poles are avoided).
 fn away(shape: &[usize], lo: f32, hi: f32, rng: &mut Rng) -> Tensor {
     let t = Tensor::rand_uniform(shape, lo, hi, rng);
-    t.zip_map(&Tensor::rand_uniform(shape, 0.0, 1.0, rng), |x, s| if s < 0.5 { -x } else { x })
+    t.zip_map(&Tensor::rand_uniform(shape, 0.0, 1.0, rng), |x, s| {
+        if s < 0.5 {
+            -x
+        } else {
+            x
+        }
+    })
 }
 
 /// Projects `y` onto a fixed random tensor: `Σ r ⊙ y`.
@@ -31,17 +37,38 @@ fn case(kind: OpKind, rng: &mut Rng) -> (Vec<Tensor>, Build) {
     match kind {
         OpKind::Neg => (vec![m(rng)], Box::new(|g, v| g.neg(v[0]))),
         OpKind::Exp => (vec![m(rng)], Box::new(|g, v| g.exp(v[0]))),
-        OpKind::Log => (vec![Tensor::rand_uniform([3, 4], 0.5, 3.0, rng)], Box::new(|g, v| g.log(v[0]))),
+        OpKind::Log => (
+            vec![Tensor::rand_uniform([3, 4], 0.5, 3.0, rng)],
+            Box::new(|g, v| g.log(v[0])),
+        ),
         OpKind::Sigmoid => (vec![m(rng)], Box::new(|g, v| g.sigmoid(v[0]))),
         OpKind::Tanh => (vec![m(rng)], Box::new(|g, v| g.tanh(v[0]))),
-        OpKind::Relu => (vec![away(&[3, 4], 0.1, 2.0, rng)], Box::new(|g, v| g.relu(v[0]))),
-        OpKind::LeakyRelu => (vec![away(&[3, 4], 0.1, 2.0, rng)], Box::new(|g, v| g.leaky_relu(v[0], 0.1))),
-        OpKind::Powf => (vec![Tensor::rand_uniform([3, 4], 0.5, 2.0, rng)], Box::new(|g, v| g.powf(v[0], 2.5))),
+        OpKind::Relu => (
+            vec![away(&[3, 4], 0.1, 2.0, rng)],
+            Box::new(|g, v| g.relu(v[0])),
+        ),
+        OpKind::LeakyRelu => (
+            vec![away(&[3, 4], 0.1, 2.0, rng)],
+            Box::new(|g, v| g.leaky_relu(v[0], 0.1)),
+        ),
+        OpKind::Powf => (
+            vec![Tensor::rand_uniform([3, 4], 0.5, 2.0, rng)],
+            Box::new(|g, v| g.powf(v[0], 2.5)),
+        ),
         OpKind::Scale => (vec![m(rng)], Box::new(|g, v| g.scale(v[0], -1.5))),
         // bias-style broadcasting of a row over a batch, checked for both operands
-        OpKind::Add => (vec![m(rng), Tensor::randn([4], 0.0, 1.0, rng)], Box::new(|g, v| g.add(v[0], v[1]))),
-        OpKind::Sub => (vec![Tensor::randn([1, 4], 0.0, 1.0, rng), m(rng)], Box::new(|g, v| g.sub(v[0], v[1]))),
-        OpKind::Mul => (vec![m(rng), Tensor::randn([3, 1], 0.0, 1.0, rng)], Box::new(|g, v| g.mul(v[0], v[1]))),
+        OpKind::Add => (
+            vec![m(rng), Tensor::randn([4], 0.0, 1.0, rng)],
+            Box::new(|g, v| g.add(v[0], v[1])),
+        ),
+        OpKind::Sub => (
+            vec![Tensor::randn([1, 4], 0.0, 1.0, rng), m(rng)],
+            Box::new(|g, v| g.sub(v[0], v[1])),
+        ),
+        OpKind::Mul => (
+            vec![m(rng), Tensor::randn([3, 1], 0.0, 1.0, rng)],
+            Box::new(|g, v| g.mul(v[0], v[1])),
+        ),
         OpKind::Div => (
             vec![m(rng), away(&[4], 0.5, 2.0, rng)],
             Box::new(|g, v| g.div(v[0], v[1])),
@@ -51,7 +78,11 @@ fn case(kind: OpKind, rng: &mut Rng) -> (Vec<Tensor>, Build) {
             Box::new(|g, v| g.matmul(v[0], v[1])),
         ),
         OpKind::Linear => (
-            vec![m(rng), Tensor::randn([5, 4], 0.0, 1.0, rng), Tensor::randn([5], 0.0, 1.0, rng)],
+            vec![
+                m(rng),
+                Tensor::randn([5, 4], 0.0, 1.0, rng),
+                Tensor::randn([5], 0.0, 1.0, rng),
+            ],
             Box::new(|g, v| g.linear(v[0], v[1], Some(v[2]))),
         ),
         OpKind::Sum => (vec![m(rng)], Box::new(|g, v| g.sum_dim(v[0], 0, false))),
@@ -82,7 +113,11 @@ fn every_op_kind_is_checked() {
         let report = gradcheck(&inputs, H, |g, v| {
             let y = build(g, v);
             if g.grad_enabled() {
-                assert_eq!(g.op_kind(y), Some(kind), "the case for {kind:?} must end in that op");
+                assert_eq!(
+                    g.op_kind(y),
+                    Some(kind),
+                    "the case for {kind:?} must end in that op"
+                );
             }
             if g.value(y).numel() == 1 {
                 y
@@ -90,7 +125,12 @@ fn every_op_kind_is_checked() {
                 project(g, y, k as u64)
             }
         });
-        assert!(report.passed(TOL), "{kind:?}: max rel error {} (abs {})", report.max_rel(), report.max_abs());
+        assert!(
+            report.passed(TOL),
+            "{kind:?}: max rel error {} (abs {})",
+            report.max_rel(),
+            report.max_abs()
+        );
     }
 }
 
@@ -103,13 +143,19 @@ fn composites_are_checked() {
         ("mean_dim", Box::new(|g, v| g.mean_dim(v[0], 1, false))),
         ("softmax", Box::new(|g, v| g.softmax(v[0]))),
         ("square", Box::new(|g, v| g.square(v[0]))),
-        ("log_softmax_composed", Box::new(|g, v| g.log_softmax_composed(v[0]))),
+        (
+            "log_softmax_composed",
+            Box::new(|g, v| g.log_softmax_composed(v[0])),
+        ),
         ("sum_all", Box::new(|g, v| g.sum(v[0]))),
         // a value used twice: gradients add at the branch (x·x + x)
-        ("branch", Box::new(|g, v| {
-            let xx = g.mul(v[0], v[0]);
-            g.add(xx, v[0])
-        })),
+        (
+            "branch",
+            Box::new(|g, v| {
+                let xx = g.mul(v[0], v[0]);
+                g.add(xx, v[0])
+            }),
+        ),
     ];
     for (i, (name, build)) in cases.iter().enumerate() {
         let report = gradcheck(std::slice::from_ref(&x), H, |g, v| {
@@ -120,7 +166,11 @@ fn composites_are_checked() {
                 project(g, y, 100 + i as u64)
             }
         });
-        assert!(report.passed(TOL), "{name}: max rel error {}", report.max_rel());
+        assert!(
+            report.passed(TOL),
+            "{name}: max rel error {}",
+            report.max_rel()
+        );
     }
 }
 
@@ -135,7 +185,12 @@ fn broadcasting_a_column_over_a_square_matrix() {
         project(g, y, 5)
     });
     assert!(report.passed(TOL), "{}", report.max_rel());
-    let want: Vec<f32> = a.data().iter().enumerate().map(|(i, x)| x - c.data()[i / 3]).collect();
+    let want: Vec<f32> = a
+        .data()
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x - c.data()[i / 3])
+        .collect();
     let ps = backprop::Parameters::new();
     let mut tape = backprop::Tape::new();
     let mut g = Graph::new(&mut tape, &ps);
@@ -158,5 +213,9 @@ fn gradcheck_catches_a_wrong_backward() {
     });
     assert!(!report.passed(TOL), "a wrong gradient passed: {report:?}");
     // analytic x vs numerical 2x: relative error 0.5 on every element
-    assert!((report.max_rel() - 0.5).abs() < 1e-2, "{}", report.max_rel());
+    assert!(
+        (report.max_rel() - 0.5).abs() < 1e-2,
+        "{}",
+        report.max_rel()
+    );
 }

@@ -67,5 +67,9 @@ fn steady_state_step_does_not_allocate() {
         counts.push(allocations() - before);
     }
     assert!(counts[0] > 0, "the first step fills the tape");
-    assert_eq!(&counts[2..], &[0, 0, 0, 0], "allocations per step: {counts:?}");
+    assert_eq!(
+        &counts[2..],
+        &[0, 0, 0, 0],
+        "allocations per step: {counts:?}"
+    );
 }

@@ -68,12 +68,19 @@ fn half_square_step(opt: &mut dyn Optimizer, ps: &mut Parameters, w: ParamId) {
 fn assert_close(got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "got {got:?}, want {want:?}");
+        assert!(
+            (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+            "got {got:?}, want {want:?}"
+        );
     }
 }
 
 fn state_of(opt: &dyn Optimizer, name: &str) -> Tensor {
-    opt.state().into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no state {name}")).1
+    opt.state()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no state {name}"))
+        .1
 }
 
 #[test]
@@ -146,7 +153,11 @@ fn sgd_weight_decay() {
     // With μ 0.5 the buffer starts at the decayed gradient [2, 1]; step 1 is as above.
     // 2: b = 0.5·[2, 1] + [1.9, 0.95] = [2.9, 1.45],  w = [1.8 − 0.29, 3.9 − 0.145] = [1.51, 3.755]
     let (mut ps, w) = params(&[2.0, 4.0]);
-    let mut opt = Sgd::new(0.1).weight_decay(0.5).momentum(0.5).build().unwrap();
+    let mut opt = Sgd::new(0.1)
+        .weight_decay(0.5)
+        .momentum(0.5)
+        .build()
+        .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
     assert_close(ps[w].data(), &[1.8, 3.9]);
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
@@ -162,7 +173,11 @@ fn adagrad_steps_shrink_with_the_sum_of_squares() {
     // 3: s = [27, 48], move 0.1/√3 = 0.0577350                  w = [−0.2284457, 0.2284457]
     let (mut ps, w) = params(&[0.0, 0.0]);
     let mut opt = Adagrad::new(0.1).build().unwrap();
-    for want in [[-0.1, 0.1], [-0.170_710_7, 0.170_710_7], [-0.228_445_7, 0.228_445_7]] {
+    for want in [
+        [-0.1, 0.1],
+        [-0.170_710_7, 0.170_710_7],
+        [-0.228_445_7, 0.228_445_7],
+    ] {
         const_step(&mut opt, &mut ps, w, &[3.0, -4.0]);
         assert_close(ps[w].data(), &want);
     }
@@ -177,9 +192,16 @@ fn adagrad_lr_decay_and_initial_accumulator() {
     // 2: lr 0.5, s = [3, 9], move 0.5·[1/√3, 2/3] = [0.2886751, 0.3333333]
     //    w = −[0.7071068 + 0.2886751, 0.8944272 + 0.3333333] = [−0.9957819, −1.2277605]
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = Adagrad::new(1.0).lr_decay(1.0).initial_accumulator_value(1.0).build().unwrap();
+    let mut opt = Adagrad::new(1.0)
+        .lr_decay(1.0)
+        .initial_accumulator_value(1.0)
+        .build()
+        .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, 2.0]);
-    assert_close(ps[w].data(), &[-std::f32::consts::FRAC_1_SQRT_2, -0.894_427_2]); // 1/√2 = 0.7071068
+    assert_close(
+        ps[w].data(),
+        &[-std::f32::consts::FRAC_1_SQRT_2, -0.894_427_2],
+    ); // 1/√2 = 0.7071068
     const_step(&mut opt, &mut ps, w, &[1.0, 2.0]);
     assert_close(ps[w].data(), &[-0.995_781_9, -1.227_760_5]);
 }
@@ -208,13 +230,21 @@ fn rmsprop_centered_with_momentum() {
     //    ṽ = 0.4375 − 0.1914063 = 0.2460938, √ṽ = 0.4960784, g/√ṽ = 2.0158105
     //    b = 0.5·2.3094011 + 2.0158105 = 3.1705111,  w = −0.0230940 − 0.0317051 = −0.0547991
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = RmsProp::new(0.01).alpha(0.75).momentum(0.5).centered(true).build().unwrap();
+    let mut opt = RmsProp::new(0.01)
+        .alpha(0.75)
+        .momentum(0.5)
+        .centered(true)
+        .build()
+        .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
     assert_close(ps[w].data(), &[-0.023_094_0, 0.023_094_0]);
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
     assert_close(ps[w].data(), &[-0.054_799_1, 0.054_799_1]);
     assert_close(state_of(&opt, "grad_avg.0").data(), &[0.4375, -0.875]);
-    assert_close(state_of(&opt, "momentum_buffer.0").data(), &[3.170_511, -3.170_511]);
+    assert_close(
+        state_of(&opt, "momentum_buffer.0").data(),
+        &[3.170_511, -3.170_511],
+    );
 }
 
 #[test]
@@ -244,7 +274,10 @@ fn adam_bias_correction() {
     half_square_step(&mut opt, &mut ps, w);
     assert_close(ps[w].data(), &[0.800_412_2, -1.800_166_5]);
     assert_close(state_of(&opt, "exp_avg.0").data(), &[0.18, -0.37]);
-    assert_close(state_of(&opt, "exp_avg_sq.0").data(), &[0.001_809, 0.007_606]);
+    assert_close(
+        state_of(&opt, "exp_avg_sq.0").data(),
+        &[0.001_809, 0.007_606],
+    );
 }
 
 #[test]
@@ -256,7 +289,11 @@ fn adam_amsgrad_keeps_the_largest_second_moment() {
     //    (without amsgrad: √25.5/√0.75 = 5.8309519, moves 0.0685994)
     for (amsgrad, want) in [(true, -0.148_989_8), (false, -0.168_599_4)] {
         let (mut ps, w) = params(&[0.0]);
-        let mut opt = Adam::new(0.1).betas(0.5, 0.5).amsgrad(amsgrad).build().unwrap();
+        let mut opt = Adam::new(0.1)
+            .betas(0.5, 0.5)
+            .amsgrad(amsgrad)
+            .build()
+            .unwrap();
         const_step(&mut opt, &mut ps, w, &[10.0]);
         const_step(&mut opt, &mut ps, w, &[1.0]);
         assert_close(ps[w].data(), &[want]);
@@ -296,7 +333,13 @@ fn rprop_sign_change() {
     //    w = −1.9, −1.78, −1.636, −1.4632, −1.25584
     let (mut ps, w) = params(&[0.15, -2.0]);
     let mut opt = Rprop::default();
-    let want = [[0.05, -1.9], [-0.07, -1.78], [-0.07, -1.636], [-0.01, -1.4632], [0.062, -1.25584]];
+    let want = [
+        [0.05, -1.9],
+        [-0.07, -1.78],
+        [-0.07, -1.636],
+        [-0.01, -1.4632],
+        [0.062, -1.25584],
+    ];
     for (t, want) in want.iter().enumerate() {
         half_square_step(&mut opt, &mut ps, w);
         assert_close(ps[w].data(), want);
@@ -322,7 +365,13 @@ fn rprop_step_sizes_are_clamped() {
     // 4: flip: Δ = max(0.025, 0.03) = 0.03, no move.       5: g₋ = 0: w = −0.15 − 0.03 = −0.18
     let (mut ps, w) = params(&[0.0]);
     let mut opt = Rprop::new(0.1).step_sizes(0.03, 50.0).build().unwrap();
-    for (c, want) in [(1.0, -0.1), (-1.0, -0.1), (1.0, -0.15), (-1.0, -0.15), (1.0, -0.18)] {
+    for (c, want) in [
+        (1.0, -0.1),
+        (-1.0, -0.1),
+        (1.0, -0.15),
+        (-1.0, -0.15),
+        (1.0, -0.18),
+    ] {
         const_step(&mut opt, &mut ps, w, &[c]);
         assert_close(ps[w].data(), &[want]);
     }
@@ -332,19 +381,50 @@ fn rprop_step_sizes_are_clamped() {
 #[test]
 fn defaults_are_pytorchs() {
     let s = Sgd::default();
-    assert_eq!((s.lr, s.momentum, s.dampening, s.weight_decay, s.nesterov), (1e-3, 0.0, 0.0, 0.0, false));
+    assert_eq!(
+        (s.lr, s.momentum, s.dampening, s.weight_decay, s.nesterov),
+        (1e-3, 0.0, 0.0, 0.0, false)
+    );
     let a = Adam::default();
-    assert_eq!((a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad), (1e-3, (0.9, 0.999), 1e-8, 0.0, false));
+    assert_eq!(
+        (a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad),
+        (1e-3, (0.9, 0.999), 1e-8, 0.0, false)
+    );
     let a = AdamW::default();
-    assert_eq!((a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad), (1e-3, (0.9, 0.999), 1e-8, 1e-2, false));
+    assert_eq!(
+        (a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad),
+        (1e-3, (0.9, 0.999), 1e-8, 1e-2, false)
+    );
     let a = Adagrad::default();
-    assert_eq!((a.lr, a.lr_decay, a.weight_decay, a.initial_accumulator_value, a.eps), (0.01, 0.0, 0.0, 0.0, 1e-10));
+    assert_eq!(
+        (
+            a.lr,
+            a.lr_decay,
+            a.weight_decay,
+            a.initial_accumulator_value,
+            a.eps
+        ),
+        (0.01, 0.0, 0.0, 0.0, 1e-10)
+    );
     let r = RmsProp::default();
-    assert_eq!((r.lr, r.alpha, r.eps, r.weight_decay, r.momentum, r.centered), (0.01, 0.99, 1e-8, 0.0, 0.0, false));
+    assert_eq!(
+        (r.lr, r.alpha, r.eps, r.weight_decay, r.momentum, r.centered),
+        (0.01, 0.99, 1e-8, 0.0, 0.0, false)
+    );
     let r = Rprop::default(); // Δ₀ = 0.1 by our issue, where PyTorch has lr = 0.01
-    assert_eq!((r.lr, r.etas, r.step_sizes), (0.1, (0.5, 1.2), (1e-6, 50.0)));
+    assert_eq!(
+        (r.lr, r.etas, r.step_sizes),
+        (0.1, (0.5, 1.2), (1e-6, 50.0))
+    );
     let p = ReduceLrOnPlateau::default();
-    let p_ = (p.mode, p.factor, p.patience, p.threshold, p.cooldown, p.min_lr);
+    let p_ = (
+        p.mode,
+        p.factor,
+        p.patience,
+        p.threshold,
+        p.cooldown,
+        p.min_lr,
+    );
     assert_eq!(p_, (PlateauMode::Min, 0.1, 10, 1e-4, 0, 0.0));
     assert_eq!(StepLr::new(5).gamma, 0.1);
     assert_eq!(CosineAnnealingLr::new(5).eta_min, 0.0);
@@ -365,14 +445,24 @@ fn invalid_hyper_parameters_are_errors() {
     assert_invalid(Sgd::new(0.1).momentum(-0.5).build(), "momentum");
     assert_invalid(Sgd::new(0.1).weight_decay(-1.0).build(), "weight_decay");
     assert_invalid(Sgd::new(0.1).nesterov(true).build(), "nesterov");
-    assert_invalid(Sgd::new(0.1).momentum(0.9).dampening(0.1).nesterov(true).build(), "nesterov");
+    assert_invalid(
+        Sgd::new(0.1)
+            .momentum(0.9)
+            .dampening(0.1)
+            .nesterov(true)
+            .build(),
+        "nesterov",
+    );
     assert_invalid(Adam::new(0.1).betas(1.0, 0.999).build(), "beta1");
     assert_invalid(Adam::new(0.1).betas(0.9, -0.1).build(), "beta2");
     assert_invalid(Adam::new(0.1).eps(-1e-8).build(), "eps");
     assert_invalid(AdamW::new(-1.0).build(), "lr");
     assert_invalid(AdamW::new(0.1).weight_decay(-0.01).build(), "weight_decay");
     assert_invalid(Adagrad::new(0.1).lr_decay(-1.0).build(), "lr_decay");
-    assert_invalid(Adagrad::new(0.1).initial_accumulator_value(-1.0).build(), "initial_accumulator_value");
+    assert_invalid(
+        Adagrad::new(0.1).initial_accumulator_value(-1.0).build(),
+        "initial_accumulator_value",
+    );
     assert_invalid(RmsProp::new(0.1).alpha(-0.5).build(), "alpha");
     assert_invalid(RmsProp::new(0.1).momentum(-0.5).build(), "momentum");
     assert_invalid(Rprop::new(0.1).etas(1.0, 1.2).build(), "etas");
@@ -385,14 +475,21 @@ fn invalid_hyper_parameters_are_errors() {
     // The message carries the offending value.
     let e = Sgd::new(-0.1).build().unwrap_err().to_string();
     assert!(e.contains("lr") && e.contains("-0.1"), "{e}");
-    assert!(Sgd::new(0.1).momentum(0.9).nesterov(true).validate().is_ok());
+    assert!(Sgd::new(0.1)
+        .momentum(0.9)
+        .nesterov(true)
+        .validate()
+        .is_ok());
 }
 
 fn lrs(sched: &mut dyn LrScheduler, opt: &mut dyn Optimizer, metrics: &[Option<f32>]) -> Vec<f32> {
-    metrics.iter().map(|&m| {
-        sched.step(opt, m);
-        opt.lr()
-    }).collect()
+    metrics
+        .iter()
+        .map(|&m| {
+            sched.step(opt, m);
+            opt.lr()
+        })
+        .collect()
 }
 
 #[test]
@@ -400,7 +497,10 @@ fn step_and_exponential_schedules() {
     // StepLr(3, γ 0.1), η₀ = 1: η₀·0.1^⌊e/3⌋ for e = 1..7 → 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01
     let mut opt = Sgd::new(1.0);
     let mut s = StepLr::new(3).build().unwrap();
-    assert_close(&lrs(&mut s, &mut opt, &[None; 7]), &[1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01]);
+    assert_close(
+        &lrs(&mut s, &mut opt, &[None; 7]),
+        &[1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01],
+    );
     // ExponentialLr(0.5) on Adam, η₀ = 0.8: 0.4, 0.2, 0.1
     let mut opt = Adam::new(0.8);
     let mut s = ExponentialLr::new(0.5).build().unwrap();
@@ -434,9 +534,19 @@ fn plateau_patience_and_cooldown() {
     // e5: bad 3 > 2 → lr 0.5, cooldown 1, bad 0.
     // e6: bad 1, but in cooldown → 0.  e7: bad 1.  e8: bad 2.  e9: bad 3 → lr 0.25.
     let mut opt = Sgd::new(1.0);
-    let mut s = ReduceLrOnPlateau::new().patience(2).cooldown(1).factor(0.5).build().unwrap();
-    let metrics: Vec<_> = [10.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0].map(Some).to_vec();
-    assert_close(&lrs(&mut s, &mut opt, &metrics), &[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25]);
+    let mut s = ReduceLrOnPlateau::new()
+        .patience(2)
+        .cooldown(1)
+        .factor(0.5)
+        .build()
+        .unwrap();
+    let metrics: Vec<_> = [10.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0]
+        .map(Some)
+        .to_vec();
+    assert_close(
+        &lrs(&mut s, &mut opt, &metrics),
+        &[1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.25],
+    );
     assert_eq!(s.best(), 9.0);
     // No metric: nothing is counted.
     s.step(&mut opt, None);
@@ -447,16 +557,31 @@ fn plateau_patience_and_cooldown() {
     // e3: 8, e4: 7 improve.  e5: 7 again → max(0.01, 0.05) = 0.05.  e6: max(0.005, 0.05) = 0.05,
     // no change.
     let mut opt = Sgd::new(1.0);
-    let mut s = ReduceLrOnPlateau::new().patience(0).min_lr(0.05).build().unwrap();
-    let got = lrs(&mut s, &mut opt, &[Some(9.0), Some(8.9995), Some(8.0), Some(7.0)]);
+    let mut s = ReduceLrOnPlateau::new()
+        .patience(0)
+        .min_lr(0.05)
+        .build()
+        .unwrap();
+    let got = lrs(
+        &mut s,
+        &mut opt,
+        &[Some(9.0), Some(8.9995), Some(8.0), Some(7.0)],
+    );
     assert_close(&got, &[1.0, 0.1, 0.1, 0.1]);
     let got = lrs(&mut s, &mut opt, &[Some(7.0), Some(7.0)]);
     assert_close(&got, &[0.05, 0.05]);
 
     // Mode Max (an accuracy), patience 0: 0.5, 0.6 improve; 0.6 again does not.
     let mut opt = Sgd::new(1.0);
-    let mut s = ReduceLrOnPlateau::new().mode(PlateauMode::Max).patience(0).build().unwrap();
-    assert_close(&lrs(&mut s, &mut opt, &[Some(0.5), Some(0.6), Some(0.6)]), &[1.0, 1.0, 0.1]);
+    let mut s = ReduceLrOnPlateau::new()
+        .mode(PlateauMode::Max)
+        .patience(0)
+        .build()
+        .unwrap();
+    assert_close(
+        &lrs(&mut s, &mut opt, &[Some(0.5), Some(0.6), Some(0.6)]),
+        &[1.0, 1.0, 0.1],
+    );
 }
 
 /// Two parameters (so state is indexed) and a gradient that changes: loss = Σ(w²/2 + c⊙w) + Σ b².
@@ -479,11 +604,22 @@ fn two_param_step(opt: &mut dyn Optimizer, ps: &mut Parameters) {
 fn state_round_trip_continues_bit_identically() {
     type Make = fn() -> Box<dyn Optimizer>;
     let makers: Vec<(&str, Make)> = vec![
-        ("sgd", || Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(0.01))),
-        ("adam", || Box::new(Adam::new(0.05).amsgrad(true).weight_decay(0.01))),
+        ("sgd", || {
+            Box::new(
+                Sgd::new(0.1)
+                    .momentum(0.9)
+                    .nesterov(true)
+                    .weight_decay(0.01),
+            )
+        }),
+        ("adam", || {
+            Box::new(Adam::new(0.05).amsgrad(true).weight_decay(0.01))
+        }),
         ("adamw", || Box::new(AdamW::new(0.05))),
         ("adagrad", || Box::new(Adagrad::new(0.1).lr_decay(0.1))),
-        ("rmsprop", || Box::new(RmsProp::new(0.01).momentum(0.5).centered(true))),
+        ("rmsprop", || {
+            Box::new(RmsProp::new(0.01).momentum(0.5).centered(true))
+        }),
         ("rprop", || Box::new(Rprop::default())),
     ];
     let mut start = Parameters::new();
@@ -500,10 +636,17 @@ fn state_round_trip_continues_bit_identically() {
             two_param_step(opt_b.as_mut(), &mut b);
         }
         let saved = opt_b.state();
-        assert!(saved.iter().any(|(n, _)| n.ends_with(".1")), "{name}: state for both parameters");
+        assert!(
+            saved.iter().any(|(n, _)| n.ends_with(".1")),
+            "{name}: state for both parameters"
+        );
         let mut opt_c = make();
         opt_c.load_state_checked(&b, &saved).unwrap();
-        assert_eq!(opt_c.state(), saved, "{name}: state() after load_state() is what was saved");
+        assert_eq!(
+            opt_c.state(),
+            saved,
+            "{name}: state() after load_state() is what was saved"
+        );
         for _ in 0..2 {
             two_param_step(opt_c.as_mut(), &mut b);
         }
@@ -518,17 +661,29 @@ fn state_round_trip_continues_bit_identically() {
 fn load_state_validates_names_and_shapes() {
     let t = |v: &[f32]| Tensor::from_vec(v.to_vec(), [v.len()]).unwrap();
     let message = |r: backprop::Result<()>| match r {
-        Err(e @ Error::InvalidParameter { name: "optimizer state", .. }) => e.to_string(),
+        Err(
+            e @ Error::InvalidParameter {
+                name: "optimizer state",
+                ..
+            },
+        ) => e.to_string(),
         other => panic!("expected an optimizer state error, got {other:?}"),
     };
     let mut adam = Adam::default();
     let e = message(adam.load_state(&[("exp_avgg.0".into(), t(&[0.0]))]));
     assert!(e.contains("exp_avgg.0"), "{e}");
     let full = |sq: Tensor| {
-        vec![("step.0".into(), t(&[2.0])), ("exp_avg.0".into(), t(&[0.0, 0.0])), ("exp_avg_sq.0".into(), sq)]
+        vec![
+            ("step.0".into(), t(&[2.0])),
+            ("exp_avg.0".into(), t(&[0.0, 0.0])),
+            ("exp_avg_sq.0".into(), sq),
+        ]
     };
     let e = message(adam.load_state(&full(t(&[0.0, 0.0, 0.0]))));
-    assert!(e.contains("exp_avg_sq.0") && e.contains("[3]") && e.contains("[2]"), "{e}");
+    assert!(
+        e.contains("exp_avg_sq.0") && e.contains("[3]") && e.contains("[2]"),
+        "{e}"
+    );
     let e = message(adam.load_state(&full(t(&[0.0, 0.0]))[..2]));
     assert!(e.contains("exp_avg_sq.0 is missing"), "{e}");
     let mut bad_step = full(t(&[0.0, 0.0]));
@@ -542,8 +697,12 @@ fn load_state_validates_names_and_shapes() {
     // Against the parameters: the tensor's and the parameter's shapes are both named.
     let (ps, _) = params(&[1.0, 2.0, 3.0]);
     let e = message(adam.load_state_checked(&ps, &full(t(&[0.0, 0.0]))));
-    assert!(e.contains("exp_avg.0") && e.contains("[2]") && e.contains("[3]") && e.contains("(w)"), "{e}");
-    let e = message(Sgd::new(0.1).load_state_checked(&ps, &[("momentum_buffer.4".into(), t(&[0.0]))]));
+    assert!(
+        e.contains("exp_avg.0") && e.contains("[2]") && e.contains("[3]") && e.contains("(w)"),
+        "{e}"
+    );
+    let e =
+        message(Sgd::new(0.1).load_state_checked(&ps, &[("momentum_buffer.4".into(), t(&[0.0]))]));
     assert!(e.contains("parameter 4"), "{e}");
 }
 
@@ -566,7 +725,11 @@ fn a_parameter_without_a_gradient_is_left_unchanged() {
         }
         assert_eq!(ps[u].to_vec(), vec![3.0, 4.0]);
         assert_ne!(ps[w].to_vec(), vec![1.0, -2.0]);
-        assert!(opt.state().iter().all(|(n, _)| n.ends_with(".0")), "no state for u: {:?}", opt.state());
+        assert!(
+            opt.state().iter().all(|(n, _)| n.ends_with(".0")),
+            "no state for u: {:?}",
+            opt.state()
+        );
     }
 }
 

@@ -9,7 +9,15 @@ use backprop::{Error, Loss, Parameters, Rng, Tape, Tensor};
 
 fn xor() -> Dataset {
     let x = vec![0., 0., 0., 1., 1., 0., 1., 1.];
-    Dataset::new(Features::F32(x), 2, Targets::Classes { labels: vec![0, 1, 1, 0], names: vec!["0".into(), "1".into()] }).unwrap()
+    Dataset::new(
+        Features::F32(x),
+        2,
+        Targets::Classes {
+            labels: vec![0, 1, 1, 0],
+            names: vec!["0".into(), "1".into()],
+        },
+    )
+    .unwrap()
 }
 
 fn quiet(_: Event) -> Control {
@@ -26,13 +34,22 @@ fn perceptron_learns_and_and_or_but_not_xor() {
     }
     let p = Perceptron::train(&x, &[0, 1, 1, 0], 1000);
     assert!(!p.converged, "XOR is not linearly separable");
-    let right = p.predict(&x).iter().zip([0, 1, 1, 0]).filter(|(a, b)| **a == *b).count();
+    let right = p
+        .predict(&x)
+        .iter()
+        .zip([0, 1, 1, 0])
+        .filter(|(a, b)| **a == *b)
+        .count();
     assert!(right < 4);
 }
 
 #[test]
 fn multiclass_perceptron_separates_three_clusters() {
-    let x = Tensor::from_vec(vec![0., 0., 0.2, 0.1, 5., 5., 5.2, 4.9, 0., 5., 0.1, 5.2], [6, 2]).unwrap();
+    let x = Tensor::from_vec(
+        vec![0., 0., 0.2, 0.1, 5., 5., 5.2, 4.9, 0., 5., 0.1, 5.2],
+        [6, 2],
+    )
+    .unwrap();
     let labels = [0, 0, 1, 1, 2, 2];
     let p = MultiClassPerceptron::train(&x, &labels, 3, 100);
     assert!(p.converged);
@@ -46,7 +63,11 @@ fn adaline_lms_error_decreases_to_the_least_squares_fit() {
     let a = Adaline::train(&x, &t, 0.02, 2000);
     assert!(a.mse.windows(2).take(50).all(|w| w[1] <= w[0] + 1e-6));
     // online LMS hovers near the least-squares solution
-    assert!((a.weights[0] - 1.97).abs() < 0.05 && (a.bias - 1.06).abs() < 0.1, "{:?}", a);
+    assert!(
+        (a.weights[0] - 1.97).abs() < 0.05 && (a.bias - 1.06).abs() < 0.1,
+        "{:?}",
+        a
+    );
 }
 
 #[test]
@@ -59,10 +80,27 @@ fn xor_2_2_1_sigmoid_network_learns_xor_by_backprop() {
     let mut cfg = TrainConfig::new(Loss::Mse);
     cfg.epochs = 2000;
     cfg.batch_size = 0; // full batch
-    let h = fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut quiet).unwrap();
+    let h = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut quiet,
+    )
+    .unwrap();
     let last = h.epochs.last().unwrap();
-    assert_eq!(last.train.accuracy, Some(1.0), "final loss {}", last.train.loss);
-    let y = net.predict(&params, &mut Tape::new(), &data.features_tensor()).unwrap();
+    assert_eq!(
+        last.train.accuracy,
+        Some(1.0),
+        "final loss {}",
+        last.train.loss
+    );
+    let y = net
+        .predict(&params, &mut Tape::new(), &data.features_tensor())
+        .unwrap();
     for (out, want) in y.data().iter().zip([0.0, 1.0, 1.0, 0.0]) {
         assert!((out - want).abs() < 0.2, "{:?}", y);
     }
@@ -76,7 +114,12 @@ fn encoder_8_3_8_learns_the_identity() {
         x[i * 9] = 1.0;
     }
     let names = (0..8).map(|i| format!("y{i}")).collect();
-    let data = Dataset::new(Features::F32(x.clone()), 8, Targets::Values { data: x, names }).unwrap();
+    let data = Dataset::new(
+        Features::F32(x.clone()),
+        8,
+        Targets::Values { data: x, names },
+    )
+    .unwrap();
     let spec = MlpSpec::from_sizes(&[8, 3, 8], Activation::Sigmoid, Activation::Sigmoid);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(1)).unwrap();
@@ -84,8 +127,20 @@ fn encoder_8_3_8_learns_the_identity() {
     let mut cfg = TrainConfig::new(Loss::Mse);
     cfg.epochs = 3000;
     cfg.batch_size = 0;
-    fit(&net, &mut params, 8, &mut opt, &data, None, &cfg, &mut quiet).unwrap();
-    let y = net.predict(&params, &mut Tape::new(), &data.features_tensor()).unwrap();
+    fit(
+        &net,
+        &mut params,
+        8,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut quiet,
+    )
+    .unwrap();
+    let y = net
+        .predict(&params, &mut Tape::new(), &data.features_tensor())
+        .unwrap();
     assert_eq!(y.argmax_rows(), (0..8).collect::<Vec<_>>(), "{:?}", y);
 }
 
@@ -101,12 +156,21 @@ fn online_and_minibatch_and_full_batch_update_counts() {
         cfg.epochs = 2;
         cfg.batch_size = bs;
         let mut seen = vec![];
-        fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut |e| {
-            if let Event::Batch { batches, .. } = e {
-                seen.push(batches);
-            }
-            Control::Continue
-        })
+        fit(
+            &net,
+            &mut params,
+            1,
+            &mut opt,
+            &data,
+            None,
+            &cfg,
+            &mut |e| {
+                if let Event::Batch { batches, .. } = e {
+                    seen.push(batches);
+                }
+                Control::Continue
+            },
+        )
         .unwrap();
         assert_eq!(seen, vec![batches; 2 * batches], "batch size {bs}");
     }
@@ -117,13 +181,29 @@ fn same_seed_same_run() {
     let run = |seed| {
         let data = xor();
         let mut params = Parameters::new();
-        let net = Mlp::new(MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid).dropout(0.0), &mut params, Init::PyTorch, &mut Rng::seed(seed)).unwrap();
+        let net = Mlp::new(
+            MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid).dropout(0.0),
+            &mut params,
+            Init::PyTorch,
+            &mut Rng::seed(seed),
+        )
+        .unwrap();
         let mut opt = Sgd::new(0.3).build().unwrap();
         let mut cfg = TrainConfig::new(Loss::Mse);
         cfg.epochs = 30;
         cfg.batch_size = 1;
         cfg.seed = seed;
-        fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut quiet).unwrap();
+        fit(
+            &net,
+            &mut params,
+            1,
+            &mut opt,
+            &data,
+            None,
+            &cfg,
+            &mut quiet,
+        )
+        .unwrap();
         params
     };
     assert_eq!(run(5), run(5));
@@ -135,25 +215,48 @@ fn early_stopping_restores_the_best_weights() {
     // training loss of a regression that can only get worse once the lr makes it oscillate
     let data = xor();
     let mut params = Parameters::new();
-    let net = Mlp::new(MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid), &mut params, Init::PyTorch, &mut Rng::seed(2)).unwrap();
+    let net = Mlp::new(
+        MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid),
+        &mut params,
+        Init::PyTorch,
+        &mut Rng::seed(2),
+    )
+    .unwrap();
     let mut opt = Sgd::new(0.5).build().unwrap();
     let mut cfg = TrainConfig::new(Loss::Mse);
     cfg.epochs = 10_000;
     cfg.batch_size = 0;
-    cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.1, restore_best: true });
+    cfg.early_stopping = Some(EarlyStopping {
+        patience: 3,
+        min_delta: 0.1,
+        restore_best: true,
+    });
     let mut best_params = None;
-    let h = fit(&net, &mut params, 1, &mut opt, &data, Some(&data), &cfg, &mut |e| {
-        if let Event::Epoch { state, params, .. } = e {
-            if state.best.map(|b| b.1) == Some(state.epoch) {
-                best_params = Some(params.clone());
+    let h = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        Some(&data),
+        &cfg,
+        &mut |e| {
+            if let Event::Epoch { state, params, .. } = e {
+                if state.best.map(|b| b.1) == Some(state.epoch) {
+                    best_params = Some(params.clone());
+                }
             }
-        }
-        Control::Continue
-    })
+            Control::Continue
+        },
+    )
     .unwrap();
     assert_eq!(h.stop, StopReason::EarlyStopping);
     let best = h.best_epoch.unwrap();
-    assert_eq!(h.epochs.len(), best + 3, "stops after `patience` epochs without a 0.1 improvement");
+    assert_eq!(
+        h.epochs.len(),
+        best + 3,
+        "stops after `patience` epochs without a 0.1 improvement"
+    );
     assert_eq!(Some(params), best_params);
 }
 
@@ -161,13 +264,29 @@ fn early_stopping_restores_the_best_weights() {
 fn target_loss_stops_early() {
     let data = xor();
     let mut params = Parameters::new();
-    let net = Mlp::new(MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Identity), &mut params, Init::PyTorch, &mut Rng::seed(2)).unwrap();
+    let net = Mlp::new(
+        MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Identity),
+        &mut params,
+        Init::PyTorch,
+        &mut Rng::seed(2),
+    )
+    .unwrap();
     let mut opt = Adam::new(0.05).build().unwrap();
     let mut cfg = TrainConfig::new(Loss::BceWithLogits);
     cfg.epochs = 5000;
     cfg.batch_size = 0;
     cfg.target_loss = Some(0.3);
-    let h = fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut quiet).unwrap();
+    let h = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut quiet,
+    )
+    .unwrap();
     assert_eq!(h.stop, StopReason::TargetLoss);
     assert!(h.epochs.len() < 5000 && h.epochs.last().unwrap().train.loss <= 0.3);
 }
@@ -176,18 +295,33 @@ fn target_loss_stops_early() {
 fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
     let data = xor();
     let mut params = Parameters::new();
-    let net = Mlp::new(MlpSpec::from_sizes(&[2, 8, 1], Activation::Relu, Activation::Identity), &mut params, Init::PyTorch, &mut Rng::seed(0)).unwrap();
+    let net = Mlp::new(
+        MlpSpec::from_sizes(&[2, 8, 1], Activation::Relu, Activation::Identity),
+        &mut params,
+        Init::PyTorch,
+        &mut Rng::seed(0),
+    )
+    .unwrap();
     let mut opt = Sgd::new(1e4).build().unwrap(); // diverges
     let mut cfg = TrainConfig::new(Loss::Mse);
     cfg.epochs = 1000;
     cfg.batch_size = 1;
     let mut last_good = params.clone();
-    let err = fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut |e| {
-        if let Event::Epoch { params, .. } = e {
-            last_good = params.clone();
-        }
-        Control::Continue
-    })
+    let err = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut |e| {
+            if let Event::Epoch { params, .. } = e {
+                last_good = params.clone();
+            }
+            Control::Continue
+        },
+    )
     .unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
     assert!(err.to_string().contains("last good weights"));
@@ -198,7 +332,10 @@ fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
 #[test]
 fn skip_connection_network_trains_and_its_gradient_checks() {
     // x(0) → 4 tanh → 1, where the output layer also reads x(0) directly
-    let spec = MlpSpec::new(2).layer(4, Activation::Tanh).layer_from(&[1, 0], 1, Activation::Sigmoid);
+    let spec =
+        MlpSpec::new(2)
+            .layer(4, Activation::Tanh)
+            .layer_from(&[1, 0], 1, Activation::Sigmoid);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(4)).unwrap();
     let x = Tensor::randn([5, 2], 0.0, 1.0, &mut Rng::seed(8));
@@ -223,13 +360,26 @@ fn skip_connection_network_trains_and_its_gradient_checks() {
     let mut cfg = TrainConfig::new(Loss::BceWithLogits);
     cfg.epochs = 400;
     cfg.batch_size = 0;
-    let h = fit(&net, &mut params, 1, &mut opt, &data, None, &cfg, &mut quiet).unwrap();
+    let h = fit(
+        &net,
+        &mut params,
+        1,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut quiet,
+    )
+    .unwrap();
     assert!(h.epochs.last().unwrap().train.loss < h.epochs[0].train.loss);
 }
 
 #[test]
 fn dropout_is_active_in_training_and_off_in_eval() {
-    let spec = MlpSpec::new(4).layer(64, Activation::Relu).dropout(0.5).layer(1, Activation::Identity);
+    let spec = MlpSpec::new(4)
+        .layer(64, Activation::Relu)
+        .dropout(0.5)
+        .layer(1, Activation::Identity);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::PyTorch, &mut Rng::seed(0)).unwrap();
     let x = Tensor::ones([2, 4]);
@@ -251,10 +401,27 @@ fn dropout_is_active_in_training_and_off_in_eval() {
 fn wrong_output_width_or_loss_is_a_clear_error() {
     let data = xor();
     let mut params = Parameters::new();
-    let net = Mlp::new(MlpSpec::from_sizes(&[2, 3, 3], Activation::Tanh, Activation::Identity), &mut params, Init::PyTorch, &mut Rng::seed(0)).unwrap();
+    let net = Mlp::new(
+        MlpSpec::from_sizes(&[2, 3, 3], Activation::Tanh, Activation::Identity),
+        &mut params,
+        Init::PyTorch,
+        &mut Rng::seed(0),
+    )
+    .unwrap();
     let mut opt = Sgd::new(0.1).build().unwrap();
     let cfg = TrainConfig::new(Loss::CrossEntropy);
-    let err = fit(&net, &mut params, 3, &mut opt, &data, None, &cfg, &mut quiet).unwrap_err().to_string();
+    let err = fit(
+        &net,
+        &mut params,
+        3,
+        &mut opt,
+        &data,
+        None,
+        &cfg,
+        &mut quiet,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("output width") && err.contains('3'), "{err}");
     assert!(opt.lr() > 0.0);
 }

@@ -37,12 +37,19 @@ impl Graph<'_, '_> {
     /// # Panics
     /// In training mode with `p > 0`, if the tape has no generator; or if `p` is not in `[0, 1)`.
     pub fn dropout(&mut self, x: Var, p: f32) -> Var {
-        assert!((0.0..1.0).contains(&p), "dropout probability {p} is not in [0, 1)");
+        assert!(
+            (0.0..1.0).contains(&p),
+            "dropout probability {p} is not in [0, 1)"
+        );
         if !self.training || p == 0.0 {
             return x;
         }
         let shape = self.shape(x);
-        let mut rng = self.tape.rng.take().expect("dropout in training mode needs Tape::set_rng");
+        let mut rng = self
+            .tape
+            .rng
+            .take()
+            .expect("dropout in training mode needs Tape::set_rng");
         let keep = 1.0 / (1.0 - p);
         let mask = self.input_with(shape, |buf| {
             for m in buf.iter_mut() {

@@ -64,7 +64,11 @@ impl GradCheck {
 /// If `f` does not return a scalar.
 pub fn gradcheck(inputs: &[Tensor], h: f32, f: impl Fn(&mut Graph, &[Var]) -> Var) -> GradCheck {
     let mut params = Parameters::new();
-    let ids: Vec<ParamId> = inputs.iter().enumerate().map(|(i, t)| params.add(format!("input{i}"), t.clone())).collect();
+    let ids: Vec<ParamId> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| params.add(format!("input{i}"), t.clone()))
+        .collect();
     let mut tape = Tape::new();
 
     let analytic: Vec<Tensor> = {
@@ -74,7 +78,12 @@ pub fn gradcheck(inputs: &[Tensor], h: f32, f: impl Fn(&mut Graph, &[Var]) -> Va
         let grads = g.backward(loss);
         ids.iter()
             .zip(inputs)
-            .map(|(&id, t)| grads.get(id).cloned().unwrap_or_else(|| Tensor::zeros(*t.shape())))
+            .map(|(&id, t)| {
+                grads
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| Tensor::zeros(*t.shape()))
+            })
             .collect()
     };
 
@@ -103,7 +112,12 @@ pub fn gradcheck(inputs: &[Tensor], h: f32, f: impl Fn(&mut Graph, &[Var]) -> Va
             max_abs = max_abs.max(d);
             max_rel = max_rel.max(d / a.abs().max(n.abs()).max(1e-2));
         }
-        out.push(GradCheckInput { max_abs, max_rel, analytic: analytic[k].clone(), numerical });
+        out.push(GradCheckInput {
+            max_abs,
+            max_rel,
+            analytic: analytic[k].clone(),
+            numerical,
+        });
     }
     GradCheck { inputs: out }
 }

@@ -35,8 +35,8 @@ mod gradcheck;
 pub(crate) mod ops;
 
 pub use gradcheck::{gradcheck, GradCheck, GradCheckInput};
-pub use ops::elementwise::Unary;
 pub use ops::binary::Binary;
+pub use ops::elementwise::Unary;
 
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
@@ -74,7 +74,10 @@ pub(crate) enum Op {
     Transpose(Var),
     Reshape(Var),
     /// Concatenation along the last dim of `count` inputs stored at `start` in the tape's list.
-    Concat { start: u32, count: u32 },
+    Concat {
+        start: u32,
+        count: u32,
+    },
     /// Columns `start..start+len` of the last dim.
     Slice(Var, u32, u32),
     /// log-softmax along the last dim.
@@ -98,8 +101,29 @@ macro_rules! op_kinds {
 }
 
 op_kinds!(
-    Neg, Exp, Log, Sigmoid, Tanh, Relu, LeakyRelu, Powf, Scale, Add, Sub, Mul, Div, Matmul,
-    Linear, Sum, Max, Transpose, Reshape, Concat, Slice, LogSoftmax, CrossEntropy,
+    Neg,
+    Exp,
+    Log,
+    Sigmoid,
+    Tanh,
+    Relu,
+    LeakyRelu,
+    Powf,
+    Scale,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Matmul,
+    Linear,
+    Sum,
+    Max,
+    Transpose,
+    Reshape,
+    Concat,
+    Slice,
+    LogSoftmax,
+    CrossEntropy,
 );
 
 impl Op {
@@ -273,7 +297,12 @@ impl<'t, 'p> Graph<'t, 'p> {
         tape.list.clear();
         tape.param_nodes.clear();
         tape.param_nodes.resize(params.len(), None);
-        Graph { tape, params, grad_enabled: true, training: true }
+        Graph {
+            tape,
+            params,
+            grad_enabled: true,
+            training: true,
+        }
     }
 
     /// A graph for inference: values are computed but no op is recorded for backward, no
@@ -332,7 +361,11 @@ impl<'t, 'p> Graph<'t, 'p> {
     }
 
     fn values(&self) -> Values<'_> {
-        Values { done: &self.tape.values, ops: &self.tape.ops, params: self.params }
+        Values {
+            done: &self.tape.values,
+            ops: &self.tape.ops,
+            params: self.params,
+        }
     }
 
     /// Records an input (or constant) by copying `t` into the tape's buffer.
@@ -352,7 +385,10 @@ impl<'t, 'p> Graph<'t, 'p> {
     /// The node of a parameter. Asking twice gives the same node, so a weight used in two places
     /// (shared weights) receives the sum of both gradients.
     pub fn param(&mut self, id: ParamId) -> Var {
-        assert!(id.0 < self.params.len(), "parameter {id:?} is not in this graph's store");
+        assert!(
+            id.0 < self.params.len(),
+            "parameter {id:?} is not in this graph's store"
+        );
         if let Some(v) = self.tape.param_nodes[id.0] {
             return v;
         }
@@ -386,10 +422,16 @@ impl<'t, 'p> Graph<'t, 'p> {
             assert!(v.index() < n, "{v:?} does not belong to this graph");
         }
         let needs = self.grad_enabled && inputs.iter().any(|v| self.tape.needs_grad[v.index()]);
-        let i = self.push_node(if self.grad_enabled { op } else { Op::Leaf }, needs).index();
+        let i = self
+            .push_node(if self.grad_enabled { op } else { Op::Leaf }, needs)
+            .index();
         let t = &mut *self.tape;
         let (done, rest) = t.values.split_at_mut(i);
-        let vals = Values { done, ops: &t.ops, params: self.params };
+        let vals = Values {
+            done,
+            ops: &t.ops,
+            params: self.params,
+        };
         forward(&vals, &mut rest[0], &mut t.aux[i]);
         Var(i as u32)
     }
@@ -410,7 +452,12 @@ impl<'t, 'p> Graph<'t, 'p> {
         assert!(self.grad_enabled, "backward() on a no_grad graph");
         let t = self.tape;
         let l = loss.index();
-        assert_eq!(t.values[l].numel(), 1, "backward() needs a scalar loss, got shape {:?}", t.values[l].shape());
+        assert_eq!(
+            t.values[l].numel(),
+            1,
+            "backward() needs a scalar loss, got shape {:?}",
+            t.values[l].shape()
+        );
         t.written.clear();
         t.written.resize(t.ops.len(), false);
         if t.needs_grad[l] {
@@ -425,13 +472,22 @@ impl<'t, 'p> Graph<'t, 'p> {
             let op = t.ops[j];
             let (lower, upper) = t.grads.split_at_mut(j);
             let (written, _) = t.written.split_at_mut(j);
-            let values = Values { done: &t.values, ops: &t.ops, params: self.params };
+            let values = Values {
+                done: &t.values,
+                ops: &t.ops,
+                params: self.params,
+            };
             let b = Backward {
                 values,
                 out: &t.values[j],
                 aux: &t.aux[j],
                 dy: &upper[0],
-                sink: GradSink { grads: lower, written, needs: &t.needs_grad, values },
+                sink: GradSink {
+                    grads: lower,
+                    written,
+                    needs: &t.needs_grad,
+                    values,
+                },
                 list: &t.list,
             };
             match op {
@@ -472,7 +528,6 @@ impl Gradients<'_> {
         let i = v.index();
         (i < self.tape.written.len() && self.tape.written[i]).then(|| &self.tape.grads[i])
     }
-
 
     /// ∂loss/∂p, mutable (for clipping or custom transforms).
     pub fn get_mut(&mut self, p: ParamId) -> Option<&mut Tensor> {

@@ -69,19 +69,35 @@ impl Dataset {
             Features::U8 { data, .. } => data.len(),
         };
         if n_features == 0 || flen % n_features != 0 {
-            return Err(Error::invalid("n_features", n_features, "a positive divisor of the feature count"));
+            return Err(Error::invalid(
+                "n_features",
+                n_features,
+                "a positive divisor of the feature count",
+            ));
         }
         let n = flen / n_features;
         let tlen = match &targets {
             Targets::Classes { labels, names } => {
-                if let Some((i, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= names.len()) {
-                    return Err(Error::invalid("label", format!("{l} (sample {i})"), "a class index below the number of class names"));
+                if let Some((i, &l)) = labels
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &l)| l as usize >= names.len())
+                {
+                    return Err(Error::invalid(
+                        "label",
+                        format!("{l} (sample {i})"),
+                        "a class index below the number of class names",
+                    ));
                 }
                 labels.len()
             }
             Targets::Values { data, names } => {
                 if names.is_empty() || data.len() % names.len() != 0 {
-                    return Err(Error::invalid("targets", data.len(), "a multiple of the number of target names"));
+                    return Err(Error::invalid(
+                        "targets",
+                        data.len(),
+                        "a multiple of the number of target names",
+                    ));
                 }
                 data.len() / names.len()
             }
@@ -90,7 +106,12 @@ impl Dataset {
             return Err(Error::invalid("targets", tlen, "one target row per sample"));
         }
         let feature_names = (0..n_features).map(|i| format!("x{i}")).collect();
-        Ok(Dataset { features, n_features, targets, feature_names })
+        Ok(Dataset {
+            features,
+            n_features,
+            targets,
+            feature_names,
+        })
     }
 
     /// The number of samples.
@@ -145,7 +166,11 @@ impl Dataset {
     /// Copies the features of samples `idx` into `out` (`idx.len() × n_features`, as `f32`).
     pub fn gather_features(&self, idx: &[usize], out: &mut [f32]) {
         let d = self.n_features;
-        assert_eq!(out.len(), idx.len() * d, "gather_features: output has the wrong length");
+        assert_eq!(
+            out.len(),
+            idx.len() * d,
+            "gather_features: output has the wrong length"
+        );
         for (dst, &i) in out.chunks_exact_mut(d).zip(idx) {
             match &self.features {
                 Features::F32(v) => dst.copy_from_slice(&v[i * d..(i + 1) * d]),
@@ -161,7 +186,11 @@ impl Dataset {
     /// Copies the targets of samples `idx` into `out`: class indices as `f32`, or the values.
     pub fn gather_targets(&self, idx: &[usize], out: &mut [f32]) {
         let w = self.target_width();
-        assert_eq!(out.len(), idx.len() * w, "gather_targets: output has the wrong length");
+        assert_eq!(
+            out.len(),
+            idx.len() * w,
+            "gather_targets: output has the wrong length"
+        );
         match &self.targets {
             Targets::Classes { labels, .. } => {
                 for (o, &i) in out.iter_mut().zip(idx) {
@@ -188,24 +217,40 @@ impl Dataset {
     pub fn subset(&self, idx: &[usize]) -> Dataset {
         let d = self.n_features;
         let features = match &self.features {
-            Features::F32(v) => Features::F32(idx.iter().flat_map(|&i| v[i * d..(i + 1) * d].iter().copied()).collect()),
+            Features::F32(v) => Features::F32(
+                idx.iter()
+                    .flat_map(|&i| v[i * d..(i + 1) * d].iter().copied())
+                    .collect(),
+            ),
             Features::U8 { data, scale } => Features::U8 {
-                data: idx.iter().flat_map(|&i| data[i * d..(i + 1) * d].iter().copied()).collect(),
+                data: idx
+                    .iter()
+                    .flat_map(|&i| data[i * d..(i + 1) * d].iter().copied())
+                    .collect(),
                 scale: *scale,
             },
         };
         let targets = match &self.targets {
-            Targets::Classes { labels, names } => {
-                Targets::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), names: names.clone() }
-            }
+            Targets::Classes { labels, names } => Targets::Classes {
+                labels: idx.iter().map(|&i| labels[i]).collect(),
+                names: names.clone(),
+            },
             Targets::Values { data, names } => {
                 let w = names.len();
                 Targets::Values {
-                    data: idx.iter().flat_map(|&i| data[i * w..(i + 1) * w].iter().copied()).collect(),
+                    data: idx
+                        .iter()
+                        .flat_map(|&i| data[i * w..(i + 1) * w].iter().copied())
+                        .collect(),
                     names: names.clone(),
                 }
             }
         };
-        Dataset { features, n_features: d, targets, feature_names: self.feature_names.clone() }
+        Dataset {
+            features,
+            n_features: d,
+            targets,
+            feature_names: self.feature_names.clone(),
+        }
     }
 }

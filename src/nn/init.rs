@@ -51,7 +51,11 @@ impl Init {
     pub fn tensor(self, shape: impl Into<Shape>, rng: &mut Rng) -> Tensor {
         let shape = shape.into();
         let fan_in = shape.last() as f32;
-        let fan_out = if shape.rank() >= 2 { shape.dim(0) as f32 } else { 1.0 };
+        let fan_out = if shape.rank() >= 2 {
+            shape.dim(0) as f32
+        } else {
+            1.0
+        };
         match self {
             Init::Uniform(e) => Tensor::rand_uniform(shape, -e, e, rng),
             Init::XavierUniform => {
@@ -103,14 +107,28 @@ mod tests {
         let (o, i) = (200, 300);
         let xu = Init::XavierUniform.tensor([o, i], &mut r);
         assert!(xu.data().iter().all(|x| x.abs() <= (6.0 / 500.0f32).sqrt()));
-        assert!((std(&Init::XavierNormal.tensor([o, i], &mut r)) - (2.0 / 500.0f32).sqrt()).abs() < 2e-3);
-        assert!((std(&Init::KaimingNormal.tensor([o, i], &mut r)) - (2.0 / 300.0f32).sqrt()).abs() < 2e-3);
+        assert!(
+            (std(&Init::XavierNormal.tensor([o, i], &mut r)) - (2.0 / 500.0f32).sqrt()).abs()
+                < 2e-3
+        );
+        assert!(
+            (std(&Init::KaimingNormal.tensor([o, i], &mut r)) - (2.0 / 300.0f32).sqrt()).abs()
+                < 2e-3
+        );
         let ku = Init::KaimingUniform.tensor([o, i], &mut r);
         assert!(ku.data().iter().all(|x| x.abs() <= (6.0 / 300.0f32).sqrt()));
         // U(±b) has std b/√3
         assert!((std(&ku) - (6.0 / 300.0f32).sqrt() / 3f32.sqrt()).abs() < 2e-3);
-        assert!(Init::Uniform(0.1).tensor([o, i], &mut r).data().iter().all(|x| x.abs() <= 0.1));
-        assert!(Init::Zeros.tensor([3, 3], &mut r).data().iter().all(|&x| x == 0.0));
+        assert!(Init::Uniform(0.1)
+            .tensor([o, i], &mut r)
+            .data()
+            .iter()
+            .all(|x| x.abs() <= 0.1));
+        assert!(Init::Zeros
+            .tensor([3, 3], &mut r)
+            .data()
+            .iter()
+            .all(|&x| x == 0.0));
     }
 
     #[test]

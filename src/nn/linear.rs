@@ -52,9 +52,23 @@ impl Linear {
         init: Init,
         rng: &mut Rng,
     ) -> Linear {
-        let weight = params.add(format!("{name}.weight"), init.tensor([out_features, in_features], rng));
-        let bias = bias.then(|| params.add(format!("{name}.bias"), init.bias(in_features, out_features, rng)));
-        Linear { name: name.to_string(), weight, bias, in_features, out_features }
+        let weight = params.add(
+            format!("{name}.weight"),
+            init.tensor([out_features, in_features], rng),
+        );
+        let bias = bias.then(|| {
+            params.add(
+                format!("{name}.bias"),
+                init.bias(in_features, out_features, rng),
+            )
+        });
+        Linear {
+            name: name.to_string(),
+            weight,
+            bias,
+            in_features,
+            out_features,
+        }
     }
 
     /// Checks that `shape` is a `(batch, in_features)` input for this layer.

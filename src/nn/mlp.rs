@@ -48,7 +48,10 @@ pub struct MlpSpec {
 impl MlpSpec {
     /// An architecture with no layers yet.
     pub fn new(in_features: usize) -> MlpSpec {
-        MlpSpec { in_features, layers: vec![] }
+        MlpSpec {
+            in_features,
+            layers: vec![],
+        }
     }
 
     /// Layer sizes `[in, h1, …, out]`, `hidden` after every hidden layer, `output` at the end.
@@ -62,13 +65,30 @@ impl MlpSpec {
 
     /// Appends a layer reading the previous one.
     pub fn layer(mut self, out_features: usize, activation: Activation) -> MlpSpec {
-        self.layers.push(LayerSpec { out_features, activation, inputs: vec![], bias: true, dropout: 0.0 });
+        self.layers.push(LayerSpec {
+            out_features,
+            activation,
+            inputs: vec![],
+            bias: true,
+            dropout: 0.0,
+        });
         self
     }
 
     /// Appends a layer reading the concatenation of outputs `inputs` (0 = network input).
-    pub fn layer_from(mut self, inputs: &[usize], out_features: usize, activation: Activation) -> MlpSpec {
-        self.layers.push(LayerSpec { out_features, activation, inputs: inputs.to_vec(), bias: true, dropout: 0.0 });
+    pub fn layer_from(
+        mut self,
+        inputs: &[usize],
+        out_features: usize,
+        activation: Activation,
+    ) -> MlpSpec {
+        self.layers.push(LayerSpec {
+            out_features,
+            activation,
+            inputs: inputs.to_vec(),
+            bias: true,
+            dropout: 0.0,
+        });
         self
     }
 
@@ -82,7 +102,9 @@ impl MlpSpec {
 
     /// The width of the network's output.
     pub fn out_features(&self) -> usize {
-        self.layers.last().map_or(self.in_features, |l| l.out_features)
+        self.layers
+            .last()
+            .map_or(self.in_features, |l| l.out_features)
     }
 
     /// The width of output `k` (0 = input).
@@ -107,17 +129,33 @@ impl MlpSpec {
     /// Checks sizes, sources (only earlier outputs) and dropout probabilities.
     pub fn validate(&self) -> Result<()> {
         if self.in_features == 0 || self.layers.is_empty() {
-            return Err(Error::invalid("architecture", format!("{} inputs, {} layers", self.in_features, self.layers.len()), "at least one input and one layer"));
+            return Err(Error::invalid(
+                "architecture",
+                format!("{} inputs, {} layers", self.in_features, self.layers.len()),
+                "at least one input and one layer",
+            ));
         }
         for (i, l) in self.layers.iter().enumerate() {
             if l.out_features == 0 {
-                return Err(Error::invalid("layer size", format!("layers.{i}: 0"), "at least one unit"));
+                return Err(Error::invalid(
+                    "layer size",
+                    format!("layers.{i}: 0"),
+                    "at least one unit",
+                ));
             }
             if let Some(&k) = l.inputs.iter().find(|&&k| k > i) {
-                return Err(Error::invalid("layer input", format!("layers.{i} reads output {k}"), "an earlier output (0 = input, k ≤ layer index)"));
+                return Err(Error::invalid(
+                    "layer input",
+                    format!("layers.{i} reads output {k}"),
+                    "an earlier output (0 = input, k ≤ layer index)",
+                ));
             }
             if !(0.0..1.0).contains(&l.dropout) {
-                return Err(Error::invalid("dropout", format!("layers.{i}: {}", l.dropout), "a probability in [0, 1)"));
+                return Err(Error::invalid(
+                    "dropout",
+                    format!("layers.{i}: {}", l.dropout),
+                    "a probability in [0, 1)",
+                ));
             }
         }
         Ok(())
@@ -160,7 +198,15 @@ impl Mlp {
         let layers = (0..spec.layers.len())
             .map(|i| {
                 let l = &spec.layers[i];
-                Linear::new(params, &format!("layers.{i}"), spec.layer_in_features(i), l.out_features, l.bias, init, rng)
+                Linear::new(
+                    params,
+                    &format!("layers.{i}"),
+                    spec.layer_in_features(i),
+                    l.out_features,
+                    l.bias,
+                    init,
+                    rng,
+                )
             })
             .collect();
         Ok(Mlp { spec, layers })
@@ -175,15 +221,31 @@ impl Mlp {
             let (inf, outf) = (spec.layer_in_features(i), l.out_features);
             let find = |suffix: &str, shape: Shape| -> Result<ParamId> {
                 let key = format!("{name}.{suffix}");
-                let id = params.find(&key).ok_or_else(|| Error::invalid("parameters", key.clone(), "a tensor for every layer"))?;
+                let id = params.find(&key).ok_or_else(|| {
+                    Error::invalid("parameters", key.clone(), "a tensor for every layer")
+                })?;
                 if *params[id].shape() != shape {
-                    return Err(Error::ShapeMismatch { op: "load parameters", lhs: shape, rhs: *params[id].shape() });
+                    return Err(Error::ShapeMismatch {
+                        op: "load parameters",
+                        lhs: shape,
+                        rhs: *params[id].shape(),
+                    });
                 }
                 Ok(id)
             };
             let weight = find("weight", Shape::from([outf, inf]))?;
-            let bias = if l.bias { Some(find("bias", Shape::from([outf]))?) } else { None };
-            layers.push(Linear { name, weight, bias, in_features: inf, out_features: outf });
+            let bias = if l.bias {
+                Some(find("bias", Shape::from([outf]))?)
+            } else {
+                None
+            };
+            layers.push(Linear {
+                name,
+                weight,
+                bias,
+                in_features: inf,
+                out_features: outf,
+            });
         }
         Ok(Mlp { spec, layers })
     }
@@ -194,7 +256,10 @@ impl Mlp {
         if shape.rank() != 2 || shape.dim(1) != self.spec.in_features {
             return Err(Error::LayerInput {
                 layer: "input".into(),
-                expected: Shape::from([if shape.rank() > 0 { shape.dim(0) } else { 1 }, self.spec.in_features]),
+                expected: Shape::from([
+                    if shape.rank() > 0 { shape.dim(0) } else { 1 },
+                    self.spec.in_features,
+                ]),
                 got: shape,
             });
         }
@@ -211,7 +276,11 @@ impl Mlp {
             };
             let s = lin.forward(g, input)?;
             let a = spec.activation.apply(g, s);
-            let a = if spec.dropout > 0.0 { g.dropout(a, spec.dropout) } else { a };
+            let a = if spec.dropout > 0.0 {
+                g.dropout(a, spec.dropout)
+            } else {
+                a
+            };
             outs.push(LayerVars { s, x: a });
         }
         Ok(outs)
@@ -228,7 +297,11 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, g: &mut Graph, x: Var) -> Result<Var> {
-        Ok(self.forward_layers(g, x)?.last().expect("validated: at least one layer").x)
+        Ok(self
+            .forward_layers(g, x)?
+            .last()
+            .expect("validated: at least one layer")
+            .x)
     }
 
     fn parameters(&self) -> Vec<ParamId> {

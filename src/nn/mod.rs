@@ -29,6 +29,9 @@ pub trait Module {
 
     /// `(state-dict name, id)` pairs, like PyTorch's `named_parameters()`.
     fn named_parameters<'a>(&self, params: &'a Parameters) -> Vec<(&'a str, ParamId)> {
-        self.parameters().into_iter().map(|id| (params.name(id), id)).collect()
+        self.parameters()
+            .into_iter()
+            .map(|id| (params.name(id), id))
+            .collect()
     }
 }

@@ -57,7 +57,14 @@ impl Adagrad {
     /// Adagrad with learning rate `lr` and PyTorch's other defaults.
     pub fn new(lr: f32) -> Adagrad {
         let (lr_decay, weight_decay, initial_accumulator_value) = (0.0, 0.0, 0.0);
-        Adagrad { lr, lr_decay, weight_decay, initial_accumulator_value, eps: 1e-10, sums: Vec::new() }
+        Adagrad {
+            lr,
+            lr_decay,
+            weight_decay,
+            initial_accumulator_value,
+            eps: 1e-10,
+            sums: Vec::new(),
+        }
     }
 
     /// Sets the learning-rate decay.
@@ -123,16 +130,29 @@ impl Slot for Sum {
         out.push((format!("sum.{i}"), self.sum.clone()));
     }
     fn load(e: &Entry) -> Result<Sum> {
-        Ok(Sum { step: e.step()?, sum: e.tensor("sum")? })
+        Ok(Sum {
+            step: e.step()?,
+            sum: e.tensor("sum")?,
+        })
     }
 }
 
 impl Optimizer for Adagrad {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Adagrad { lr, lr_decay, weight_decay: wd, initial_accumulator_value: init, eps, .. } = *self;
+        let Adagrad {
+            lr,
+            lr_decay,
+            weight_decay: wd,
+            initial_accumulator_value: init,
+            eps,
+            ..
+        } = *self;
         state::for_each_with_grad(params, grads, &mut self.sums, |p, g, shape, slot| {
             // PyTorch fills the sum when the optimizer is built; lazily here, with the value then.
-            let s = slot.get_or_insert_with(|| Sum { step: 0, sum: Tensor::full(shape, init) });
+            let s = slot.get_or_insert_with(|| Sum {
+                step: 0,
+                sum: Tensor::full(shape, init),
+            });
             s.step += 1;
             let clr = (lr as f64 / (1.0 + (s.step - 1) as f64 * lr_decay as f64)) as f32;
             for ((p, &g), s) in p.iter_mut().zip(g).zip(s.sum.data_mut()) {

@@ -58,7 +58,14 @@ pub struct Adam {
 impl Adam {
     /// Adam with learning rate `lr` and PyTorch's other defaults.
     pub fn new(lr: f32) -> Adam {
-        Adam { lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, amsgrad: false, moments: Vec::new() }
+        Adam {
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            moments: Vec::new(),
+        }
     }
 
     /// Sets (β₁, β₂).
@@ -98,7 +105,13 @@ impl Adam {
     }
 
     fn hyper(&self) -> Hyper {
-        Hyper { lr: self.lr, betas: self.betas, eps: self.eps, wd: self.weight_decay, amsgrad: self.amsgrad }
+        Hyper {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            wd: self.weight_decay,
+            amsgrad: self.amsgrad,
+        }
     }
 }
 
@@ -178,7 +191,12 @@ impl Slot for Moments {
     }
     fn load(e: &Entry) -> Result<Moments> {
         let (exp_avg, exp_avg_sq) = (e.tensor("exp_avg")?, e.tensor("exp_avg_sq")?);
-        Ok(Moments { step: e.step()?, exp_avg, exp_avg_sq, max_exp_avg_sq: e.optional("max_exp_avg_sq") })
+        Ok(Moments {
+            step: e.step()?,
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq: e.optional("max_exp_avg_sq"),
+        })
     }
 }
 

@@ -56,7 +56,14 @@ pub struct AdamW {
 impl AdamW {
     /// AdamW with learning rate `lr` and PyTorch's other defaults (weight decay 1e-2).
     pub fn new(lr: f32) -> AdamW {
-        AdamW { lr, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 1e-2, amsgrad: false, moments: Vec::new() }
+        AdamW {
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+            moments: Vec::new(),
+        }
     }
 
     /// Sets (β₁, β₂).
@@ -95,7 +102,13 @@ impl AdamW {
     }
 
     fn hyper(&self) -> Hyper {
-        Hyper { lr: self.lr, betas: self.betas, eps: self.eps, wd: self.weight_decay, amsgrad: self.amsgrad }
+        Hyper {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            wd: self.weight_decay,
+            amsgrad: self.amsgrad,
+        }
     }
 }
 
@@ -124,4 +137,3 @@ impl Optimizer for AdamW {
         Ok(())
     }
 }
-

@@ -33,7 +33,8 @@ pub use adamw::AdamW;
 pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use schedule::{
-    CosineAnnealingLr, ExponentialLr, LrScheduler, PlateauMode, ReduceLrOnPlateau, StepLr, ThresholdMode,
+    CosineAnnealingLr, ExponentialLr, LrScheduler, PlateauMode, ReduceLrOnPlateau, StepLr,
+    ThresholdMode,
 };
 pub use sgd::Sgd;
 
@@ -62,7 +63,11 @@ pub trait Optimizer {
     /// [`Optimizer::load_state`], after checking that every state tensor names a parameter of
     /// `params` and has its shape. Use this when loading a checkpoint: with plain `load_state`,
     /// state for a different model is only detected by a panic in the next [`Optimizer::step`].
-    fn load_state_checked(&mut self, params: &Parameters, state: &[(String, Tensor)]) -> Result<()> {
+    fn load_state_checked(
+        &mut self,
+        params: &Parameters,
+        state: &[(String, Tensor)],
+    ) -> Result<()> {
         state::check_against(params, state)?;
         self.load_state(state)
     }

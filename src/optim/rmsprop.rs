@@ -60,7 +60,15 @@ impl RmsProp {
     /// RMSprop with learning rate `lr` and PyTorch's other defaults.
     pub fn new(lr: f32) -> RmsProp {
         let (weight_decay, momentum, centered) = (0.0, 0.0, false);
-        RmsProp { lr, alpha: 0.99, eps: 1e-8, weight_decay, momentum, centered, averages: Vec::new() }
+        RmsProp {
+            lr,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay,
+            momentum,
+            centered,
+            averages: Vec::new(),
+        }
     }
 
     /// Sets the smoothing constant α.
@@ -158,7 +166,15 @@ fn lazy(wanted: bool, t: &mut Option<Tensor>, shape: Shape) -> Option<&mut [f32]
 
 impl Optimizer for RmsProp {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let RmsProp { lr, alpha, eps, weight_decay: wd, momentum: mu, centered, .. } = *self;
+        let RmsProp {
+            lr,
+            alpha,
+            eps,
+            weight_decay: wd,
+            momentum: mu,
+            centered,
+            ..
+        } = *self;
         state::for_each_with_grad(params, grads, &mut self.averages, |p, g, shape, slot| {
             let s = slot.get_or_insert_with(|| Averages {
                 step: 0,
@@ -205,7 +221,10 @@ impl Optimizer for RmsProp {
     }
 
     fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()> {
-        self.averages = state::load_all(state, &["step", "square_avg", "momentum_buffer", "grad_avg"])?;
+        self.averages = state::load_all(
+            state,
+            &["step", "square_avg", "momentum_buffer", "grad_avg"],
+        )?;
         Ok(())
     }
 }

@@ -63,7 +63,12 @@ pub struct Rprop {
 impl Rprop {
     /// Rprop with initial step `lr` and the default etas and step sizes.
     pub fn new(lr: f32) -> Rprop {
-        Rprop { lr, etas: (0.5, 1.2), step_sizes: (1e-6, 50.0), steps: Vec::new() }
+        Rprop {
+            lr,
+            etas: (0.5, 1.2),
+            step_sizes: (1e-6, 50.0),
+            steps: Vec::new(),
+        }
     }
 
     /// Sets (η⁻, η⁺).
@@ -85,11 +90,19 @@ impl Rprop {
         let (minus, plus) = self.etas;
         if !(0.0 < minus && minus < 1.0 && 1.0 < plus) {
             let v = format!("({minus}, {plus})");
-            return Err(Error::invalid("etas", v, "must satisfy 0 < eta_minus < 1 < eta_plus"));
+            return Err(Error::invalid(
+                "etas",
+                v,
+                "must satisfy 0 < eta_minus < 1 < eta_plus",
+            ));
         }
         let (lo, hi) = self.step_sizes;
         if !(0.0 <= lo && lo <= hi) {
-            return Err(Error::invalid("step_sizes", format!("({lo}, {hi})"), "must satisfy 0 <= min <= max"));
+            return Err(Error::invalid(
+                "step_sizes",
+                format!("({lo}, {hi})"),
+                "must satisfy 0 <= min <= max",
+            ));
         }
         Ok(())
     }
@@ -126,7 +139,11 @@ impl Slot for Steps {
         out.push((format!("step_size.{i}"), self.step_size.clone()));
     }
     fn load(e: &Entry) -> Result<Steps> {
-        Ok(Steps { step: e.step()?, prev: e.tensor("prev")?, step_size: e.tensor("step_size")? })
+        Ok(Steps {
+            step: e.step()?,
+            prev: e.tensor("prev")?,
+            step_size: e.tensor("step_size")?,
+        })
     }
 }
 
@@ -143,7 +160,12 @@ fn sign(x: f32) -> f32 {
 
 impl Optimizer for Rprop {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Rprop { lr, etas: (minus, plus), step_sizes: (lo, hi), .. } = *self;
+        let Rprop {
+            lr,
+            etas: (minus, plus),
+            step_sizes: (lo, hi),
+            ..
+        } = *self;
         state::for_each_with_grad(params, grads, &mut self.steps, |p, g, shape, slot| {
             let s = slot.get_or_insert_with(|| Steps {
                 step: 0,
@@ -154,7 +176,13 @@ impl Optimizer for Rprop {
             let per_weight = s.prev.data_mut().iter_mut().zip(s.step_size.data_mut());
             for ((p, &g), (prev, delta)) in p.iter_mut().zip(g).zip(per_weight) {
                 let same = sign(g * *prev);
-                let factor = if same > 0.0 { plus } else if same < 0.0 { minus } else { 1.0 };
+                let factor = if same > 0.0 {
+                    plus
+                } else if same < 0.0 {
+                    minus
+                } else {
+                    1.0
+                };
                 // max-then-min, as PyTorch's clamp (f32::clamp would panic on a bad range).
                 *delta = (*delta * factor).max(lo).min(hi);
                 let g = if same < 0.0 { 0.0 } else { g };

@@ -62,7 +62,12 @@ pub struct StepLr {
 impl StepLr {
     /// Decays every `step_size` epochs by γ = 0.1.
     pub fn new(step_size: usize) -> StepLr {
-        StepLr { step_size, gamma: 0.1, base: None, epoch: 0 }
+        StepLr {
+            step_size,
+            gamma: 0.1,
+            base: None,
+            epoch: 0,
+        }
     }
 
     /// Sets γ.
@@ -109,7 +114,11 @@ pub struct ExponentialLr {
 impl ExponentialLr {
     /// Decays by γ every epoch.
     pub fn new(gamma: f32) -> ExponentialLr {
-        ExponentialLr { gamma, base: None, epoch: 0 }
+        ExponentialLr {
+            gamma,
+            base: None,
+            epoch: 0,
+        }
     }
 
     /// Checks γ ≥ 0 (PyTorch does not).
@@ -152,7 +161,12 @@ pub struct CosineAnnealingLr {
 impl CosineAnnealingLr {
     /// Anneals to 0 over `t_max` epochs.
     pub fn new(t_max: usize) -> CosineAnnealingLr {
-        CosineAnnealingLr { t_max, eta_min: 0.0, base: None, epoch: 0 }
+        CosineAnnealingLr {
+            t_max,
+            eta_min: 0.0,
+            base: None,
+            epoch: 0,
+        }
     }
 
     /// Sets the lowest lr.
@@ -173,8 +187,10 @@ impl LrScheduler for CosineAnnealingLr {
     fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f32>) {
         let base = *self.base.get_or_insert(opt.lr()) as f64;
         self.epoch += 1;
-        let (min, x) = (self.eta_min as f64, self.epoch as f64 / self.t_max.max(1) as f64);
+        let (min, x) = (
+            self.eta_min as f64,
+            self.epoch as f64 / self.t_max.max(1) as f64,
+        );
         opt.set_lr((min + (base - min) * (1.0 + (std::f64::consts::PI * x).cos()) / 2.0) as f32);
     }
 }
-

@@ -61,7 +61,14 @@ pub struct Sgd {
 impl Sgd {
     /// Plain SGD with learning rate `lr` and PyTorch's other defaults.
     pub fn new(lr: f32) -> Sgd {
-        Sgd { lr, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, buffers: Vec::new() }
+        Sgd {
+            lr,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            buffers: Vec::new(),
+        }
     }
 
     /// Sets the momentum factor μ.
@@ -95,8 +102,15 @@ impl Sgd {
         state::non_negative("momentum", self.momentum)?;
         state::non_negative("weight_decay", self.weight_decay)?;
         if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
-            let v = format!("momentum {} and dampening {}", self.momentum, self.dampening);
-            return Err(Error::invalid("nesterov", v, "nesterov momentum requires a momentum and zero dampening"));
+            let v = format!(
+                "momentum {} and dampening {}",
+                self.momentum, self.dampening
+            );
+            return Err(Error::invalid(
+                "nesterov",
+                v,
+                "nesterov momentum requires a momentum and zero dampening",
+            ));
         }
         Ok(())
     }
@@ -133,7 +147,14 @@ impl Slot for Buffer {
 
 impl Optimizer for Sgd {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Sgd { lr, momentum: mu, dampening, weight_decay: wd, nesterov, .. } = *self;
+        let Sgd {
+            lr,
+            momentum: mu,
+            dampening,
+            weight_decay: wd,
+            nesterov,
+            ..
+        } = *self;
         state::for_each_with_grad(params, grads, &mut self.buffers, |p, g, shape, slot| {
             if mu == 0.0 {
                 for (p, &g) in p.iter_mut().zip(g) {
@@ -146,7 +167,11 @@ impl Optimizer for Sgd {
             let buf = &mut slot.get_or_insert_with(|| Buffer(Tensor::zeros(shape))).0;
             for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                *b = if first { g } else { mu * *b + (1.0 - dampening) * g };
+                *b = if first {
+                    g
+                } else {
+                    mu * *b + (1.0 - dampening) * g
+                };
                 let d = if nesterov { g + mu * *b } else { *b };
                 *p -= lr * d;
             }

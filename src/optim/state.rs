@@ -45,12 +45,26 @@ pub(crate) fn for_each_with_grad<S: Slot>(
     if slots.len() < params.len() {
         slots.resize_with(params.len(), || None);
     }
-    for (i, (p, slot)) in params.tensors_mut().iter_mut().zip(slots.iter_mut()).enumerate() {
-        let Some(g) = grads.get(ParamId(i)) else { continue };
-        assert_eq!(p.shape(), g.shape(), "gradient of parameter {i} has the wrong shape");
+    for (i, (p, slot)) in params
+        .tensors_mut()
+        .iter_mut()
+        .zip(slots.iter_mut())
+        .enumerate()
+    {
+        let Some(g) = grads.get(ParamId(i)) else {
+            continue;
+        };
+        assert_eq!(
+            p.shape(),
+            g.shape(),
+            "gradient of parameter {i} has the wrong shape"
+        );
         if let Some(s) = slot {
             let (want, have) = (p.shape(), s.shape());
-            assert_eq!(want, have, "optimizer state for parameter {i} has shape {have:?}, the parameter {want:?}");
+            assert_eq!(
+                want, have,
+                "optimizer state for parameter {i} has shape {have:?}, the parameter {want:?}"
+            );
         }
         let shape = *p.shape();
         f(p.data_mut(), g.data(), shape, slot);
@@ -69,16 +83,25 @@ pub(crate) fn save_all<S: Slot>(slots: &[Option<S>]) -> Vec<(String, Tensor)> {
 }
 
 /// Slots from named tensors; `kinds` lists the names this optimizer writes.
-pub(crate) fn load_all<S: Slot>(state: &[(String, Tensor)], kinds: &[&str]) -> Result<Vec<Option<S>>> {
+pub(crate) fn load_all<S: Slot>(
+    state: &[(String, Tensor)],
+    kinds: &[&str],
+) -> Result<Vec<Option<S>>> {
     let mut by_index: BTreeMap<usize, Vec<(&str, &Tensor)>> = BTreeMap::new();
     for (name, t) in state {
         let parsed = split(name).and_then(|(k, i)| Some((*kinds.iter().find(|&&x| x == k)?, i)));
         let Some((kind, index)) = parsed else {
-            let msg = format!("unknown tensor {name}; this optimizer saves {}", kinds.join(", "));
+            let msg = format!(
+                "unknown tensor {name}; this optimizer saves {}",
+                kinds.join(", ")
+            );
             return Err(bad(msg, NAMES));
         };
         if index > MAX_INDEX {
-            return Err(bad(format!("{name} names parameter {index}"), "a parameter index below 2^20"));
+            return Err(bad(
+                format!("{name} names parameter {index}"),
+                "a parameter index below 2^20",
+            ));
         }
         let items = by_index.entry(index).or_default();
         if items.iter().any(|(k, _)| *k == kind) {
@@ -102,13 +125,18 @@ pub(crate) fn check_against(params: &Parameters, state: &[(String, Tensor)]) -> 
             return Err(bad(format!("unknown tensor {name}"), NAMES));
         };
         if i >= params.len() {
-            let msg = format!("{name} is for parameter {i}, but there are {} parameters", params.len());
+            let msg = format!(
+                "{name} is for parameter {i}, but there are {} parameters",
+                params.len()
+            );
             return Err(bad(msg, NAMES));
         }
         let p = &params[ParamId(i)];
         if kind != "step" && t.shape() != p.shape() {
             let (found, want, pname) = (t.shape(), p.shape(), params.name(ParamId(i)));
-            let msg = format!("{name} has shape {found:?} but parameter {i} ({pname}) has shape {want:?}");
+            let msg = format!(
+                "{name} has shape {found:?} but parameter {i} ({pname}) has shape {want:?}"
+            );
             return Err(bad(msg, SHAPES));
         }
     }
@@ -138,7 +166,8 @@ impl<'a> Entry<'a> {
             for &(k, t) in &items {
                 if k != "step" && t.shape() != rt.shape() {
                     let (a, b) = (t.shape(), rt.shape());
-                    let msg = format!("{k}.{index} has shape {a:?} but {rk}.{index} has shape {b:?}");
+                    let msg =
+                        format!("{k}.{index} has shape {a:?} but {rk}.{index} has shape {b:?}");
                     return Err(bad(msg, SHAPES));
                 }
             }
@@ -149,19 +178,31 @@ impl<'a> Entry<'a> {
     /// A tensor the slot needs.
     pub(crate) fn tensor(&self, kind: &str) -> Result<Tensor> {
         let i = self.index;
-        let missing = || bad(format!("{kind}.{i} is missing"), "a full set of state per parameter");
+        let missing = || {
+            bad(
+                format!("{kind}.{i} is missing"),
+                "a full set of state per parameter",
+            )
+        };
         self.optional(kind).ok_or_else(missing)
     }
 
     /// A tensor the slot may have.
     pub(crate) fn optional(&self, kind: &str) -> Option<Tensor> {
-        self.items.iter().find(|(k, _)| *k == kind).map(|(_, t)| (*t).clone())
+        self.items
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, t)| (*t).clone())
     }
 
     /// The step count `step.{i}`: one element holding a whole number ≥ 0.
     pub(crate) fn step(&self) -> Result<u64> {
         let t = self.tensor("step")?;
-        let v = if t.numel() == 1 { t.data()[0] } else { f32::NAN };
+        let v = if t.numel() == 1 {
+            t.data()[0]
+        } else {
+            f32::NAN
+        };
         if !(v >= 0.0 && v.fract() == 0.0 && v.is_finite()) {
             let msg = format!("step.{} is {t:?}", self.index);
             return Err(bad(msg, "a one-element tensor holding a whole number >= 0"));

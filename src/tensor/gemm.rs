@@ -60,9 +60,21 @@ impl<'a> MatRef<'a> {
     /// A row-major `r×c` block of data, transposed if `t`.
     pub fn from_slice(data: &'a [f32], r: usize, c: usize, t: bool) -> MatRef<'a> {
         if t {
-            MatRef { data, rows: c, cols: r, rs: 1, cs: c }
+            MatRef {
+                data,
+                rows: c,
+                cols: r,
+                rs: 1,
+                cs: c,
+            }
         } else {
-            MatRef { data, rows: r, cols: c, rs: c, cs: 1 }
+            MatRef {
+                data,
+                rows: r,
+                cols: c,
+                rs: c,
+                cs: 1,
+            }
         }
     }
 }
@@ -70,8 +82,17 @@ impl<'a> MatRef<'a> {
 /// `c = a·b` or, with `accumulate`, `c += a·b`; `c` is row-major `a.rows × b.cols`.
 pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(k, b.rows, "matmul: inner dimensions {k} and {} differ", b.rows);
-    assert_eq!(c.len(), m * n, "matmul: output holds {} values, expected {m}×{n}", c.len());
+    assert_eq!(
+        k, b.rows,
+        "matmul: inner dimensions {k} and {} differ",
+        b.rows
+    );
+    assert_eq!(
+        c.len(),
+        m * n,
+        "matmul: output holds {} values, expected {m}×{n}",
+        c.len()
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -95,7 +116,10 @@ pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool)
     // a spans (m-1)·rs + (k-1)·cs < len, likewise b, and c is exactly m×n row-major.
     debug_assert!((m - 1) * a.rs + (k - 1) * a.cs < a.data.len());
     debug_assert!((k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
-    assert!((m - 1) * a.rs + (k - 1) * a.cs < a.data.len() && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
+    assert!(
+        (m - 1) * a.rs + (k - 1) * a.cs < a.data.len()
+            && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len()
+    );
     unsafe {
         gemm::gemm(
             m,
@@ -166,11 +190,18 @@ mod tests {
                 let mut c = vec![1.0; m * n];
                 matmul_into(MatRef::new(&a, at), MatRef::new(&b, bt), &mut c, false);
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - y).abs() < 1e-3 * (1.0 + y.abs()), "{m}x{k}x{n} {at} {bt}: {x} vs {y}");
+                    assert!(
+                        (x - y).abs() < 1e-3 * (1.0 + y.abs()),
+                        "{m}x{k}x{n} {at} {bt}: {x} vs {y}"
+                    );
                 }
                 matmul_into(MatRef::new(&a, at), MatRef::new(&b, bt), &mut c, true);
                 for (x, y) in c.iter().zip(&want) {
-                    assert!((x - 2.0 * y).abs() < 2e-3 * (1.0 + y.abs()), "accumulate: {x} vs {}", 2.0 * y);
+                    assert!(
+                        (x - 2.0 * y).abs() < 2e-3 * (1.0 + y.abs()),
+                        "accumulate: {x} vs {}",
+                        2.0 * y
+                    );
                 }
             }
         }

@@ -7,8 +7,8 @@ mod shape;
 
 pub use shape::{Shape, MAX_RANK};
 
-pub use gemm::{num_threads, set_num_threads};
 pub(crate) use gemm::{matmul_into, MatRef};
+pub use gemm::{num_threads, set_num_threads};
 pub(crate) use reduce::{max_dim_into, sum_dim_into};
 
 use crate::error::{Error, Result};
@@ -44,19 +44,29 @@ impl Tensor {
     /// A tensor with every element equal to `value`.
     pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
         let shape = shape.into();
-        Tensor { data: vec![value; shape.numel()], shape }
+        Tensor {
+            data: vec![value; shape.numel()],
+            shape,
+        }
     }
 
     /// A scalar (rank-0) tensor.
     pub fn scalar(value: f32) -> Tensor {
-        Tensor { shape: Shape::scalar(), data: vec![value] }
+        Tensor {
+            shape: Shape::scalar(),
+            data: vec![value],
+        }
     }
 
     /// A tensor from row-major data; fails if `data.len()` is not the shape's element count.
     pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
         if data.len() != shape.numel() {
-            return Err(Error::DataLength { shape, expected: shape.numel(), got: data.len() });
+            return Err(Error::DataLength {
+                shape,
+                expected: shape.numel(),
+                got: data.len(),
+            });
         }
         Ok(Tensor { shape, data })
     }
@@ -76,7 +86,9 @@ impl Tensor {
     /// Normal samples with the given mean and standard deviation from a seeded generator.
     pub fn randn(shape: impl Into<Shape>, mean: f32, std: f32, rng: &mut Rng) -> Tensor {
         let shape = shape.into();
-        let data = (0..shape.numel()).map(|_| mean + std * rng.normal()).collect();
+        let data = (0..shape.numel())
+            .map(|_| mean + std * rng.normal())
+            .collect();
         Tensor { shape, data }
     }
 
@@ -120,7 +132,12 @@ impl Tensor {
     /// # Panics
     /// If the tensor does not hold exactly one element.
     pub fn item(&self) -> f32 {
-        assert_eq!(self.numel(), 1, "item() of a tensor of shape {:?}", self.shape);
+        assert_eq!(
+            self.numel(),
+            1,
+            "item() of a tensor of shape {:?}",
+            self.shape
+        );
         self.data[0]
     }
 
@@ -134,14 +151,24 @@ impl Tensor {
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
         if shape.numel() != self.numel() {
-            return Err(Error::ShapeMismatch { op: "reshape", lhs: self.shape, rhs: shape });
+            return Err(Error::ShapeMismatch {
+                op: "reshape",
+                lhs: self.shape,
+                rhs: shape,
+            });
         }
-        Ok(Tensor { shape, data: self.data.clone() })
+        Ok(Tensor {
+            shape,
+            data: self.data.clone(),
+        })
     }
 
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(f32) -> f32) -> Tensor {
-        Tensor { shape: self.shape, data: self.data.iter().map(|&x| f(x)).collect() }
+        Tensor {
+            shape: self.shape,
+            data: self.data.iter().map(|&x| f(x)).collect(),
+        }
     }
 
     /// Combines two tensors of the same shape element by element.
@@ -149,9 +176,21 @@ impl Tensor {
     /// # Panics
     /// If the shapes differ.
     pub fn zip_map(&self, other: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
-        assert_eq!(self.shape, other.shape, "zip_map: shapes {:?} and {:?}", self.shape, other.shape);
-        let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)).collect();
-        Tensor { shape: self.shape, data }
+        assert_eq!(
+            self.shape, other.shape,
+            "zip_map: shapes {:?} and {:?}",
+            self.shape, other.shape
+        );
+        let data = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(&a, &b)| f(a, b))
+            .collect();
+        Tensor {
+            shape: self.shape,
+            data,
+        }
     }
 
     /// The matrix transpose of a rank-2 tensor.
@@ -159,7 +198,12 @@ impl Tensor {
     /// # Panics
     /// If the tensor is not rank 2.
     pub fn t(&self) -> Tensor {
-        assert_eq!(self.shape.rank(), 2, "t() needs a matrix, got shape {:?}", self.shape);
+        assert_eq!(
+            self.shape.rank(),
+            2,
+            "t() needs a matrix, got shape {:?}",
+            self.shape
+        );
         let mut out = Tensor::zeros([self.dims()[1], self.dims()[0]]);
         transpose_into(self, &mut out.data);
         out
@@ -179,7 +223,12 @@ impl Tensor {
             other.shape
         );
         let mut out = Tensor::zeros([m, n]);
-        matmul_into(MatRef::new(self, false), MatRef::new(other, false), &mut out.data, false);
+        matmul_into(
+            MatRef::new(self, false),
+            MatRef::new(other, false),
+            &mut out.data,
+            false,
+        );
         out
     }
 
@@ -233,7 +282,11 @@ impl Tensor {
     /// Largest absolute difference to another tensor of the same shape.
     pub fn max_abs_diff(&self, other: &Tensor) -> f32 {
         assert_eq!(self.shape, other.shape);
-        self.data.iter().zip(&other.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max)
+        self.data
+            .iter()
+            .zip(&other.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max)
     }
 
     /// Resizes to `shape`, keeping the allocation when it is large enough; contents unspecified.

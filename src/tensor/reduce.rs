@@ -7,14 +7,23 @@ use super::Shape;
 
 fn split(shape: &Shape, dim: usize) -> (usize, usize, usize) {
     let d = shape.dims();
-    assert!(dim < d.len(), "reduce: dim {dim} out of range for shape {shape:?}");
+    assert!(
+        dim < d.len(),
+        "reduce: dim {dim} out of range for shape {shape:?}"
+    );
     let outer = d[..dim].iter().product();
     let inner = d[dim + 1..].iter().product();
     (outer, d[dim], inner)
 }
 
 /// `out[o, i] (+)= Σ_l x[o, l, i]`; `out` holds `outer·inner` values.
-pub(crate) fn sum_dim_into(x: &[f32], shape: &Shape, dim: usize, out: &mut [f32], accumulate: bool) {
+pub(crate) fn sum_dim_into(
+    x: &[f32],
+    shape: &Shape,
+    dim: usize,
+    out: &mut [f32],
+    accumulate: bool,
+) {
     let (outer, len, inner) = split(shape, dim);
     if !accumulate {
         out.fill(0.0);
@@ -31,7 +40,13 @@ pub(crate) fn sum_dim_into(x: &[f32], shape: &Shape, dim: usize, out: &mut [f32]
 }
 
 /// `out[o, i] = max_l x[o, l, i]`, `idx[o, i] = argmax_l` (the first on ties).
-pub(crate) fn max_dim_into(x: &[f32], shape: &Shape, dim: usize, out: &mut [f32], idx: &mut [usize]) {
+pub(crate) fn max_dim_into(
+    x: &[f32],
+    shape: &Shape,
+    dim: usize,
+    out: &mut [f32],
+    idx: &mut [usize],
+) {
     let (outer, len, inner) = split(shape, dim);
     assert!(len > 0, "max over an empty dimension of shape {shape:?}");
     for o in 0..outer {

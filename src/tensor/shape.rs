@@ -35,7 +35,10 @@ impl Shape {
         );
         let mut d = [0; MAX_RANK];
         d[..dims.len()].copy_from_slice(dims);
-        Shape { dims: d, rank: dims.len() }
+        Shape {
+            dims: d,
+            rank: dims.len(),
+        }
     }
 
     /// The shape of a scalar (rank 0, one element).
@@ -79,7 +82,7 @@ impl Shape {
     /// Rows and columns when the shape is viewed as a matrix: all leading dims fold into rows.
     pub fn as_matrix(&self) -> (usize, usize) {
         let cols = self.last();
-        (if cols == 0 { 0 } else { self.numel() / cols }, cols)
+        (self.numel().checked_div(cols).unwrap_or(0), cols)
     }
 
     /// This shape with dimension `d` replaced by `size`.
@@ -127,8 +130,16 @@ impl Shape {
         let rank = a.rank.max(b.rank);
         let mut out = [0; MAX_RANK];
         for i in 0..rank {
-            let da = if i < a.rank { a.dims[a.rank - 1 - i] } else { 1 };
-            let db = if i < b.rank { b.dims[b.rank - 1 - i] } else { 1 };
+            let da = if i < a.rank {
+                a.dims[a.rank - 1 - i]
+            } else {
+                1
+            };
+            let db = if i < b.rank {
+                b.dims[b.rank - 1 - i]
+            } else {
+                1
+            };
             out[rank - 1 - i] = match (da, db) {
                 _ if da == db => da,
                 (1, _) => db,

@@ -32,7 +32,10 @@ pub struct Ensemble {
 impl Ensemble {
     /// An empty ensemble of networks trained with `loss` (which decides how outputs average).
     pub fn new(loss: Loss) -> Ensemble {
-        Ensemble { loss, members: vec![] }
+        Ensemble {
+            loss,
+            members: vec![],
+        }
     }
 
     /// Adds a trained network.
@@ -63,7 +66,11 @@ impl Ensemble {
             Loss::CrossEntropy => {
                 let k = y.shape().last();
                 let mut p = y.clone();
-                for (src, dst) in y.data().chunks_exact(k).zip(p.data_mut().chunks_exact_mut(k)) {
+                for (src, dst) in y
+                    .data()
+                    .chunks_exact(k)
+                    .zip(p.data_mut().chunks_exact_mut(k))
+                {
                     crate::autograd::ops::softmax::log_softmax_row(src, dst);
                     dst.iter_mut().for_each(|v| *v = v.exp());
                 }
@@ -84,7 +91,10 @@ impl Ensemble {
         let mut sum = self.member_output(0, &mut tape, x)?;
         for i in 1..self.members.len() {
             let y = self.member_output(i, &mut tape, x)?;
-            sum.data_mut().iter_mut().zip(y.data()).for_each(|(s, v)| *s += v);
+            sum.data_mut()
+                .iter_mut()
+                .zip(y.data())
+                .for_each(|(s, v)| *s += v);
         }
         let n = self.members.len() as f32;
         sum.data_mut().iter_mut().for_each(|s| *s /= n);

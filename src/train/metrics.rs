@@ -66,20 +66,38 @@ impl Accumulator {
         self.loss = 0.0;
         self.correct = 0;
         self.values = 0;
-        for v in [&mut self.sq, &mut self.abs, &mut self.sum_t, &mut self.sum_t2] {
+        for v in [
+            &mut self.sq,
+            &mut self.abs,
+            &mut self.sum_t,
+            &mut self.sum_t2,
+        ] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
     }
 
     /// Adds a batch: its mean loss, outputs (n × k) and targets (class indices, or n × k values).
-    pub(crate) fn add(&mut self, loss: f32, out: &[f32], k: usize, targets: &[f32], readout: Readout) {
+    pub(crate) fn add(
+        &mut self,
+        loss: f32,
+        out: &[f32],
+        k: usize,
+        targets: &[f32],
+        readout: Readout,
+    ) {
         let n = out.len() / k.max(1);
         self.n += n;
         self.loss += loss as f64 * n as f64;
         match readout {
             Readout::Values => {
                 if self.sq.len() != k {
-                    *self = Accumulator { sq: vec![0.0; k], abs: vec![0.0; k], sum_t: vec![0.0; k], sum_t2: vec![0.0; k], ..*self };
+                    *self = Accumulator {
+                        sq: vec![0.0; k],
+                        abs: vec![0.0; k],
+                        sum_t: vec![0.0; k],
+                        sum_t2: vec![0.0; k],
+                        ..*self
+                    };
                 }
                 self.values += n;
                 for (o, t) in out.chunks_exact(k).zip(targets.chunks_exact(k)) {
@@ -102,7 +120,10 @@ impl Accumulator {
 
     pub(crate) fn finish(&self, readout: Readout) -> Metrics {
         let n = self.n.max(1) as f64;
-        let mut m = Metrics { loss: (self.loss / n) as f32, ..Metrics::default() };
+        let mut m = Metrics {
+            loss: (self.loss / n) as f32,
+            ..Metrics::default()
+        };
         if readout == Readout::Values {
             let k = self.sq.len().max(1) as f64;
             let cnt = self.values.max(1) as f64;
@@ -151,7 +172,13 @@ mod tests {
         a.add(0.0, &[0.1, 0.9, 0.8, 0.2], 2, &[1.0, 1.0], Readout::Argmax);
         assert_eq!(a.finish(Readout::Argmax).accuracy, Some(0.5));
         let mut b = Accumulator::default();
-        b.add(0.0, &[-0.3, 0.2, 0.7], 1, &[0.0, 1.0, 0.0], Readout::Threshold(0));
+        b.add(
+            0.0,
+            &[-0.3, 0.2, 0.7],
+            1,
+            &[0.0, 1.0, 0.0],
+            Readout::Threshold(0),
+        );
         assert!((b.finish(Readout::Threshold(0)).accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-6);
     }
 }

@@ -44,7 +44,11 @@ pub struct EarlyStopping {
 impl EarlyStopping {
     /// Patience `p`, `min_delta` 0, restore-best on.
     pub fn new(patience: usize) -> EarlyStopping {
-        EarlyStopping { patience, min_delta: 0.0, restore_best: true }
+        EarlyStopping {
+            patience,
+            min_delta: 0.0,
+            restore_best: true,
+        }
     }
 }
 
@@ -147,7 +151,14 @@ pub struct TrainState {
 impl TrainState {
     /// The state of a run that has not started.
     pub fn new(seed: u64) -> TrainState {
-        TrainState { epoch: 0, rng: Rng::seed(seed), history: vec![], best: None, best_params: None, bad_epochs: 0 }
+        TrainState {
+            epoch: 0,
+            rng: Rng::seed(seed),
+            history: vec![],
+            best: None,
+            best_params: None,
+            bad_epochs: 0,
+        }
     }
 }
 
@@ -199,19 +210,46 @@ enum Encoding {
 fn plan(loss: Loss, data: &Dataset, out: usize) -> Result<(Encoding, Readout)> {
     match (data.num_classes(), loss.takes_classes()) {
         (Some(k), true) if out == k => Ok((Encoding::Indices, Readout::Argmax)),
-        (Some(k), true) => Err(Error::invalid("output width", out, if k > 0 { "one output per class" } else { "classes" })),
-        (None, true) => Err(Error::invalid("loss", loss, "a regression loss for regression targets (not cross_entropy or hinge)")),
-        (Some(k), false) if out == 1 && k <= 2 => {
-            Ok((Encoding::Values(1), Readout::Threshold(if loss == Loss::BceWithLogits { 0 } else { 1 })))
-        }
+        (Some(k), true) => Err(Error::invalid(
+            "output width",
+            out,
+            if k > 0 {
+                "one output per class"
+            } else {
+                "classes"
+            },
+        )),
+        (None, true) => Err(Error::invalid(
+            "loss",
+            loss,
+            "a regression loss for regression targets (not cross_entropy or hinge)",
+        )),
+        (Some(k), false) if out == 1 && k <= 2 => Ok((
+            Encoding::Values(1),
+            Readout::Threshold(if loss == Loss::BceWithLogits { 0 } else { 1 }),
+        )),
         (Some(k), false) if out == k => Ok((Encoding::OneHot(k), Readout::Argmax)),
-        (Some(_), false) => Err(Error::invalid("output width", out, "1 (binary) or one output per class")),
+        (Some(_), false) => Err(Error::invalid(
+            "output width",
+            out,
+            "1 (binary) or one output per class",
+        )),
         (None, false) if out == data.target_width() => Ok((Encoding::Values(out), Readout::Values)),
-        (None, false) => Err(Error::invalid("output width", out, "one output per regression target")),
+        (None, false) => Err(Error::invalid(
+            "output width",
+            out,
+            "one output per regression target",
+        )),
     }
 }
 
-fn fill_targets(data: &Dataset, idx: &[usize], enc: Encoding, buf: &mut [f32], truth: &mut Vec<f32>) {
+fn fill_targets(
+    data: &Dataset,
+    idx: &[usize],
+    enc: Encoding,
+    buf: &mut [f32],
+    truth: &mut Vec<f32>,
+) {
     truth.resize(idx.len() * data.target_width(), 0.0);
     data.gather_targets(idx, truth);
     match enc {
@@ -233,20 +271,37 @@ fn target_shape(enc: Encoding, m: usize) -> Vec<usize> {
 }
 
 /// Evaluates `model` on `data` without recording: loss and metrics.
-pub fn evaluate(model: &dyn Module, params: &Parameters, loss: Loss, data: &Dataset, out_features: usize) -> Result<Metrics> {
+pub fn evaluate(
+    model: &dyn Module,
+    params: &Parameters,
+    loss: Loss,
+    data: &Dataset,
+    out_features: usize,
+) -> Result<Metrics> {
     let mut tape = Tape::new();
     evaluate_with(&mut tape, model, params, loss, data, out_features)
 }
 
-fn evaluate_with(tape: &mut Tape, model: &dyn Module, params: &Parameters, loss: Loss, data: &Dataset, out: usize) -> Result<Metrics> {
+fn evaluate_with(
+    tape: &mut Tape,
+    model: &dyn Module,
+    params: &Parameters,
+    loss: Loss,
+    data: &Dataset,
+    out: usize,
+) -> Result<Metrics> {
     let (enc, readout) = plan(loss, data, out)?;
     let mut acc = Accumulator::default();
     let mut truth = vec![];
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(1024) {
         let mut g = Graph::no_grad(tape, params);
-        let x = g.input_with([chunk.len(), data.n_features()], |b| data.gather_features(chunk, b));
-        let t = g.input_with(target_shape(enc, chunk.len()).as_slice(), |b| fill_targets(data, chunk, enc, b, &mut truth));
+        let x = g.input_with([chunk.len(), data.n_features()], |b| {
+            data.gather_features(chunk, b)
+        });
+        let t = g.input_with(target_shape(enc, chunk.len()).as_slice(), |b| {
+            fill_targets(data, chunk, enc, b, &mut truth)
+        });
         let y = model.forward(&mut g, x)?;
         let l = loss.apply(&mut g, y, t);
         acc.add(g.value(l).item(), g.value(y).data(), out, &truth, readout);
@@ -268,7 +323,17 @@ pub fn fit(
     cfg: &TrainConfig,
     callback: &mut dyn FnMut(Event) -> Control,
 ) -> Result<History> {
-    fit_from(TrainState::new(cfg.seed), model, params, out_features, opt, train, val, cfg, callback)
+    fit_from(
+        TrainState::new(cfg.seed),
+        model,
+        params,
+        out_features,
+        opt,
+        train,
+        val,
+        cfg,
+        callback,
+    )
 }
 
 /// Continues a run from a saved [`TrainState`] (see [`fit`]).
@@ -289,7 +354,11 @@ pub fn fit_from(
         return Err(Error::invalid("training set", 0, "at least one sample"));
     }
     let n = train.len();
-    let bs = if cfg.batch_size == 0 { n } else { cfg.batch_size.min(n) };
+    let bs = if cfg.batch_size == 0 {
+        n
+    } else {
+        cfg.batch_size.min(n)
+    };
     let batches = n.div_ceil(bs);
     let mut order: Vec<usize> = (0..n).collect();
     let (mut tape, mut acc, mut truth) = (Tape::new(), Accumulator::default(), vec![]);
@@ -309,15 +378,22 @@ pub fn fit_from(
         for (b, idx) in order.chunks(bs).enumerate() {
             let m = idx.len();
             let mut g = Graph::new(&mut tape, params);
-            let x = g.input_with([m, train.n_features()], |buf| train.gather_features(idx, buf));
-            let t = g.input_with(target_shape(enc, m).as_slice(), |buf| fill_targets(train, idx, enc, buf, &mut truth));
+            let x = g.input_with([m, train.n_features()], |buf| {
+                train.gather_features(idx, buf)
+            });
+            let t = g.input_with(target_shape(enc, m).as_slice(), |buf| {
+                fill_targets(train, idx, enc, buf, &mut truth)
+            });
             let y = model.forward(&mut g, x)?;
             let l = cfg.loss.apply(&mut g, y, t);
             let lv = g.value(l).item();
             if !lv.is_finite() {
-                drop(g);
                 *params = snapshot;
-                return Err(Error::NonFiniteLoss { value: lv, epoch, batch: b + 1 });
+                return Err(Error::NonFiniteLoss {
+                    value: lv,
+                    epoch,
+                    batch: b + 1,
+                });
             }
             acc.add(lv, g.value(y).data(), out_features, &truth, readout);
             let mut grads = g.backward(l);
@@ -328,7 +404,13 @@ pub fn fit_from(
                 grads.clip_grad_norm(c);
             }
             opt.step(params, &grads);
-            let ev = Event::Batch { epoch, batch: b + 1, batches, loss: lv, samples: (b * bs + m).min(n) };
+            let ev = Event::Batch {
+                epoch,
+                batch: b + 1,
+                batches,
+                loss: lv,
+                samples: (b * bs + m).min(n),
+            };
             if callback(ev) == Control::Stop {
                 stop = StopReason::Callback;
             }
@@ -336,18 +418,37 @@ pub fn fit_from(
                 break;
             }
         }
-        state.rng = tape.take_rng().expect("internal error: the tape lost the run's generator");
+        state.rng = tape
+            .take_rng()
+            .expect("internal error: the tape lost the run's generator");
         let train_metrics = acc.finish(readout);
         let val_metrics = match val {
-            Some(v) => Some(evaluate_with(&mut tape, model, params, cfg.loss, v, out_features)?),
+            Some(v) => Some(evaluate_with(
+                &mut tape,
+                model,
+                params,
+                cfg.loss,
+                v,
+                out_features,
+            )?),
             None => None,
         };
         let monitored = val_metrics.as_ref().map_or(train_metrics.loss, |m| m.loss);
         if !monitored.is_finite() {
             *params = snapshot;
-            return Err(Error::NonFiniteLoss { value: monitored, epoch, batch: batches });
+            return Err(Error::NonFiniteLoss {
+                value: monitored,
+                epoch,
+                batch: batches,
+            });
         }
-        let report = EpochReport { epoch, train: train_metrics, val: val_metrics, lr: opt.lr(), seconds: start.elapsed().as_secs_f64() };
+        let report = EpochReport {
+            epoch,
+            train: train_metrics,
+            val: val_metrics,
+            lr: opt.lr(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
         state.epoch = epoch;
         state.history.push(report.clone());
         let min_delta = cfg.early_stopping.map_or(0.0, |e| e.min_delta);
@@ -361,7 +462,12 @@ pub fn fit_from(
             state.bad_epochs += 1;
         }
         snapshot.clone_from(params);
-        let ev = Event::Epoch { report: &report, state: &state, params, optimizer: opt };
+        let ev = Event::Epoch {
+            report: &report,
+            state: &state,
+            params,
+            optimizer: opt,
+        };
         if callback(ev) == Control::Stop {
             stop = StopReason::Callback;
         }
@@ -372,7 +478,10 @@ pub fn fit_from(
             stop = StopReason::TargetLoss;
             break;
         }
-        if cfg.early_stopping.is_some_and(|e| state.bad_epochs >= e.patience) {
+        if cfg
+            .early_stopping
+            .is_some_and(|e| state.bad_epochs >= e.patience)
+        {
             stop = StopReason::EarlyStopping;
             break;
         }
@@ -382,5 +491,9 @@ pub fn fit_from(
             params.clone_from(best);
         }
     }
-    Ok(History { epochs: state.history, stop, best_epoch: state.best.map(|(_, e)| e) })
+    Ok(History {
+        epochs: state.history,
+        stop,
+        best_epoch: state.best.map(|(_, e)| e),
+    })
 }

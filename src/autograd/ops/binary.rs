@@ -75,15 +75,18 @@ impl BinaryFn for Div {
 }
 
 /// Calls `f(o, ia, ib)` for every output index `o` with the operands' broadcast indices.
-fn for_each(out: &Shape, sa: [usize; MAX_RANK], sb: [usize; MAX_RANK], mut f: impl FnMut(usize, usize, usize)) {
+fn for_each(
+    out: &Shape,
+    sa: [usize; MAX_RANK],
+    sb: [usize; MAX_RANK],
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let pad = MAX_RANK - out.rank();
     let mut d = [1; MAX_RANK];
     let (mut a, mut b) = ([0; MAX_RANK], [0; MAX_RANK]);
-    for i in 0..out.rank() {
-        d[pad + i] = out.dims()[i];
-        a[pad + i] = sa[i];
-        b[pad + i] = sb[i];
-    }
+    d[pad..].copy_from_slice(out.dims());
+    a[pad..].copy_from_slice(&sa[..out.rank()]);
+    b[pad..].copy_from_slice(&sb[..out.rank()]);
     let mut o = 0;
     for i0 in 0..d[0] {
         for i1 in 0..d[1] {
@@ -99,7 +102,15 @@ fn for_each(out: &Shape, sa: [usize; MAX_RANK], sb: [usize; MAX_RANK], mut f: im
     }
 }
 
-fn forward_with(f: impl BinaryFn, a: &[f32], sa: &Shape, b: &[f32], sb: &Shape, out: &Shape, y: &mut [f32]) {
+fn forward_with(
+    f: impl BinaryFn,
+    a: &[f32],
+    sa: &Shape,
+    b: &[f32],
+    sb: &Shape,
+    out: &Shape,
+    y: &mut [f32],
+) {
     if sa == out && sb == out {
         for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
             *y = f.f(a, b);
@@ -112,13 +123,26 @@ fn forward_with(f: impl BinaryFn, a: &[f32], sa: &Shape, b: &[f32], sb: &Shape, 
             }
         }
     } else {
-        for_each(out, sa.broadcast_strides(out), sb.broadcast_strides(out), |o, ia, ib| {
-            y[o] = f.f(a[ia], b[ib]);
-        });
+        for_each(
+            out,
+            sa.broadcast_strides(out),
+            sb.broadcast_strides(out),
+            |o, ia, ib| {
+                y[o] = f.f(a[ia], b[ib]);
+            },
+        );
     }
 }
 
-pub(crate) fn forward(op: Binary, a: &[f32], sa: &Shape, b: &[f32], sb: &Shape, out: &Shape, y: &mut [f32]) {
+pub(crate) fn forward(
+    op: Binary,
+    a: &[f32],
+    sa: &Shape,
+    b: &[f32],
+    sb: &Shape,
+    out: &Shape,
+    y: &mut [f32],
+) {
     match op {
         Binary::Add => forward_with(Add, a, sa, b, sb, out, y),
         Binary::Sub => forward_with(Sub, a, sa, b, sb, out, y),
@@ -131,10 +155,15 @@ fn backward_with(f: impl BinaryFn, x: Var, z: Var, mut b: Backward) {
     let (av, bv) = (b.values.get(x), b.values.get(z));
     let (a, bb, dy) = (av.data(), bv.data(), b.dy.data());
     let out = *b.out.shape();
-    let (sa, sb) = (av.shape().broadcast_strides(&out), bv.shape().broadcast_strides(&out));
+    let (sa, sb) = (
+        av.shape().broadcast_strides(&out),
+        bv.shape().broadcast_strides(&out),
+    );
     // Each operand separately: when x == z (e.g. x·x) the second adds onto the first.
     for (which, v, shape) in [(0, x, *av.shape()), (1, z, *bv.shape())] {
-        let Some((d, acc)) = b.sink.slot(v) else { continue };
+        let Some((d, acc)) = b.sink.slot(v) else {
+            continue;
+        };
         let pick = |(da, db): (f32, f32)| if which == 0 { da } else { db };
         let dd = d.data_mut();
         if shape == out && av.shape() == bv.shape() {
@@ -171,7 +200,15 @@ impl Graph<'_, '_> {
             .unwrap_or_else(|| panic!("{op:?}: shapes {sa:?} and {sb:?} do not broadcast"));
         self.push(Op::Binary(op, a, b), &[a, b], |v, y, _| {
             y.resize(out);
-            forward(op, v.get(a).data(), &sa, v.get(b).data(), &sb, &out, y.data_mut());
+            forward(
+                op,
+                v.get(a).data(),
+                &sa,
+                v.get(b).data(),
+                &sb,
+                &out,
+                y.data_mut(),
+            );
         })
     }
 

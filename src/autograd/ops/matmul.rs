@@ -29,7 +29,12 @@ pub(crate) fn linear_backward(x: Var, w: Var, bias: Option<Var>, mut b: Backward
         matmul_into(dy, MatRef::new(wv, false), dx.data_mut(), acc);
     }
     if let Some((dw, acc)) = b.sink.slot(w) {
-        matmul_into(MatRef::new(b.dy, true), MatRef::new(xv, false), dw.data_mut(), acc);
+        matmul_into(
+            MatRef::new(b.dy, true),
+            MatRef::new(xv, false),
+            dw.data_mut(),
+            acc,
+        );
     }
     if let Some(bias) = bias {
         if let Some((db, acc)) = b.sink.slot(bias) {
@@ -52,7 +57,12 @@ impl Graph<'_, '_> {
         );
         self.push(Op::Matmul(a, b), &[a, b], |v, y, _| {
             y.resize(Shape::from([sa.dim(0), sb.dim(1)]));
-            matmul_into(MatRef::new(v.get(a), false), MatRef::new(v.get(b), false), y.data_mut(), false);
+            matmul_into(
+                MatRef::new(v.get(a), false),
+                MatRef::new(v.get(b), false),
+                y.data_mut(),
+                false,
+            );
         })
     }
 
@@ -69,19 +79,31 @@ impl Graph<'_, '_> {
         );
         if let Some(b) = b {
             let sb = self.shape(b);
-            assert!(sb.numel() == sw.dim(0), "linear: bias {sb:?} does not fit weight {sw:?}");
+            assert!(
+                sb.numel() == sw.dim(0),
+                "linear: bias {sb:?} does not fit weight {sw:?}"
+            );
         }
         let inputs = [x, w, b.unwrap_or(x)];
-        self.push(Op::Linear(x, w, b), &inputs[..if b.is_some() { 3 } else { 2 }], |v, y, _| {
-            let (m, n) = (sx.dim(0), sw.dim(0));
-            y.resize(Shape::from([m, n]));
-            let yd = y.data_mut();
-            if let Some(b) = b {
-                for row in yd.chunks_exact_mut(n) {
-                    row.copy_from_slice(v.get(b).data());
+        self.push(
+            Op::Linear(x, w, b),
+            &inputs[..if b.is_some() { 3 } else { 2 }],
+            |v, y, _| {
+                let (m, n) = (sx.dim(0), sw.dim(0));
+                y.resize(Shape::from([m, n]));
+                let yd = y.data_mut();
+                if let Some(b) = b {
+                    for row in yd.chunks_exact_mut(n) {
+                        row.copy_from_slice(v.get(b).data());
+                    }
                 }
-            }
-            matmul_into(MatRef::new(v.get(x), false), MatRef::new(v.get(w), true), yd, b.is_some());
-        })
+                matmul_into(
+                    MatRef::new(v.get(x), false),
+                    MatRef::new(v.get(w), true),
+                    yd,
+                    b.is_some(),
+                );
+            },
+        )
     }
 }

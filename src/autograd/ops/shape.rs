@@ -12,7 +12,9 @@ use crate::tensor::{transpose_into, Shape};
 pub(crate) fn transpose_backward(x: Var, mut b: Backward) {
     let (r, c) = (b.dy.dims()[0], b.dy.dims()[1]);
     let dy = b.dy.data();
-    let Some((dx, acc)) = b.sink.slot(x) else { return };
+    let Some((dx, acc)) = b.sink.slot(x) else {
+        return;
+    };
     // dx is (c, r): dx[i, j] = dy[j, i]
     put(dx.data_mut(), acc, |k| dy[(k % r) * c + k / r]);
 }
@@ -41,7 +43,9 @@ pub(crate) fn concat_backward(start: u32, count: u32, mut b: Backward) {
 pub(crate) fn slice_backward(x: Var, start: u32, len: u32, mut b: Backward) {
     let (s, n) = (start as usize, len as usize);
     let dy = b.dy.data();
-    let Some((dx, acc)) = b.sink.slot(x) else { return };
+    let Some((dx, acc)) = b.sink.slot(x) else {
+        return;
+    };
     let w = dx.shape().last();
     put(dx.data_mut(), acc, |i| {
         let c = i % w;
@@ -67,7 +71,11 @@ impl Graph<'_, '_> {
     /// The same values seen with a new shape of the same element count.
     pub fn reshape(&mut self, x: Var, shape: impl Into<Shape>) -> Var {
         let (s, shape) = (self.shape(x), shape.into());
-        assert_eq!(s.numel(), shape.numel(), "reshape: {s:?} has a different element count than {shape:?}");
+        assert_eq!(
+            s.numel(),
+            shape.numel(),
+            "reshape: {s:?} has a different element count than {shape:?}"
+        );
         self.push(Op::Reshape(x), &[x], |v, y, _| {
             y.assign(v.get(x));
             y.set_shape(shape);
@@ -82,7 +90,8 @@ impl Graph<'_, '_> {
         for &x in xs {
             let s = self.shape(x);
             assert!(
-                s.rank() == first.rank() && s.dims()[..s.rank() - 1] == first.dims()[..s.rank() - 1],
+                s.rank() == first.rank()
+                    && s.dims()[..s.rank() - 1] == first.dims()[..s.rank() - 1],
                 "concat: shapes {first:?} and {s:?} differ outside the last dim"
             );
             width += s.last();
@@ -109,11 +118,19 @@ impl Graph<'_, '_> {
     pub fn slice(&mut self, x: Var, start: usize, len: usize) -> Var {
         let s = self.shape(x);
         let w = s.last();
-        assert!(start + len <= w, "slice {start}..{} out of range for shape {s:?}", start + len);
+        assert!(
+            start + len <= w,
+            "slice {start}..{} out of range for shape {s:?}",
+            start + len
+        );
         let out = s.with_dim(s.rank() - 1, len);
         self.push(Op::Slice(x, start as u32, len as u32), &[x], |v, y, _| {
             y.resize(out);
-            for (dst, row) in y.data_mut().chunks_exact_mut(len.max(1)).zip(v.get(x).data().chunks_exact(w)) {
+            for (dst, row) in y
+                .data_mut()
+                .chunks_exact_mut(len.max(1))
+                .zip(v.get(x).data().chunks_exact(w))
+            {
                 dst.copy_from_slice(&row[start..start + len]);
             }
         })

@@ -24,8 +24,15 @@ pub(crate) fn log_softmax_row(x: &[f32], y: &mut [f32]) {
 pub(crate) fn log_softmax_backward(x: Var, mut b: Backward) {
     let c = b.out.shape().last();
     let (y, dy) = (b.out.data(), b.dy.data());
-    let Some((dx, acc)) = b.sink.slot(x) else { return };
-    for ((dxr, yr), dyr) in dx.data_mut().chunks_exact_mut(c).zip(y.chunks_exact(c)).zip(dy.chunks_exact(c)) {
+    let Some((dx, acc)) = b.sink.slot(x) else {
+        return;
+    };
+    for ((dxr, yr), dyr) in dx
+        .data_mut()
+        .chunks_exact_mut(c)
+        .zip(y.chunks_exact(c))
+        .zip(dy.chunks_exact(c))
+    {
         let s: f32 = dyr.iter().sum();
         put(dxr, acc, |i| dyr[i] - yr[i].exp() * s);
     }
@@ -37,8 +44,15 @@ pub(crate) fn cross_entropy_backward(x: Var, target: Var, mut b: Backward) {
     let n = probs.numel() / c;
     let t = b.values.get(target).data();
     let g = b.dy.data()[0] / n as f32;
-    let Some((dx, acc)) = b.sink.slot(x) else { return };
-    for (r, (dxr, pr)) in dx.data_mut().chunks_exact_mut(c).zip(probs.data().chunks_exact(c)).enumerate() {
+    let Some((dx, acc)) = b.sink.slot(x) else {
+        return;
+    };
+    for (r, (dxr, pr)) in dx
+        .data_mut()
+        .chunks_exact_mut(c)
+        .zip(probs.data().chunks_exact(c))
+        .enumerate()
+    {
         let ti = t[r] as usize;
         put(dxr, acc, |i| g * (pr[i] - if i == ti { 1.0 } else { 0.0 }));
     }
@@ -51,7 +65,12 @@ impl Graph<'_, '_> {
         let c = s.last();
         self.push(Op::LogSoftmax(x), &[x], |v, y, _| {
             y.resize(s);
-            for (xr, yr) in v.get(x).data().chunks_exact(c).zip(y.data_mut().chunks_exact_mut(c)) {
+            for (xr, yr) in v
+                .get(x)
+                .data()
+                .chunks_exact(c)
+                .zip(y.data_mut().chunks_exact_mut(c))
+            {
                 log_softmax_row(xr, yr);
             }
         })
@@ -75,19 +94,29 @@ impl Graph<'_, '_> {
                 "cross_entropy: target {t} of sample {i} is not a class index in 0..{c}"
             );
         }
-        self.push(Op::CrossEntropy(logits, targets), &[logits, targets], |v, y, probs| {
-            probs.resize(sx);
-            let t = v.get(targets).data();
-            let mut total = 0.0f32;
-            for (r, (xr, pr)) in v.get(logits).data().chunks_exact(c).zip(probs.data_mut().chunks_exact_mut(c)).enumerate() {
-                log_softmax_row(xr, pr);
-                total -= pr[t[r] as usize];
-                for p in pr.iter_mut() {
-                    *p = p.exp();
+        self.push(
+            Op::CrossEntropy(logits, targets),
+            &[logits, targets],
+            |v, y, probs| {
+                probs.resize(sx);
+                let t = v.get(targets).data();
+                let mut total = 0.0f32;
+                for (r, (xr, pr)) in v
+                    .get(logits)
+                    .data()
+                    .chunks_exact(c)
+                    .zip(probs.data_mut().chunks_exact_mut(c))
+                    .enumerate()
+                {
+                    log_softmax_row(xr, pr);
+                    total -= pr[t[r] as usize];
+                    for p in pr.iter_mut() {
+                        *p = p.exp();
+                    }
                 }
-            }
-            y.resize(Shape::scalar());
-            y.data_mut()[0] = total / n as f32;
-        })
+                y.resize(Shape::scalar());
+                y.data_mut()[0] = total / n as f32;
+            },
+        )
     }
 }
