@@ -49,17 +49,28 @@ fn f32s(ds: &Dataset) -> Vec<f32> {
 }
 
 fn opts(target: TargetColumn) -> CsvOptions {
-    CsvOptions { target, ..CsvOptions::default() }
+    CsvOptions {
+        target,
+        ..CsvOptions::default()
+    }
 }
 
 // ---- CSV: happy paths ----
 
 #[test]
 fn csv_header_and_integer_labels() {
-    let ds = csv("a.csv", "a,b,label\n1,2,0\n3,4.5,2\n5,6,1\n", &CsvOptions::default()).unwrap();
+    let ds = csv(
+        "a.csv",
+        "a,b,label\n1,2,0\n3,4.5,2\n5,6,1\n",
+        &CsvOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ds.feature_names, ["a", "b"]);
     assert_eq!(f32s(&ds), [1.0, 2.0, 3.0, 4.5, 5.0, 6.0]);
-    assert_eq!(classes(&ds), (vec![0, 2, 1], vec!["0".into(), "1".into(), "2".into()]));
+    assert_eq!(
+        classes(&ds),
+        (vec![0, 2, 1], vec!["0".into(), "1".into(), "2".into()])
+    );
 }
 
 #[test]
@@ -68,8 +79,14 @@ fn csv_without_header_and_labels_from_one() {
     assert_eq!(ds.feature_names, ["x0", "x1"]);
     assert_eq!(ds.len(), 2);
     // Integer labels keep their value: k = max + 1, so class 0 exists but is empty.
-    assert_eq!(classes(&ds), (vec![1, 3], ["0", "1", "2", "3"].map(String::from).to_vec()));
-    let forced = CsvOptions { header: Some(false), ..CsvOptions::default() };
+    assert_eq!(
+        classes(&ds),
+        (vec![1, 3], ["0", "1", "2", "3"].map(String::from).to_vec())
+    );
+    let forced = CsvOptions {
+        header: Some(false),
+        ..CsvOptions::default()
+    };
     assert_eq!(csv("b.csv", "1,2,1\n3,4,3\n", &forced).unwrap(), ds);
 }
 
@@ -77,8 +94,14 @@ fn csv_without_header_and_labels_from_one() {
 fn csv_string_labels_without_header() {
     let text = "5.1,3.5,Iris-setosa\n6.0,2.2,Iris-virginica\n5.9,3.0,Iris-versicolor\n5.0,3.4,Iris-setosa\n";
     let ds = csv("iris.data", text, &CsvOptions::default()).unwrap();
-    assert_eq!(ds.len(), 4, "a first row whose only text is the label is data");
-    let names = ["Iris-setosa", "Iris-versicolor", "Iris-virginica"].map(String::from).to_vec();
+    assert_eq!(
+        ds.len(),
+        4,
+        "a first row whose only text is the label is data"
+    );
+    let names = ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]
+        .map(String::from)
+        .to_vec();
     assert_eq!(classes(&ds), (vec![0, 2, 1, 0], names));
 }
 
@@ -102,17 +125,29 @@ fn csv_target_by_name_and_by_index() {
 
 #[test]
 fn csv_multi_target_regression() {
-    let o = CsvOptions { target: TargetColumn::Index(1), targets: vec![TargetColumn::Last], ..CsvOptions::default() };
+    let o = CsvOptions {
+        target: TargetColumn::Index(1),
+        targets: vec![TargetColumn::Last],
+        ..CsvOptions::default()
+    };
     let ds = csv("m.csv", "a,y1,y2\n1,0.5,1.5\n2,2.5,3.5\n", &o).unwrap();
     assert_eq!(ds.feature_names, ["a"]);
     assert_eq!(f32s(&ds), [1.0, 2.0]);
     assert_eq!(ds.target_width(), 2);
-    assert_eq!(values(&ds), (vec![0.5, 1.5, 2.5, 3.5], vec!["y1".into(), "y2".into()]));
+    assert_eq!(
+        values(&ds),
+        (vec![0.5, 1.5, 2.5, 3.5], vec!["y1".into(), "y2".into()])
+    );
 }
 
 #[test]
 fn csv_crlf_and_trailing_empty_line() {
-    let ds = csv("crlf.csv", "a,b,c\r\n1,2,0\r\n3,4,1\r\n\r\n", &CsvOptions::default()).unwrap();
+    let ds = csv(
+        "crlf.csv",
+        "a,b,c\r\n1,2,0\r\n3,4,1\r\n\r\n",
+        &CsvOptions::default(),
+    )
+    .unwrap();
     assert_eq!(ds.feature_names, ["a", "b"]);
     assert_eq!(f32s(&ds), [1.0, 2.0, 3.0, 4.0]);
     assert_eq!(classes(&ds).0, [0, 1]);
@@ -120,25 +155,53 @@ fn csv_crlf_and_trailing_empty_line() {
 
 #[test]
 fn csv_from_reader_with_delimiter() {
-    let o = CsvOptions { delimiter: b';', ..CsvOptions::default() };
+    let o = CsvOptions {
+        delimiter: b';',
+        ..CsvOptions::default()
+    };
     let ds = read_csv_from(&b"a;b\n1;x\n2;y\n"[..], "-", &o).unwrap();
     assert_eq!(classes(&ds), (vec![0, 1], vec!["x".into(), "y".into()]));
-    let err = read_csv_from(&b"a;b\n1;x\nz;y\n"[..], "-", &o).unwrap_err().to_string();
+    let err = read_csv_from(&b"a;b\n1;x\nz;y\n"[..], "-", &o)
+        .unwrap_err()
+        .to_string();
     check(&err, &["-:3:", "column 1 (a)"]);
 }
 
 #[test]
 fn csv_auto_task_rule() {
     let many: String = (0..30).map(|i| format!("{i},{}\n", i * 7)).collect();
-    assert!(matches!(csv("r.csv", &many, &CsvOptions::default()).unwrap().targets(), Targets::Values { .. }));
+    assert!(matches!(
+        csv("r.csv", &many, &CsvOptions::default())
+            .unwrap()
+            .targets(),
+        Targets::Values { .. }
+    ));
     let frac = csv("r.csv", "1,1.0\n2,0.0\n", &CsvOptions::default()).unwrap();
-    assert!(matches!(frac.targets(), Targets::Values { .. }), "written with a decimal point means regression");
-    let forced = CsvOptions { task: Task::Classification, ..CsvOptions::default() };
-    assert_eq!(csv("r.csv", &many, &forced).unwrap().num_classes(), Some(204));
-    let reg = CsvOptions { task: Task::Regression, ..CsvOptions::default() };
-    assert_eq!(values(&csv("r.csv", "1,0\n2,1\n", &reg).unwrap()).0, [0.0, 1.0]);
+    assert!(
+        matches!(frac.targets(), Targets::Values { .. }),
+        "written with a decimal point means regression"
+    );
+    let forced = CsvOptions {
+        task: Task::Classification,
+        ..CsvOptions::default()
+    };
+    assert_eq!(
+        csv("r.csv", &many, &forced).unwrap().num_classes(),
+        Some(204)
+    );
+    let reg = CsvOptions {
+        task: Task::Regression,
+        ..CsvOptions::default()
+    };
+    assert_eq!(
+        values(&csv("r.csv", "1,0\n2,1\n", &reg).unwrap()).0,
+        [0.0, 1.0]
+    );
     let neg = csv("r.csv", "1,-1\n2,1\n3,-1\n", &CsvOptions::default()).unwrap();
-    assert_eq!(classes(&neg), (vec![0, 1, 0], vec!["-1".into(), "1".into()]));
+    assert_eq!(
+        classes(&neg),
+        (vec![0, 1, 0], vec!["-1".into(), "1".into()])
+    );
 }
 
 #[test]
@@ -147,22 +210,47 @@ fn csv_features_for_prediction() {
     let names: Vec<String> = vec!["a".into(), "b".into()];
     let with = write(dir.path(), "with.csv", "a,b,label\n1,2,cat\n3,4,dog\n");
     let t = read_csv_features(&with, &CsvOptions::default(), Some(&names)).unwrap();
-    assert_eq!((t.len(), t.n_features, t.features.clone()), (2, 2, vec![1.0, 2.0, 3.0, 4.0]));
+    assert_eq!(
+        (t.len(), t.n_features, t.features.clone()),
+        (2, 2, vec![1.0, 2.0, 3.0, 4.0])
+    );
     assert_eq!(t.targets, Some(vec!["cat".into(), "dog".into()]));
     assert_eq!(t.target_names, ["label"]);
     let without = write(dir.path(), "without.csv", "a,b\n1,2\n3,4\n");
     let t = read_csv_features(&without, &CsvOptions::default(), Some(&names)).unwrap();
-    assert_eq!((t.features.clone(), t.targets), (vec![1.0, 2.0, 3.0, 4.0], None));
+    assert_eq!(
+        (t.features.clone(), t.targets),
+        (vec![1.0, 2.0, 3.0, 4.0], None)
+    );
     let by_name = opts(TargetColumn::Name("label".into()));
-    assert_eq!(read_csv_features(&without, &by_name, None).unwrap().targets, None);
+    assert_eq!(
+        read_csv_features(&without, &by_name, None).unwrap().targets,
+        None
+    );
     let bare = write(dir.path(), "bare.csv", "1,2\n3,4\n");
     let t = read_csv_features(&bare, &by_name, Some(&names)).unwrap();
-    assert_eq!((t.len(), t.targets, t.feature_names), (2, None, vec!["x0".into(), "x1".into()]));
+    assert_eq!(
+        (t.len(), t.targets, t.feature_names),
+        (2, None, vec!["x0".into(), "x1".into()])
+    );
     let generated: Vec<String> = vec!["x0".into(), "x1".into()];
-    assert_eq!(read_csv_features(&without, &CsvOptions::default(), Some(&generated)).unwrap().feature_names, names);
+    assert_eq!(
+        read_csv_features(&without, &CsvOptions::default(), Some(&generated))
+            .unwrap()
+            .feature_names,
+        names
+    );
     let three: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
-    let err = read_csv_features(&without, &CsvOptions::default(), Some(&three)).unwrap_err().to_string();
-    check(&err, &["without.csv:1:", "expected 3 fields (the model's features), or 4 with the target columns, found 2"]);
+    let err = read_csv_features(&without, &CsvOptions::default(), Some(&three))
+        .unwrap_err()
+        .to_string();
+    check(
+        &err,
+        &[
+            "without.csv:1:",
+            "expected 3 fields (the model's features), or 4 with the target columns, found 2",
+        ],
+    );
 }
 
 // ---- CSV: one test per bad input ----
@@ -170,65 +258,151 @@ fn csv_features_for_prediction() {
 #[test]
 fn csv_ragged_row() {
     let err = csv("ragged.csv", "a,b,c\n1,2,0\n3,4\n", &CsvOptions::default()).unwrap_err();
-    assert!(matches!(&err, backprop::Error::Parse { line: 3, field, .. } if field == "row"), "{err:?}");
-    check(&err.to_string(), &["ragged.csv:3:", "expected 3 fields, found 2"]);
+    assert!(
+        matches!(&err, backprop::Error::Parse { line: 3, field, .. } if field == "row"),
+        "{err:?}"
+    );
+    check(
+        &err.to_string(),
+        &["ragged.csv:3:", "expected 3 fields, found 2"],
+    );
 }
 
 #[test]
 fn csv_non_numeric_field() {
-    let err = csv_err("text.csv", "a,b,c\n1,2,0\n3,abc,1\n", &CsvOptions::default());
-    assert!(err.ends_with("text.csv:3: column 2 (b): expected a number, found \"abc\""), "{err}");
+    let err = csv_err(
+        "text.csv",
+        "a,b,c\n1,2,0\n3,abc,1\n",
+        &CsvOptions::default(),
+    );
+    assert!(
+        err.ends_with("text.csv:3: column 2 (b): expected a number, found \"abc\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn csv_nan_field() {
     let err = csv_err("nan.csv", "a,b,c\n1,NaN,0\n", &CsvOptions::default());
-    check(&err, &["nan.csv:2:", "column 2 (b)", "expected a finite number, found \"NaN\""]);
+    check(
+        &err,
+        &[
+            "nan.csv:2:",
+            "column 2 (b)",
+            "expected a finite number, found \"NaN\"",
+        ],
+    );
 }
 
 #[test]
 fn csv_inf_field() {
     let err = csv_err("inf.csv", "1,2,0\n-inf,2,1\n", &CsvOptions::default());
-    check(&err, &["inf.csv:2:", "column 1:", "expected a finite number, found \"-inf\""]);
+    check(
+        &err,
+        &[
+            "inf.csv:2:",
+            "column 1:",
+            "expected a finite number, found \"-inf\"",
+        ],
+    );
 }
 
 #[test]
 fn csv_non_finite_regression_target() {
-    let o = CsvOptions { task: Task::Regression, ..CsvOptions::default() };
+    let o = CsvOptions {
+        task: Task::Regression,
+        ..CsvOptions::default()
+    };
     let err = csv_err("y.csv", "a,y\n1,2\n2,inf\n", &o);
-    check(&err, &["y.csv:3:", "column 2 (y)", "expected a finite number, found \"inf\""]);
+    check(
+        &err,
+        &[
+            "y.csv:3:",
+            "column 2 (y)",
+            "expected a finite number, found \"inf\"",
+        ],
+    );
     let err = csv_err("y.csv", "a,y\n1,2\n2,big\n", &o);
-    check(&err, &["y.csv:3:", "column 2 (y)", "expected a number, found \"big\""]);
+    check(
+        &err,
+        &[
+            "y.csv:3:",
+            "column 2 (y)",
+            "expected a number, found \"big\"",
+        ],
+    );
 }
 
 #[test]
 fn csv_empty_file() {
-    check(&csv_err("empty.csv", "", &CsvOptions::default()), &["empty.csv:1:", "no data rows"]);
+    check(
+        &csv_err("empty.csv", "", &CsvOptions::default()),
+        &["empty.csv:1:", "no data rows"],
+    );
 }
 
 #[test]
 fn csv_header_only() {
-    check(&csv_err("head.csv", "a,b,c\r\n", &CsvOptions::default()), &["head.csv:2:", "no data rows after the header"]);
+    check(
+        &csv_err("head.csv", "a,b,c\r\n", &CsvOptions::default()),
+        &["head.csv:2:", "no data rows after the header"],
+    );
 }
 
 #[test]
 fn csv_missing_target_column() {
-    let err = csv_err("cols.csv", "a,b,c\n1,2,3\n", &opts(TargetColumn::Name("y".into())));
-    check(&err, &["cols.csv:1:", "target", "no column named \"y\"; columns are a, b, c"]);
+    let err = csv_err(
+        "cols.csv",
+        "a,b,c\n1,2,3\n",
+        &opts(TargetColumn::Name("y".into())),
+    );
+    check(
+        &err,
+        &[
+            "cols.csv:1:",
+            "target",
+            "no column named \"y\"; columns are a, b, c",
+        ],
+    );
 }
 
 #[test]
 fn csv_target_name_without_header() {
-    let err = csv_err("nohead.csv", "1,2,3\n", &opts(TargetColumn::Name("y".into())));
-    check(&err, &["nohead.csv:1:", "target", "no column named \"y\": the file has no header"]);
-    let o = CsvOptions { header: Some(false), ..opts(TargetColumn::Name("a".into())) };
-    check(&csv_err("nohead.csv", "a,b\n1,2\n", &o), &["nohead.csv:1:", "the file has no header"]);
+    let err = csv_err(
+        "nohead.csv",
+        "1,2,3\n",
+        &opts(TargetColumn::Name("y".into())),
+    );
+    check(
+        &err,
+        &[
+            "nohead.csv:1:",
+            "target",
+            "no column named \"y\": the file has no header",
+        ],
+    );
+    let o = CsvOptions {
+        header: Some(false),
+        ..opts(TargetColumn::Name("a".into()))
+    };
+    check(
+        &csv_err("nohead.csv", "a,b\n1,2\n", &o),
+        &["nohead.csv:1:", "the file has no header"],
+    );
 }
 
 #[test]
 fn csv_target_index_out_of_range() {
     let err = csv_err("idx.csv", "1,2,3\n", &opts(TargetColumn::Index(5)));
-    check(&err, &["idx.csv:1:", "target", "column index 5", "the file has 3 columns"]);
+    check(
+        &err,
+        &[
+            "idx.csv:1:",
+            "target",
+            "column index 5",
+            "the file has 3 columns",
+        ],
+    );
 }
 
 #[test]
@@ -236,20 +410,33 @@ fn csv_header_mismatch_for_prediction() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "pred.csv", "a,c,label\n1,2,0\n");
     let names: Vec<String> = vec!["a".into(), "b".into()];
-    let err = read_csv_features(&p, &CsvOptions::default(), Some(&names)).unwrap_err().to_string();
-    assert!(err.ends_with("pred.csv:1: column 2 (c): expected \"b\" (the model's feature 2), found \"c\""), "{err}");
+    let err = read_csv_features(&p, &CsvOptions::default(), Some(&names))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.ends_with(
+            "pred.csv:1: column 2 (c): expected \"b\" (the model's feature 2), found \"c\""
+        ),
+        "{err}"
+    );
 }
 
 // ---- IDX ----
 
 fn idx_images(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
-    let mut v = [0x0803u32, n, rows, cols].iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>();
+    let mut v = [0x0803u32, n, rows, cols]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect::<Vec<u8>>();
     v.extend_from_slice(pixels);
     v
 }
 
 fn idx_labels(n: u32, labels: &[u8]) -> Vec<u8> {
-    let mut v = [0x0801u32, n].iter().flat_map(|w| w.to_be_bytes()).collect::<Vec<u8>>();
+    let mut v = [0x0801u32, n]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect::<Vec<u8>>();
     v.extend_from_slice(labels);
     v
 }
@@ -271,19 +458,49 @@ fn mnist_err(images: Vec<u8>, labels: Vec<u8>) -> String {
 fn idx_gzip_and_raw() {
     let dir = tempfile::tempdir().unwrap();
     let pixels: Vec<u8> = (0..3 * 2 * 2).map(|i| i as u8 * 20).collect();
-    write(dir.path(), "train-images-idx3-ubyte.gz", gzip(&idx_images(3, 2, 2, &pixels)));
-    write(dir.path(), "train-labels-idx1-ubyte", idx_labels(3, &[7, 0, 9]));
+    write(
+        dir.path(),
+        "train-images-idx3-ubyte.gz",
+        gzip(&idx_images(3, 2, 2, &pixels)),
+    );
+    write(
+        dir.path(),
+        "train-labels-idx1-ubyte",
+        idx_labels(3, &[7, 0, 9]),
+    );
     let ds = read_mnist_dir(dir.path(), true).unwrap();
     assert_eq!((ds.len(), ds.n_features()), (3, 4));
-    assert_eq!(ds.features(), &Features::U8 { data: pixels.clone(), scale: 1.0 / 255.0 });
-    assert_eq!(classes(&ds), (vec![7, 0, 9], (0..10).map(|d| d.to_string()).collect()));
+    assert_eq!(
+        ds.features(),
+        &Features::U8 {
+            data: pixels.clone(),
+            scale: 1.0 / 255.0
+        }
+    );
+    assert_eq!(
+        classes(&ds),
+        (vec![7, 0, 9], (0..10).map(|d| d.to_string()).collect())
+    );
     // Compression is detected from the content, not the name.
     let raw_named_gz = write(dir.path(), "raw.gz", idx_images(3, 2, 2, &pixels));
-    let gz_named_raw = write(dir.path(), "packed.idx", gzip(&idx_images(3, 2, 2, &pixels)));
-    assert_eq!(read_idx_images(raw_named_gz).unwrap(), (pixels.clone(), 2, 2));
+    let gz_named_raw = write(
+        dir.path(),
+        "packed.idx",
+        gzip(&idx_images(3, 2, 2, &pixels)),
+    );
+    assert_eq!(
+        read_idx_images(raw_named_gz).unwrap(),
+        (pixels.clone(), 2, 2)
+    );
     assert_eq!(read_idx_images(gz_named_raw).unwrap(), (pixels, 2, 2));
-    assert_eq!(read_idx_labels(write(dir.path(), "l.gz", gzip(&idx_labels(2, &[1, 2])))).unwrap(), [1, 2]);
-    check(&read_mnist_dir(dir.path(), false).unwrap_err().to_string(), &["t10k-images-idx3-ubyte", "not found"]);
+    assert_eq!(
+        read_idx_labels(write(dir.path(), "l.gz", gzip(&idx_labels(2, &[1, 2])))).unwrap(),
+        [1, 2]
+    );
+    check(
+        &read_mnist_dir(dir.path(), false).unwrap_err().to_string(),
+        &["t10k-images-idx3-ubyte", "not found"],
+    );
 }
 
 #[test]
@@ -291,13 +508,28 @@ fn idx_wrong_magic() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "labels-as-images", idx_labels(2, &[1, 2]));
     let err = read_idx_images(&p).unwrap_err().to_string();
-    check(&err, &["labels-as-images:0: magic:", "expected 0x00000803 (IDX images), found 0x00000801 (IDX labels)"]);
+    check(
+        &err,
+        &[
+            "labels-as-images:0: magic:",
+            "expected 0x00000803 (IDX images), found 0x00000801 (IDX labels)",
+        ],
+    );
 }
 
 #[test]
 fn idx_truncated_images() {
     let err = mnist_err(idx_images(3, 2, 2, &[0; 10]), idx_labels(3, &[0, 1, 2]));
-    check(&err, &["train-images-idx3-ubyte:0: data:", "expected 28 bytes", "3 images of 2x2", "found 26", "truncated"]);
+    check(
+        &err,
+        &[
+            "train-images-idx3-ubyte:0: data:",
+            "expected 28 bytes",
+            "3 images of 2x2",
+            "found 26",
+            "truncated",
+        ],
+    );
 }
 
 #[test]
@@ -305,30 +537,62 @@ fn idx_truncated_labels() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "labels.gz", gzip(&idx_labels(5, &[1, 2, 3])));
     let err = read_idx_labels(&p).unwrap_err().to_string();
-    check(&err, &["labels.gz:0: data:", "expected 13 bytes", "5 labels", "found 11 after decompression", "truncated"]);
+    check(
+        &err,
+        &[
+            "labels.gz:0: data:",
+            "expected 13 bytes",
+            "5 labels",
+            "found 11 after decompression",
+            "truncated",
+        ],
+    );
     // A gzip stream cut short is reported the same way.
     let cut = gzip(&idx_labels(4000, &[3; 4000]));
     let p = write(dir.path(), "cut.gz", &cut[..cut.len() - 12]);
-    check(&read_idx_labels(&p).unwrap_err().to_string(), &["cut.gz:0: data:", "expected 4008 bytes", "truncated"]);
+    check(
+        &read_idx_labels(&p).unwrap_err().to_string(),
+        &["cut.gz:0: data:", "expected 4008 bytes", "truncated"],
+    );
 }
 
 #[test]
 fn idx_header_larger_than_file_allocates_nothing_big() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "huge", idx_images(u32::MAX, 60000, 60000, &[1, 2, 3]));
-    check(&read_idx_images(&p).unwrap_err().to_string(), &["huge:0:", "found 19", "truncated"]);
+    let p = write(
+        dir.path(),
+        "huge",
+        idx_images(u32::MAX, 60000, 60000, &[1, 2, 3]),
+    );
+    check(
+        &read_idx_images(&p).unwrap_err().to_string(),
+        &["huge:0:", "found 19", "truncated"],
+    );
 }
 
 #[test]
 fn idx_count_mismatch() {
     let err = mnist_err(idx_images(3, 2, 2, &[0; 12]), idx_labels(2, &[0, 1]));
-    check(&err, &["train-labels-idx1-ubyte:0: count:", "expected 3 labels, one per image", "found 2"]);
+    check(
+        &err,
+        &[
+            "train-labels-idx1-ubyte:0: count:",
+            "expected 3 labels, one per image",
+            "found 2",
+        ],
+    );
 }
 
 #[test]
 fn idx_label_out_of_range() {
     let err = mnist_err(idx_images(3, 2, 2, &[0; 12]), idx_labels(3, &[0, 1, 12]));
-    check(&err, &["train-labels-idx1-ubyte:3: label:", "expected a digit 0..9, found 12"]);
+    check(
+        &err,
+        &[
+            "train-labels-idx1-ubyte:3: label:",
+            "expected a digit 0..9, found 12",
+        ],
+    );
 }
 
 // ---- npy ----
@@ -355,7 +619,9 @@ fn npy(version: u8, descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec
 
 fn npy_err(name: &str, bytes: Vec<u8>) -> String {
     let dir = tempfile::tempdir().unwrap();
-    read_npy(write(dir.path(), name, bytes)).unwrap_err().to_string()
+    read_npy(write(dir.path(), name, bytes))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -363,24 +629,99 @@ fn npy_dtypes() {
     let vals = [1.0f32, -2.0, 3.0, 4.0, 0.5, 6.0];
     let ints = [1i64, -2, 3, 4, 0, 6];
     let cases: Vec<(&str, Vec<u8>, Vec<f32>)> = vec![
-        ("<f4", vals.iter().flat_map(|v| v.to_le_bytes()).collect(), vals.to_vec()),
-        ("<f8", vals.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(), vals.to_vec()),
-        (">f8", vals.iter().flat_map(|&v| (v as f64).to_be_bytes()).collect(), vals.to_vec()),
-        ("|i1", ints.iter().flat_map(|&v| (v as i8).to_le_bytes()).collect(), ints.map(|v| v as f32).to_vec()),
-        ("<i2", ints.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(), ints.map(|v| v as f32).to_vec()),
-        ("<i4", ints.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect(), ints.map(|v| v as f32).to_vec()),
-        (">i4", ints.iter().flat_map(|&v| (v as i32).to_be_bytes()).collect(), ints.map(|v| v as f32).to_vec()),
-        ("<i8", ints.iter().flat_map(|&v| v.to_le_bytes()).collect(), ints.map(|v| v as f32).to_vec()),
-        ("|u1", vec![0, 1, 2, 3, 254, 255], vec![0.0, 1.0, 2.0, 3.0, 254.0, 255.0]),
-        ("<u2", [0u16, 1, 2, 3, 4, 65535].iter().flat_map(|v| v.to_le_bytes()).collect(), [0., 1., 2., 3., 4., 65535.].into()),
-        ("<u4", [0u32, 1, 2, 3, 4, 70000].iter().flat_map(|v| v.to_le_bytes()).collect(), [0., 1., 2., 3., 4., 70000.].into()),
-        ("<u8", [0u64, 1, 2, 3, 4, 5].iter().flat_map(|v| v.to_le_bytes()).collect(), [0., 1., 2., 3., 4., 5.].into()),
+        (
+            "<f4",
+            vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            vals.to_vec(),
+        ),
+        (
+            "<f8",
+            vals.iter()
+                .flat_map(|&v| (v as f64).to_le_bytes())
+                .collect(),
+            vals.to_vec(),
+        ),
+        (
+            ">f8",
+            vals.iter()
+                .flat_map(|&v| (v as f64).to_be_bytes())
+                .collect(),
+            vals.to_vec(),
+        ),
+        (
+            "|i1",
+            ints.iter().flat_map(|&v| (v as i8).to_le_bytes()).collect(),
+            ints.map(|v| v as f32).to_vec(),
+        ),
+        (
+            "<i2",
+            ints.iter()
+                .flat_map(|&v| (v as i16).to_le_bytes())
+                .collect(),
+            ints.map(|v| v as f32).to_vec(),
+        ),
+        (
+            "<i4",
+            ints.iter()
+                .flat_map(|&v| (v as i32).to_le_bytes())
+                .collect(),
+            ints.map(|v| v as f32).to_vec(),
+        ),
+        (
+            ">i4",
+            ints.iter()
+                .flat_map(|&v| (v as i32).to_be_bytes())
+                .collect(),
+            ints.map(|v| v as f32).to_vec(),
+        ),
+        (
+            "<i8",
+            ints.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+            ints.map(|v| v as f32).to_vec(),
+        ),
+        (
+            "|u1",
+            vec![0, 1, 2, 3, 254, 255],
+            vec![0.0, 1.0, 2.0, 3.0, 254.0, 255.0],
+        ),
+        (
+            "<u2",
+            [0u16, 1, 2, 3, 4, 65535]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            [0., 1., 2., 3., 4., 65535.].into(),
+        ),
+        (
+            "<u4",
+            [0u32, 1, 2, 3, 4, 70000]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            [0., 1., 2., 3., 4., 70000.].into(),
+        ),
+        (
+            "<u8",
+            [0u64, 1, 2, 3, 4, 5]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            [0., 1., 2., 3., 4., 5.].into(),
+        ),
     ];
     for (i, (descr, bytes, want)) in cases.into_iter().enumerate() {
         let version = [1, 2, 3][i % 3];
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "a.npy", npy(version, descr, false, "(2, 3)", &bytes));
-        assert_eq!(read_npy(&p).unwrap(), (want, vec![2, 3]), "{descr} v{version}");
+        let p = write(
+            dir.path(),
+            "a.npy",
+            npy(version, descr, false, "(2, 3)", &bytes),
+        );
+        assert_eq!(
+            read_npy(&p).unwrap(),
+            (want, vec![2, 3]),
+            "{descr} v{version}"
+        );
     }
 }
 
@@ -389,48 +730,87 @@ fn npy_dataset_classes_and_values() {
     let dir = tempfile::tempdir().unwrap();
     let x: Vec<u8> = (0..8).flat_map(|v| (v as f32).to_le_bytes()).collect();
     let xp = write(dir.path(), "x.npy", npy(1, "<f4", false, "(4, 2)", &x));
-    let y: Vec<u8> = [1i64, 0, 2, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let y: Vec<u8> = [1i64, 0, 2, 1]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let yp = write(dir.path(), "y.npy", npy(1, "<i8", false, "(4,)", &y));
     let ds = read_npy_dataset(&xp, &yp, Task::Auto).unwrap();
     assert_eq!((ds.len(), ds.n_features()), (4, 2));
     assert_eq!(classes(&ds).0, [1, 0, 2, 1]);
-    let r: Vec<u8> = [0.5f64, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let r: Vec<u8> = [0.5f64, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let rp = write(dir.path(), "r.npy", npy(1, "<f8", false, "(4, 2)", &r));
     let ds = read_npy_dataset(&xp, &rp, Task::Auto).unwrap();
     assert_eq!(values(&ds).1, ["y0", "y1"]);
     let short = write(dir.path(), "s.npy", npy(1, "<i8", false, "(3,)", &y[..24]));
-    let err = read_npy_dataset(&xp, &short, Task::Auto).unwrap_err().to_string();
-    check(&err, &["s.npy:0: shape:", "expected 4 rows", "found shape [3]"]);
+    let err = read_npy_dataset(&xp, &short, Task::Auto)
+        .unwrap_err()
+        .to_string();
+    check(
+        &err,
+        &["s.npy:0: shape:", "expected 4 rows", "found shape [3]"],
+    );
 }
 
 #[test]
 fn npy_bad_magic() {
     let err = npy_err("bad.npy", b"PK\x03\x04 not numpy at all".to_vec());
-    check(&err, &["bad.npy:0: magic:", "expected \"\\x93NUMPY\"", "found \"PK\\x03\\x04 n\""]);
+    check(
+        &err,
+        &[
+            "bad.npy:0: magic:",
+            "expected \"\\x93NUMPY\"",
+            "found \"PK\\x03\\x04 n\"",
+        ],
+    );
 }
 
 #[test]
 fn npy_truncated() {
     let err = npy_err("short.npy", npy(1, "<f4", false, "(2, 3)", &[0; 20]));
-    check(&err, &["short.npy:0: data:", "expected 24 data bytes", "found 20", "truncated"]);
+    check(
+        &err,
+        &[
+            "short.npy:0: data:",
+            "expected 24 data bytes",
+            "found 20",
+            "truncated",
+        ],
+    );
 }
 
 #[test]
 fn npy_fortran_order() {
     let err = npy_err("f.npy", npy(1, "<f4", true, "(2, 3)", &[0; 24]));
-    check(&err, &["f.npy:0: fortran_order:", "expected C order, found Fortran order"]);
+    check(
+        &err,
+        &[
+            "f.npy:0: fortran_order:",
+            "expected C order, found Fortran order",
+        ],
+    );
 }
 
 #[test]
 fn npy_unsupported_dtype() {
-    check(&npy_err("c.npy", npy(1, "<c8", false, "(2,)", &[0; 16])), &["c.npy:0: descr:", "unsupported dtype \"<c8\""]);
+    check(
+        &npy_err("c.npy", npy(1, "<c8", false, "(2,)", &[0; 16])),
+        &["c.npy:0: descr:", "unsupported dtype \"<c8\""],
+    );
 }
 
 // ---- splits and scaling ----
 
 /// `n` samples whose only feature is their index, with the given class sizes.
 fn labelled(sizes: &[usize]) -> Dataset {
-    let labels: Vec<u32> = sizes.iter().enumerate().flat_map(|(c, &s)| std::iter::repeat_n(c as u32, s)).collect();
+    let labels: Vec<u32> = sizes
+        .iter()
+        .enumerate()
+        .flat_map(|(c, &s)| std::iter::repeat_n(c as u32, s))
+        .collect();
     let names = (0..sizes.len()).map(|c| c.to_string()).collect();
     let features = Features::F32((0..labels.len()).map(|i| i as f32).collect());
     Dataset::new(features, 1, Targets::Classes { labels, names }).unwrap()
@@ -445,16 +825,33 @@ fn class_counts(ds: &Dataset, k: usize) -> Vec<usize> {
 #[test]
 fn split_is_stratified() {
     let ds = labelled(&[50, 30, 20]);
-    let (train, val, test) = split(&ds, SplitSizes::Fractions { val: 0.2, test: 0.1 }, &mut Rng::seed(3)).unwrap();
+    let (train, val, test) = split(
+        &ds,
+        SplitSizes::Fractions {
+            val: 0.2,
+            test: 0.1,
+        },
+        &mut Rng::seed(3),
+    )
+    .unwrap();
     assert_eq!(class_counts(&train, 3), [35, 21, 14]);
     assert_eq!(class_counts(&val, 3), [10, 6, 4]);
     assert_eq!(class_counts(&test, 3), [5, 3, 2]);
     let mut all: Vec<f32> = [f32s(&train), f32s(&val), f32s(&test)].concat();
     all.sort_by(f32::total_cmp);
-    assert_eq!(all, (0..100).map(|i| i as f32).collect::<Vec<_>>(), "every sample exactly once");
+    assert_eq!(
+        all,
+        (0..100).map(|i| i as f32).collect::<Vec<_>>(),
+        "every sample exactly once"
+    );
     // Uneven classes: exact totals, each class within one sample of its share.
     let ds = labelled(&[7, 5, 3]);
-    let (train, val, test) = split(&ds, SplitSizes::Counts { val: 3, test: 3 }, &mut Rng::seed(3)).unwrap();
+    let (train, val, test) = split(
+        &ds,
+        SplitSizes::Counts { val: 3, test: 3 },
+        &mut Rng::seed(3),
+    )
+    .unwrap();
     assert_eq!((train.len(), val.len(), test.len()), (9, 3, 3));
     assert_eq!(class_counts(&val, 3), [1, 1, 1]); // exact 1.4, 1.0, 0.6: the largest remainder gets the spare
     for (c, &n) in [7usize, 5, 3].iter().enumerate() {
@@ -465,21 +862,53 @@ fn split_is_stratified() {
 #[test]
 fn split_is_seeded() {
     let ds = labelled(&[40, 40]);
-    let f = SplitSizes::Fractions { val: 0.25, test: 0.25 };
+    let f = SplitSizes::Fractions {
+        val: 0.25,
+        test: 0.25,
+    };
     let a = split(&ds, f, &mut Rng::seed(9)).unwrap();
     assert_eq!(a, split(&ds, f, &mut Rng::seed(9)).unwrap());
     assert_ne!(a, split(&ds, f, &mut Rng::seed(10)).unwrap());
-    let y = Targets::Values { data: (0..10).map(|i| i as f32).collect(), names: vec!["y".into()] };
+    let y = Targets::Values {
+        data: (0..10).map(|i| i as f32).collect(),
+        names: vec!["y".into()],
+    };
     let reg = Dataset::new(Features::F32(vec![0.0; 10]), 1, y).unwrap();
-    let (tr, va, te) = split(&reg, SplitSizes::Counts { val: 3, test: 2 }, &mut Rng::seed(1)).unwrap();
+    let (tr, va, te) = split(
+        &reg,
+        SplitSizes::Counts { val: 3, test: 2 },
+        &mut Rng::seed(1),
+    )
+    .unwrap();
     assert_eq!((tr.len(), va.len(), te.len()), (5, 3, 2));
-    assert!(split(&ds, SplitSizes::Fractions { val: 0.6, test: 0.5 }, &mut Rng::seed(1)).is_err());
-    assert!(split(&ds, SplitSizes::Counts { val: 60, test: 30 }, &mut Rng::seed(1)).is_err());
+    assert!(split(
+        &ds,
+        SplitSizes::Fractions {
+            val: 0.6,
+            test: 0.5
+        },
+        &mut Rng::seed(1)
+    )
+    .is_err());
+    assert!(split(
+        &ds,
+        SplitSizes::Counts { val: 60, test: 30 },
+        &mut Rng::seed(1)
+    )
+    .is_err());
 }
 
 fn table(rows: &[[f32; 2]]) -> Dataset {
     let labels = vec![0; rows.len()];
-    Dataset::new(Features::F32(rows.concat()), 2, Targets::Classes { labels, names: vec!["a".into()] }).unwrap()
+    Dataset::new(
+        Features::F32(rows.concat()),
+        2,
+        Targets::Classes {
+            labels,
+            names: vec!["a".into()],
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -488,16 +917,27 @@ fn scaler_is_fitted_on_train_and_applied_identically() {
     let mut val = table(&[[7.0, 40.0], [3.0, 0.0]]);
     let s = Scaler::fit(ScaleKind::Standard, &train);
     let sd = (8.0f32 / 3.0).sqrt();
-    let Scaler::Standard { mean, std } = &s else { panic!("{s:?}") };
+    let Scaler::Standard { mean, std } = &s else {
+        panic!("{s:?}")
+    };
     assert_eq!(mean, &[3.0, 20.0]);
-    assert!((std[0] - sd).abs() < 1e-6 && (std[1] / (5.0 * sd) - 1.0).abs() < 1e-6, "{std:?}");
+    assert!(
+        (std[0] - sd).abs() < 1e-6 && (std[1] / (5.0 * sd) - 1.0).abs() < 1e-6,
+        "{std:?}"
+    );
     s.transform(&mut val);
     let mut row = [7.0, 40.0];
     s.transform_row(&mut row);
     assert_eq!(&f32s(&val)[..2], &row);
     assert!((row[0] - 4.0 / sd).abs() < 1e-6 && (row[1] - 4.0 / sd).abs() < 1e-6);
     let m = Scaler::fit(ScaleKind::MinMax, &train);
-    assert_eq!(m, Scaler::MinMax { min: vec![1.0, 10.0], max: vec![5.0, 30.0] });
+    assert_eq!(
+        m,
+        Scaler::MinMax {
+            min: vec![1.0, 10.0],
+            max: vec![5.0, 30.0]
+        }
+    );
     let mut t = train.clone();
     m.transform(&mut t);
     assert_eq!(f32s(&t), [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]);
@@ -508,15 +948,32 @@ fn scaler_is_fitted_on_train_and_applied_identically() {
 fn scaler_constant_column_and_bytes() {
     let train = table(&[[2.0, 1.0], [2.0, 3.0]]);
     let s = Scaler::fit(ScaleKind::Standard, &train);
-    assert_eq!(s, Scaler::Standard { mean: vec![2.0, 2.0], std: vec![1.0, 1.0] });
+    assert_eq!(
+        s,
+        Scaler::Standard {
+            mean: vec![2.0, 2.0],
+            std: vec![1.0, 1.0]
+        }
+    );
     let mut t = train.clone();
     s.transform(&mut t);
     assert_eq!(f32s(&t), [0.0, -1.0, 0.0, 1.0]);
     let m = Scaler::fit(ScaleKind::MinMax, &train);
     m.transform(&mut t);
     assert!(f32s(&t).iter().all(|x| x.is_finite()));
-    let targets = Targets::Classes { labels: vec![0, 0], names: vec!["a".into()] };
-    let mut bytes = Dataset::new(Features::U8 { data: vec![0, 255, 255, 255], scale: 1.0 / 255.0 }, 2, targets).unwrap();
+    let targets = Targets::Classes {
+        labels: vec![0, 0],
+        names: vec!["a".into()],
+    };
+    let mut bytes = Dataset::new(
+        Features::U8 {
+            data: vec![0, 255, 255, 255],
+            scale: 1.0 / 255.0,
+        },
+        2,
+        targets,
+    )
+    .unwrap();
     let s = Scaler::fit(ScaleKind::MinMax, &bytes);
     s.transform(&mut bytes);
     assert_eq!(bytes.features(), &Features::F32(vec![0.0, 0.0, 1.0, 0.0]));
@@ -532,22 +989,43 @@ fn one_hot_rows() {
 // ---- the real datasets, when ../shared is there ----
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets").join(rel);
-    [here, Path::new("/work/shared/datasets").join(rel)].into_iter().find(|p| p.exists())
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/datasets")
+        .join(rel);
+    [here, Path::new("/work/shared/datasets").join(rel)]
+        .into_iter()
+        .find(|p| p.exists())
 }
 
 #[test]
 fn real_datasets_if_present() {
     if let Some(p) = shared("digits/digits.csv") {
         let ds = read_csv(p, &CsvOptions::default()).unwrap();
-        assert_eq!((ds.len(), ds.n_features(), ds.num_classes()), (1797, 64, Some(10)));
+        assert_eq!(
+            (ds.len(), ds.n_features(), ds.num_classes()),
+            (1797, 64, Some(10))
+        );
         assert_eq!(ds.feature_names[0], "pixel_0_0");
     }
     if let Some(p) = shared("iris/iris.csv") {
         let ds = read_csv(p, &CsvOptions::default()).unwrap();
-        assert_eq!((ds.len(), ds.n_features(), ds.num_classes()), (150, 4, Some(3)));
-        let (train, _, test) = split(&ds, SplitSizes::Fractions { val: 0.2, test: 0.2 }, &mut Rng::seed(0)).unwrap();
-        assert_eq!((class_counts(&train, 3), class_counts(&test, 3)), (vec![30; 3], vec![10; 3]));
+        assert_eq!(
+            (ds.len(), ds.n_features(), ds.num_classes()),
+            (150, 4, Some(3))
+        );
+        let (train, _, test) = split(
+            &ds,
+            SplitSizes::Fractions {
+                val: 0.2,
+                test: 0.2,
+            },
+            &mut Rng::seed(0),
+        )
+        .unwrap();
+        assert_eq!(
+            (class_counts(&train, 3), class_counts(&test, 3)),
+            (vec![30; 3], vec![10; 3])
+        );
     }
     if let Some(p) = shared("diabetes/diabetes.csv") {
         let ds = read_csv(p, &CsvOptions::default()).unwrap();
@@ -556,6 +1034,9 @@ fn real_datasets_if_present() {
     }
     if let Some(p) = shared("mnist") {
         let ds = read_mnist_dir(p, false).unwrap();
-        assert_eq!((ds.len(), ds.n_features(), ds.num_classes()), (10000, 784, Some(10)));
+        assert_eq!(
+            (ds.len(), ds.n_features(), ds.num_classes()),
+            (10000, 784, Some(10))
+        );
     }
 }

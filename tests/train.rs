@@ -425,3 +425,58 @@ fn wrong_output_width_or_loss_is_a_clear_error() {
     assert!(err.contains("output width") && err.contains('3'), "{err}");
     assert!(opt.lr() > 0.0);
 }
+
+/// The UCI digits (embedded in `data/`): ≥ 97 % accuracy on a stratified held-out 20 %.
+#[test]
+fn digits_reach_97_percent_on_held_out_data() {
+    use backprop::data::{read_csv, split, CsvOptions, ScaleKind, Scaler, SplitSizes};
+    use backprop::train::evaluate;
+    let data = read_csv(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv"),
+        &CsvOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (data.len(), data.n_features(), data.num_classes()),
+        (1797, 64, Some(10))
+    );
+    for seed in [0, 1, 3] {
+        let mut rng = Rng::seed(seed);
+        let (mut train, _, mut test) = split(
+            &data,
+            SplitSizes::Fractions {
+                val: 0.0,
+                test: 0.2,
+            },
+            &mut rng,
+        )
+        .unwrap();
+        let scaler = Scaler::fit(ScaleKind::Standard, &train);
+        scaler.transform(&mut train);
+        scaler.transform(&mut test);
+        let mut params = Parameters::new();
+        let spec = MlpSpec::from_sizes(&[64, 128, 10], Activation::Relu, Activation::Identity);
+        let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut rng).unwrap();
+        let mut opt = Adam::new(1e-3).build().unwrap();
+        let mut cfg = TrainConfig::new(Loss::CrossEntropy);
+        cfg.epochs = 40;
+        cfg.seed = seed;
+        fit(
+            &net,
+            &mut params,
+            10,
+            &mut opt,
+            &train,
+            None,
+            &cfg,
+            &mut quiet,
+        )
+        .unwrap();
+        let acc = evaluate(&net, &params, Loss::CrossEntropy, &test, 10)
+            .unwrap()
+            .accuracy
+            .unwrap();
+        eprintln!("digits seed {seed}: held-out accuracy {:.2} %", 100.0 * acc);
+        assert!(acc >= 0.97, "seed {seed}: {acc}");
+    }
+}

@@ -68,7 +68,13 @@ pub struct CsvOptions {
 
 impl Default for CsvOptions {
     fn default() -> Self {
-        CsvOptions { header: None, target: TargetColumn::Last, targets: Vec::new(), task: Task::Auto, delimiter: b',' }
+        CsvOptions {
+            header: None,
+            target: TargetColumn::Last,
+            targets: Vec::new(),
+            task: Task::Auto,
+            delimiter: b',',
+        }
     }
 }
 
@@ -123,16 +129,27 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
 }
 
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     Ok(std::io::BufReader::new(file))
 }
 
 /// Like [`read_csv`] from any reader (e.g. stdin); `name` is the file name used in errors.
-pub fn read_csv_from(reader: impl Read, name: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
+pub fn read_csv_from(
+    reader: impl Read,
+    name: impl AsRef<Path>,
+    opts: &CsvOptions,
+) -> Result<Dataset> {
     let t = scan(reader, name.as_ref(), opts, None)?;
     let task = match opts.task {
         Task::Classification if t.tcols.len() > 1 => {
-            return Err(Error::invalid("targets", t.tcols.len(), "one target column for classification"))
+            return Err(Error::invalid(
+                "targets",
+                t.tcols.len(),
+                "one target column for classification",
+            ))
         }
         Task::Auto if t.tcols.len() == 1 && is_classification(&t.targets) => Task::Classification,
         Task::Auto => Task::Regression,
@@ -140,7 +157,11 @@ pub fn read_csv_from(reader: impl Read, name: impl AsRef<Path>, opts: &CsvOption
     };
     let targets = if task == Task::Classification {
         if let Some(i) = t.targets.iter().position(String::is_empty) {
-            return Err(t.err(i, t.tcols[0], "expected a class label, found an empty field".into()));
+            return Err(t.err(
+                i,
+                t.tcols[0],
+                "expected a class label, found an empty field".into(),
+            ));
         }
         let (labels, names) = class_indices(&t.targets);
         Targets::Classes { labels, names }
@@ -150,7 +171,10 @@ pub fn read_csv_from(reader: impl Read, name: impl AsRef<Path>, opts: &CsvOption
         for (i, s) in t.targets.iter().enumerate() {
             data.push(number(s).map_err(|msg| t.err(i / k, t.tcols[i % k], msg))?);
         }
-        Targets::Values { data, names: t.target_names() }
+        Targets::Values {
+            data,
+            names: t.target_names(),
+        }
     };
     let feature_names = t.feature_names();
     let mut ds = Dataset::new(Features::F32(t.features), t.width - t.tcols.len(), targets)?;
@@ -183,19 +207,27 @@ pub fn read_csv_features_from(
 ) -> Result<FeatureTable> {
     let t = scan(reader, name.as_ref(), opts, Some(expected))?;
     let feature_names = t.feature_names();
-    let generated = expected.is_some_and(|e| e.iter().enumerate().all(|(i, n)| *n == format!("x{i}")));
+    let generated =
+        expected.is_some_and(|e| e.iter().enumerate().all(|(i, n)| *n == format!("x{i}")));
     if let (Some(_), Some(e), false) = (&t.header, expected, generated) {
         let cols = (0..t.width).filter(|j| !t.tcols.contains(j));
         let mut pairs = cols.zip(&feature_names).zip(e).enumerate();
         if let Some((i, ((j, got), want))) = pairs.find(|(_, ((_, g), w))| g != w) {
-            let msg = format!("expected \"{want}\" (the model's feature {}), found \"{got}\"", i + 1);
+            let msg = format!(
+                "expected \"{want}\" (the model's feature {}), found \"{got}\"",
+                i + 1
+            );
             return Err(t.err_at(t.header_line, &col_label(t.header.as_deref(), j), msg));
         }
     }
     let has_targets = !t.tcols.is_empty();
     Ok(FeatureTable {
         n_features: t.width - t.tcols.len(),
-        target_names: if has_targets { t.target_names() } else { Vec::new() },
+        target_names: if has_targets {
+            t.target_names()
+        } else {
+            Vec::new()
+        },
         features: t.features,
         targets: has_targets.then_some(t.targets),
         feature_names,
@@ -233,33 +265,72 @@ struct Table {
 
 impl Table {
     fn err_at(&self, line: u64, field: &str, msg: String) -> Error {
-        Error::Parse { path: self.path.clone(), line: line as usize, field: field.into(), msg }
+        Error::Parse {
+            path: self.path.clone(),
+            line: line as usize,
+            field: field.into(),
+            msg,
+        }
     }
     /// An error about data row `row` (0-based), column `col`.
     fn err(&self, row: usize, col: usize, msg: String) -> Error {
-        self.err_at(self.lines[row], &col_label(self.header.as_deref(), col), msg)
+        self.err_at(
+            self.lines[row],
+            &col_label(self.header.as_deref(), col),
+            msg,
+        )
     }
     /// Header names of columns `cols`, or `default(i)` for the i-th of them without a header.
-    fn names(&self, cols: impl Iterator<Item = usize>, default: impl Fn(usize) -> String) -> Vec<String> {
-        cols.enumerate().map(|(i, j)| self.header.as_ref().map_or_else(|| default(i), |h| h[j].clone())).collect()
+    fn names(
+        &self,
+        cols: impl Iterator<Item = usize>,
+        default: impl Fn(usize) -> String,
+    ) -> Vec<String> {
+        cols.enumerate()
+            .map(|(i, j)| {
+                self.header
+                    .as_ref()
+                    .map_or_else(|| default(i), |h| h[j].clone())
+            })
+            .collect()
     }
     fn feature_names(&self) -> Vec<String> {
-        self.names((0..self.width).filter(|j| !self.tcols.contains(j)), |i| format!("x{i}"))
+        self.names((0..self.width).filter(|j| !self.tcols.contains(j)), |i| {
+            format!("x{i}")
+        })
     }
     fn target_names(&self) -> Vec<String> {
         let one = self.tcols.len() == 1;
-        self.names(self.tcols.iter().copied(), |i| if one { "y".into() } else { format!("y{i}") })
+        self.names(self.tcols.iter().copied(), |i| {
+            if one {
+                "y".into()
+            } else {
+                format!("y{i}")
+            }
+        })
     }
 }
 
 /// Reads every row. `predict` is `Some(expected names)` when the target columns are optional.
-fn scan(reader: impl Read, path: &Path, opts: &CsvOptions, predict: Option<Option<&[String]>>) -> Result<Table> {
+fn scan(
+    reader: impl Read,
+    path: &Path,
+    opts: &CsvOptions,
+    predict: Option<Option<&[String]>>,
+) -> Result<Table> {
     let mut builder = ReaderBuilder::new();
-    builder.has_headers(false).flexible(true).trim(Trim::All).delimiter(opts.delimiter);
+    builder
+        .has_headers(false)
+        .flexible(true)
+        .trim(Trim::All)
+        .delimiter(opts.delimiter);
     let mut rdr = builder.from_reader(reader);
     let mut read = |rec: &mut StringRecord| rdr.read_record(rec).map_err(|e| csv_error(path, e));
-    let pe = |line: u64, field: &str, msg: String| {
-        Error::Parse { path: path.into(), line: line as usize, field: field.into(), msg }
+    let pe = |line: u64, field: &str, msg: String| Error::Parse {
+        path: path.into(),
+        line: line as usize,
+        field: field.into(),
+        msg,
     };
     let mut first = StringRecord::new();
     if !read(&mut first)? {
@@ -267,12 +338,22 @@ fn scan(reader: impl Read, path: &Path, opts: &CsvOptions, predict: Option<Optio
     }
     let (width, line1) = (first.len(), first.position().map_or(0, |p| p.line()));
     let wanted: Vec<&TargetColumn> = std::iter::once(&opts.target).chain(&opts.targets).collect();
-    let named: Vec<&String> =
-        wanted.iter().filter_map(|t| if let TargetColumn::Name(n) = t { Some(n) } else { None }).collect();
+    let named: Vec<&String> = wanted
+        .iter()
+        .filter_map(|t| {
+            if let TargetColumn::Name(n) = t {
+                Some(n)
+            } else {
+                None
+            }
+        })
+        .collect();
     let is_num = |s: &str| s.parse::<f32>().is_ok();
     let row1: Vec<String> = first.iter().map(String::from).collect();
     // A target given by name implies a header, unless the first row is all numbers.
-    let header_given = opts.header.or((!named.is_empty() && !row1.iter().all(|s| is_num(s))).then_some(true));
+    let header_given = opts
+        .header
+        .or((!named.is_empty() && !row1.iter().all(|s| is_num(s))).then_some(true));
     let names = (header_given == Some(true)).then_some(&row1[..]);
     let present = match predict.map(|e| e.map(<[String]>::len)) {
         None => true,
@@ -291,31 +372,62 @@ fn scan(reader: impl Read, path: &Path, opts: &CsvOptions, predict: Option<Optio
             TargetColumn::Last => width - 1,
             TargetColumn::Index(i) if *i < width => *i,
             TargetColumn::Index(i) => {
-                let msg = format!("column index {i} (0-based) is out of range: the file has {width} columns");
+                let msg = format!(
+                    "column index {i} (0-based) is out of range: the file has {width} columns"
+                );
                 return Err(pe(line1, "target", msg));
             }
             TargetColumn::Name(n) => match names.map(|h| h.iter().position(|c| c == n)) {
                 Some(Some(j)) => j,
                 Some(None) => {
-                    return Err(pe(line1, "target", format!("no column named \"{n}\"; columns are {}", row1.join(", "))));
+                    return Err(pe(
+                        line1,
+                        "target",
+                        format!("no column named \"{n}\"; columns are {}", row1.join(", ")),
+                    ));
                 }
-                None => return Err(pe(line1, "target", format!("no column named \"{n}\": the file has no header"))),
+                None => {
+                    return Err(pe(
+                        line1,
+                        "target",
+                        format!("no column named \"{n}\": the file has no header"),
+                    ))
+                }
             },
         };
         if tcols.contains(&j) {
-            return Err(pe(line1, "target", format!("column {} is given twice as a target", j + 1)));
+            return Err(pe(
+                line1,
+                "target",
+                format!("column {} is given twice as a target", j + 1),
+            ));
         }
         tcols.push(j);
     }
     if tcols.len() == width {
-        return Err(pe(line1, "row", "expected at least one feature column besides the targets".into()));
+        return Err(pe(
+            line1,
+            "row",
+            "expected at least one feature column besides the targets".into(),
+        ));
     }
-    let header = header_given.or_else(|| match (0..width).any(|j| !tcols.contains(&j) && !is_num(&row1[j])) {
-        true => Some(true),
-        false => tcols.iter().all(|&j| is_num(&row1[j])).then_some(false),
+    let header = header_given.or_else(|| {
+        match (0..width).any(|j| !tcols.contains(&j) && !is_num(&row1[j])) {
+            true => Some(true),
+            false => tcols.iter().all(|&j| is_num(&row1[j])).then_some(false),
+        }
     });
     let (features, targets, lines) = (Vec::new(), Vec::new(), Vec::new());
-    let mut t = Table { path: path.into(), header: None, header_line: line1, width, tcols, features, targets, lines };
+    let mut t = Table {
+        path: path.into(),
+        header: None,
+        header_line: line1,
+        width,
+        tcols,
+        features,
+        targets,
+        lines,
+    };
     if header == Some(true) {
         t.header = Some(row1.clone());
     } else {
@@ -333,7 +445,11 @@ fn scan(reader: impl Read, path: &Path, opts: &CsvOptions, predict: Option<Optio
         t.lines.remove(0);
     }
     if t.lines.is_empty() {
-        return Err(pe(line1 + 1, "rows", "no data rows after the header".into()));
+        return Err(pe(
+            line1 + 1,
+            "rows",
+            "no data rows after the header".into(),
+        ));
     }
     Ok(t)
 }
@@ -341,15 +457,21 @@ fn scan(reader: impl Read, path: &Path, opts: &CsvOptions, predict: Option<Optio
 fn push_row(t: &mut Table, rec: &StringRecord) -> Result<()> {
     let line = rec.position().map_or(0, |p| p.line());
     if rec.len() != t.width {
-        return Err(t.err_at(line, "row", format!("expected {} fields, found {}", t.width, rec.len())));
+        return Err(t.err_at(
+            line,
+            "row",
+            format!("expected {} fields, found {}", t.width, rec.len()),
+        ));
     }
     for (j, s) in rec.iter().enumerate() {
         if !t.tcols.contains(&j) {
-            let v = number(s).map_err(|msg| t.err_at(line, &col_label(t.header.as_deref(), j), msg))?;
+            let v =
+                number(s).map_err(|msg| t.err_at(line, &col_label(t.header.as_deref(), j), msg))?;
             t.features.push(v);
         }
     }
-    t.targets.extend(t.tcols.iter().map(|&j| rec[j].to_string()));
+    t.targets
+        .extend(t.tcols.iter().map(|&j| rec[j].to_string()));
     t.lines.push(line);
     Ok(())
 }
@@ -357,11 +479,24 @@ fn push_row(t: &mut Table, rec: &StringRecord) -> Result<()> {
 fn csv_error(path: &Path, e: ::csv::Error) -> Error {
     let line = e.position().map_or(0, |p| p.line()) as usize;
     match e.into_kind() {
-        ::csv::ErrorKind::Io(source) => Error::Io { path: path.into(), source },
+        ::csv::ErrorKind::Io(source) => Error::Io {
+            path: path.into(),
+            source,
+        },
         ::csv::ErrorKind::Utf8 { err, .. } => {
             let field = format!("column {}", err.field() + 1);
-            Error::Parse { path: path.into(), line, field, msg: "expected UTF-8 text".into() }
+            Error::Parse {
+                path: path.into(),
+                line,
+                field,
+                msg: "expected UTF-8 text".into(),
+            }
         }
-        other => Error::Parse { path: path.into(), line, field: "row".into(), msg: format!("{other:?}") },
+        other => Error::Parse {
+            path: path.into(),
+            line,
+            field: "row".into(),
+            msg: format!("{other:?}"),
+        },
     }
 }

@@ -47,30 +47,62 @@ pub fn read_mnist_dir(dir: impl AsRef<Path>, train: bool) -> Result<Dataset> {
     let labels = find(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
     let (pixels, rows, cols) = read_idx_images(&images)?;
     let labs = read_idx_labels(&labels)?;
-    let err = |line, field: &str, msg| Error::Parse { path: labels.clone(), line, field: field.into(), msg };
+    let err = |line, field: &str, msg| Error::Parse {
+        path: labels.clone(),
+        line,
+        field: field.into(),
+        msg,
+    };
     let count = pixels.len() / (rows * cols);
     if labs.len() != count {
-        let msg = format!("expected {count} labels, one per image in {}, found {}", images.display(), labs.len());
+        let msg = format!(
+            "expected {count} labels, one per image in {}, found {}",
+            images.display(),
+            labs.len()
+        );
         return Err(err(0, "count", msg));
     }
     if let Some(i) = labs.iter().position(|&l| l >= 10) {
-        return Err(err(i + 1, "label", format!("expected a digit 0..9, found {}", labs[i])));
+        return Err(err(
+            i + 1,
+            "label",
+            format!("expected a digit 0..9, found {}", labs[i]),
+        ));
     }
     let targets = Targets::Classes {
         labels: labs.into_iter().map(u32::from).collect(),
         names: (0..10).map(|d| d.to_string()).collect(),
     };
-    Dataset::new(Features::U8 { data: pixels, scale: 1.0 / 255.0 }, rows * cols, targets)
+    Dataset::new(
+        Features::U8 {
+            data: pixels,
+            scale: 1.0 / 255.0,
+        },
+        rows * cols,
+        targets,
+    )
 }
 
 /// `dir/name`, `dir/name.gz`, or the `train-images.idx3-ubyte` spelling, whichever exists.
 fn find(dir: &Path, name: &str) -> Result<PathBuf> {
     let dotted = name.replacen("-idx", ".idx", 1);
-    let candidates = [name.to_string(), format!("{name}.gz"), dotted.clone(), format!("{dotted}.gz")];
-    candidates.iter().map(|c| dir.join(c)).find(|p| p.is_file()).ok_or_else(|| Error::Io {
-        path: dir.join(name),
-        source: std::io::Error::new(ErrorKind::NotFound, format!("not found (nor with .gz) in {}", dir.display())),
-    })
+    let candidates = [
+        name.to_string(),
+        format!("{name}.gz"),
+        dotted.clone(),
+        format!("{dotted}.gz"),
+    ];
+    candidates
+        .iter()
+        .map(|c| dir.join(c))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Io {
+            path: dir.join(name),
+            source: std::io::Error::new(
+                ErrorKind::NotFound,
+                format!("not found (nor with .gz) in {}", dir.display()),
+            ),
+        })
 }
 
 fn describe(magic: u32) -> &'static str {
@@ -84,55 +116,109 @@ fn describe(magic: u32) -> &'static str {
 
 /// Reads the header (checking the magic) and exactly the data the header announces.
 fn read_idx(path: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
-    let io = |source| Error::Io { path: path.into(), source };
-    let err = |field: &str, msg: String| Error::Parse { path: path.into(), line: 0, field: field.into(), msg };
+    let io = |source| Error::Io {
+        path: path.into(),
+        source,
+    };
+    let err = |field: &str, msg: String| Error::Parse {
+        path: path.into(),
+        line: 0,
+        field: field.into(),
+        msg,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
     let mut buffered = BufReader::new(file);
     let gzip = buffered.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-    let mut r: Box<dyn Read> = if gzip { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) };
+    let mut r: Box<dyn Read> = if gzip {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
     let after = if gzip { " after decompression" } else { "" };
 
     let ndim = (magic & 0xff) as usize;
     let head_len = 4 + 4 * ndim;
     let mut head = Vec::with_capacity(head_len);
     let res = (&mut r).take(head_len as u64).read_to_end(&mut head);
-    res.or_else(|e| if e.kind() == ErrorKind::UnexpectedEof { Ok(0) } else { Err(io(e)) })?;
-    let word = |i: usize| u32::from_be_bytes([head[4 * i], head[4 * i + 1], head[4 * i + 2], head[4 * i + 3]]);
+    res.or_else(|e| {
+        if e.kind() == ErrorKind::UnexpectedEof {
+            Ok(0)
+        } else {
+            Err(io(e))
+        }
+    })?;
+    let word = |i: usize| {
+        u32::from_be_bytes([
+            head[4 * i],
+            head[4 * i + 1],
+            head[4 * i + 2],
+            head[4 * i + 3],
+        ])
+    };
     if head.len() < 4 {
-        let msg = format!("expected an IDX header of {head_len} bytes, found a file of {} bytes{after}", head.len());
+        let msg = format!(
+            "expected an IDX header of {head_len} bytes, found a file of {} bytes{after}",
+            head.len()
+        );
         return Err(err("header", msg));
     }
     if word(0) != magic {
         let (found, want) = (word(0), describe(magic));
-        return Err(err("magic", format!("expected 0x{magic:08x} ({want}), found 0x{found:08x} ({})", describe(found))));
+        return Err(err(
+            "magic",
+            format!(
+                "expected 0x{magic:08x} ({want}), found 0x{found:08x} ({})",
+                describe(found)
+            ),
+        ));
     }
     if head.len() < head_len {
-        let msg = format!("expected an IDX header of {head_len} bytes, found {}{after}: the file is truncated", head.len());
+        let msg = format!(
+            "expected an IDX header of {head_len} bytes, found {}{after}: the file is truncated",
+            head.len()
+        );
         return Err(err("header", msg));
     }
     let dims: Vec<usize> = (1..=ndim).map(|i| word(i) as usize).collect();
     if dims[1..].contains(&0) {
-        return Err(err("dimensions", format!("expected positive image sizes, found {}x{}", dims[1], dims[2])));
+        return Err(err(
+            "dimensions",
+            format!(
+                "expected positive image sizes, found {}x{}",
+                dims[1], dims[2]
+            ),
+        ));
     }
     let what = match ndim {
         3 => format!("{} images of {}x{}", dims[0], dims[1], dims[2]),
         _ => format!("{} labels", dims[0]),
     };
-    let body = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).filter(|&b| b < usize::MAX - head_len);
+    let body = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&b| b < usize::MAX - head_len);
     let body = body.ok_or_else(|| err("dimensions", format!("{what} is too large")))?;
     // The header is untrusted: reserve no more than the file holds, and read at most one byte
     // past the announced size so that trailing data is noticed without reading it all.
     let mut data = Vec::with_capacity(body.min(file_len as usize));
     let res = r.take(body as u64 + 1).read_to_end(&mut data);
-    res.or_else(|e| if e.kind() == ErrorKind::UnexpectedEof { Ok(0) } else { Err(io(e)) })?;
+    res.or_else(|e| {
+        if e.kind() == ErrorKind::UnexpectedEof {
+            Ok(0)
+        } else {
+            Err(io(e))
+        }
+    })?;
     if data.len() != body {
         let expected = head_len + body;
         let found = match data.len() > body {
             true => format!("more{after}: the file has trailing bytes"),
             false => format!("{}{after}: the file is truncated", head_len + data.len()),
         };
-        let msg = format!("expected {expected} bytes (a {head_len}-byte header and {what}), found {found}");
+        let msg = format!(
+            "expected {expected} bytes (a {head_len}-byte header and {what}), found {found}"
+        );
         return Err(err("data", msg));
     }
     Ok((dims, data))

@@ -256,7 +256,10 @@ impl Dataset {
 }
 
 pub mod csv;
-pub use self::csv::{read_csv, read_csv_features, read_csv_features_from, read_csv_from, CsvOptions, FeatureTable, TargetColumn, Task};
+pub use self::csv::{
+    read_csv, read_csv_features, read_csv_features_from, read_csv_from, CsvOptions, FeatureTable,
+    TargetColumn, Task,
+};
 pub mod idx;
 pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};
 pub mod npy;

@@ -22,48 +22,96 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// Reads a `.npy` array: its values as `f32` in C order, and its shape (empty for a scalar).
 pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let err = |field: &str, msg: String| Error::Parse { path: path.into(), line: 0, field: field.into(), msg };
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let err = |field: &str, msg: String| Error::Parse {
+        path: path.into(),
+        line: 0,
+        field: field.into(),
+        msg,
+    };
     if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
-        let found = bytes.iter().take(6).map(|b| b.escape_ascii().to_string()).collect::<String>();
-        return Err(err("magic", format!("expected \"\\x93NUMPY\" (a .npy file), found \"{found}\"")));
+        let found = bytes
+            .iter()
+            .take(6)
+            .map(|b| b.escape_ascii().to_string())
+            .collect::<String>();
+        return Err(err(
+            "magic",
+            format!("expected \"\\x93NUMPY\" (a .npy file), found \"{found}\""),
+        ));
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (len_size, start) = match major {
         1 => (2, 10),
         2 | 3 => (4, 12),
-        _ => return Err(err("version", format!("expected format version 1.0, 2.0 or 3.0, found {major}.{minor}"))),
+        _ => {
+            return Err(err(
+                "version",
+                format!("expected format version 1.0, 2.0 or 3.0, found {major}.{minor}"),
+            ))
+        }
     };
     let header_len = match bytes.get(8..start) {
         Some(b) if len_size == 2 => u16::from_le_bytes([b[0], b[1]]) as usize,
         Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
-        None => return Err(err("header", format!("expected a header length, found a file of {} bytes", bytes.len()))),
+        None => {
+            return Err(err(
+                "header",
+                format!(
+                    "expected a header length, found a file of {} bytes",
+                    bytes.len()
+                ),
+            ))
+        }
     };
     let Some(header) = bytes.get(start..start.saturating_add(header_len)) else {
         let found = bytes.len() - start;
-        let msg = format!("expected a header of {header_len} bytes, found {found}: the file is truncated");
+        let msg = format!(
+            "expected a header of {header_len} bytes, found {found}: the file is truncated"
+        );
         return Err(err("header", msg));
     };
-    let header = std::str::from_utf8(header).map_err(|_| err("header", "expected UTF-8 text".into()))?;
+    let header =
+        std::str::from_utf8(header).map_err(|_| err("header", "expected UTF-8 text".into()))?;
     let missing = |what: &str| err("header", format!("expected {what}, found {header:?}"));
-    let descr = dict_value(header, "descr").and_then(quoted).ok_or_else(|| missing("a 'descr' string"))?;
-    let fortran = dict_value(header, "fortran_order").ok_or_else(|| missing("'fortran_order'"))?.starts_with("True");
-    let shape = dict_value(header, "shape").and_then(tuple).ok_or_else(|| missing("a 'shape' tuple"))?;
+    let descr = dict_value(header, "descr")
+        .and_then(quoted)
+        .ok_or_else(|| missing("a 'descr' string"))?;
+    let fortran = dict_value(header, "fortran_order")
+        .ok_or_else(|| missing("'fortran_order'"))?
+        .starts_with("True");
+    let shape = dict_value(header, "shape")
+        .and_then(tuple)
+        .ok_or_else(|| missing("a 'shape' tuple"))?;
     if fortran && shape.len() > 1 {
-        let msg = "expected C order, found Fortran order; save a C-ordered copy (np.ascontiguousarray)";
+        let msg =
+            "expected C order, found Fortran order; save a C-ordered copy (np.ascontiguousarray)";
         return Err(err("fortran_order", msg.into()));
     }
     let (big, kind, size) = dtype(descr).ok_or_else(|| {
         let supported = "f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 with '<', '>' or '|'";
-        err("descr", format!("unsupported dtype \"{descr}\"; expected one of {supported}"))
+        err(
+            "descr",
+            format!("unsupported dtype \"{descr}\"; expected one of {supported}"),
+        )
     })?;
     let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let expected = numel.and_then(|n| n.checked_mul(size));
     let expected = expected.ok_or_else(|| err("shape", format!("shape {shape:?} is too large")))?;
     let data = &bytes[start + header_len..];
     if data.len() != expected {
-        let what = if data.len() < expected { "the file is truncated" } else { "the file has trailing bytes" };
-        let msg = format!("expected {expected} data bytes for shape {shape:?} of {descr}, found {}: {what}", data.len());
+        let what = if data.len() < expected {
+            "the file is truncated"
+        } else {
+            "the file has trailing bytes"
+        };
+        let msg = format!(
+            "expected {expected} data bytes for shape {shape:?} of {descr}, found {}: {what}",
+            data.len()
+        );
         return Err(err("data", msg));
     }
     Ok((decode(data, kind, size, big), shape))
@@ -75,33 +123,70 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
 /// one feature) and must be finite; the labels are `(n,)` or `(n, k)`. [`Task::Auto`] follows the
 /// CSV rule (see [`crate::data::csv`]): one column of integers with at most 20 distinct values is
 /// classification, and class indices follow the same rule as CSV labels.
-pub fn read_npy_dataset(features: impl AsRef<Path>, labels: impl AsRef<Path>, task: Task) -> Result<Dataset> {
+pub fn read_npy_dataset(
+    features: impl AsRef<Path>,
+    labels: impl AsRef<Path>,
+    task: Task,
+) -> Result<Dataset> {
     let (fp, lp) = (features.as_ref(), labels.as_ref());
-    let err = |path: &Path, line, field, msg| Error::Parse { path: path.into(), line, field, msg };
+    let err = |path: &Path, line, field, msg| Error::Parse {
+        path: path.into(),
+        line,
+        field,
+        msg,
+    };
     let not_finite = |v: f32| format!("expected a finite number, found {v}");
     let (x, xs) = read_npy(fp)?;
     let (y, ys) = read_npy(lp)?;
     let Some(&n) = xs.first() else {
-        return Err(err(fp, 0, "shape".into(), "expected an array of one row per sample, found a scalar".into()));
+        return Err(err(
+            fp,
+            0,
+            "shape".into(),
+            "expected an array of one row per sample, found a scalar".into(),
+        ));
     };
     let d = xs[1..].iter().product::<usize>();
     if d == 0 {
-        return Err(err(fp, 0, "shape".into(), format!("expected at least one feature per row, found shape {xs:?}")));
+        return Err(err(
+            fp,
+            0,
+            "shape".into(),
+            format!("expected at least one feature per row, found shape {xs:?}"),
+        ));
     }
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-        return Err(err(fp, i / d + 1, format!("column {}", i % d + 1), not_finite(x[i])));
+        return Err(err(
+            fp,
+            i / d + 1,
+            format!("column {}", i % d + 1),
+            not_finite(x[i]),
+        ));
     }
     if ys.first() != Some(&n) {
-        let msg = format!("expected {n} rows, one per row of {}, found shape {ys:?}", fp.display());
+        let msg = format!(
+            "expected {n} rows, one per row of {}, found shape {ys:?}",
+            fp.display()
+        );
         return Err(err(lp, 0, "shape".into(), msg));
     }
     let k = ys[1..].iter().product::<usize>();
     // Labels as text, so that the CSV rules apply: integral values are written as integers.
-    let as_text = |v: f32| if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { v.to_string() };
+    let as_text = |v: f32| {
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{}", v as i64)
+        } else {
+            v.to_string()
+        }
+    };
     let text: Vec<String> = y.iter().map(|&v| as_text(v)).collect();
     let classify = match task {
         Task::Classification if k != 1 => {
-            return Err(Error::invalid("targets", k, "one target column for classification"));
+            return Err(Error::invalid(
+                "targets",
+                k,
+                "one target column for classification",
+            ));
         }
         Task::Classification => true,
         Task::Regression => false,
@@ -112,9 +197,18 @@ pub fn read_npy_dataset(features: impl AsRef<Path>, labels: impl AsRef<Path>, ta
         Targets::Classes { labels, names }
     } else {
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-            return Err(err(lp, i / k + 1, format!("column {}", i % k + 1), not_finite(y[i])));
+            return Err(err(
+                lp,
+                i / k + 1,
+                format!("column {}", i % k + 1),
+                not_finite(y[i]),
+            ));
         }
-        let names = if k == 1 { vec!["y".to_string()] } else { (0..k).map(|i| format!("y{i}")).collect() };
+        let names = if k == 1 {
+            vec!["y".to_string()]
+        } else {
+            (0..k).map(|i| format!("y{i}")).collect()
+        };
         Targets::Values { data: y, names }
     };
     Dataset::new(Features::F32(x), d, targets)
@@ -122,8 +216,12 @@ pub fn read_npy_dataset(features: impl AsRef<Path>, labels: impl AsRef<Path>, ta
 
 /// The text after `'key':` in a Python dict literal.
 fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header.find(&format!("'{key}'")).or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let at = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = header[at + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?;
     Some(rest.trim_start())
 }
 
@@ -138,7 +236,9 @@ fn quoted(v: &str) -> Option<&str> {
 fn tuple(v: &str) -> Option<Vec<usize>> {
     let inner = &v.strip_prefix('(')?[..v.find(')')? - 1];
     let parts = inner.split(',').map(str::trim).filter(|s| !s.is_empty());
-    parts.map(|s| s.trim_end_matches('L').parse().ok()).collect()
+    parts
+        .map(|s| s.trim_end_matches('L').parse().ok())
+        .collect()
 }
 
 /// `(big_endian, kind, size)` for a supported dtype string such as `<f4`.
@@ -152,7 +252,10 @@ fn dtype(descr: &str) -> Option<(bool, u8, usize)> {
     };
     let size: usize = descr.get(2..)?.parse().ok()?;
     let kind = *b.get(1)?;
-    let ok = matches!((kind, size), (b'f', 4 | 8) | (b'i' | b'u', 1 | 2 | 4 | 8) | (b'b', 1));
+    let ok = matches!(
+        (kind, size),
+        (b'f', 4 | 8) | (b'i' | b'u', 1 | 2 | 4 | 8) | (b'b', 1)
+    );
     ok.then_some((big, kind, size))
 }
 

@@ -58,14 +58,22 @@ pub enum SplitSizes {
 /// };
 /// assert_eq!((ones(&train), ones(&val), ones(&test)), (15, 5, 5));
 /// ```
-pub fn split(ds: &Dataset, sizes: SplitSizes, rng: &mut Rng) -> Result<(Dataset, Dataset, Dataset)> {
+pub fn split(
+    ds: &Dataset,
+    sizes: SplitSizes,
+    rng: &mut Rng,
+) -> Result<(Dataset, Dataset, Dataset)> {
     let n = ds.len();
     let (v, t) = match sizes {
         SplitSizes::Fractions { val, test } => {
             let ok = |f: f32| (0.0..1.0).contains(&f);
             if !(ok(val) && ok(test) && val + test < 1.0) {
                 let value = format!("val {val}, test {test}");
-                return Err(Error::invalid("split", value, "fractions in [0, 1) summing to less than 1"));
+                return Err(Error::invalid(
+                    "split",
+                    value,
+                    "fractions in [0, 1) summing to less than 1",
+                ));
             }
             let v = (n as f64 * val as f64).round() as usize;
             (v, ((n as f64 * test as f64).round() as usize).min(n - v))
@@ -73,13 +81,20 @@ pub fn split(ds: &Dataset, sizes: SplitSizes, rng: &mut Rng) -> Result<(Dataset,
         SplitSizes::Counts { val, test } if val.saturating_add(test) <= n => (val, test),
         SplitSizes::Counts { val, test } => {
             let value = format!("val {val} + test {test} of {n} samples");
-            return Err(Error::invalid("split", value, "at most the number of samples"));
+            return Err(Error::invalid(
+                "split",
+                value,
+                "at most the number of samples",
+            ));
         }
     };
     let mut groups: Vec<Vec<usize>> = match ds.targets() {
         Targets::Classes { labels, names } => {
             let mut g = vec![Vec::new(); names.len()];
-            labels.iter().enumerate().for_each(|(i, &l)| g[l as usize].push(i));
+            labels
+                .iter()
+                .enumerate()
+                .for_each(|(i, &l)| g[l as usize].push(i));
             g
         }
         Targets::Values { .. } => vec![(0..n).collect()],
@@ -107,8 +122,15 @@ fn allocate(sizes: &[usize], total: usize, caps: &[usize]) -> Vec<usize> {
     if n == 0 {
         return vec![0; sizes.len()];
     }
-    let exact: Vec<f64> = sizes.iter().map(|&s| s as f64 * total as f64 / n as f64).collect();
-    let mut out: Vec<usize> = exact.iter().zip(caps).map(|(&e, &c)| (e.floor() as usize).min(c)).collect();
+    let exact: Vec<f64> = sizes
+        .iter()
+        .map(|&s| s as f64 * total as f64 / n as f64)
+        .collect();
+    let mut out: Vec<usize> = exact
+        .iter()
+        .zip(caps)
+        .map(|(&e, &c)| (e.floor() as usize).min(c))
+        .collect();
     let mut order: Vec<usize> = (0..sizes.len()).collect();
     // Stable sort: equal remainders keep the lower class first.
     order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
@@ -125,7 +147,8 @@ fn allocate(sizes: &[usize], total: usize, caps: &[usize]) -> Vec<usize> {
 }
 
 /// Which scaling [`Scaler::fit`] should compute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScaleKind {
     /// Leave the features as they are.
     #[default]
@@ -151,7 +174,8 @@ pub enum ScaleKind {
 /// scaler.transform_row(&mut row);
 /// assert_eq!(row, [2.0, 2.0]);
 /// ```
-#[derive(Clone, Debug, PartialEq, Default)]
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Scaler {
     /// No scaling.
     #[default]
@@ -179,14 +203,21 @@ impl Scaler {
         let (d, n) = (train.n_features(), train.len());
         let for_each = |f: &mut dyn FnMut(usize, f64)| match train.features() {
             Features::F32(v) => v.iter().enumerate().for_each(|(i, &x)| f(i % d, x as f64)),
-            Features::U8 { data, scale } => {
-                data.iter().enumerate().for_each(|(i, &b)| f(i % d, (b as f32 * scale) as f64))
-            }
+            Features::U8 { data, scale } => data
+                .iter()
+                .enumerate()
+                .for_each(|(i, &b)| f(i % d, (b as f32 * scale) as f64)),
         };
         match kind {
             ScaleKind::None => Scaler::None,
-            _ if n == 0 && kind == ScaleKind::Standard => Scaler::Standard { mean: vec![0.0; d], std: vec![1.0; d] },
-            _ if n == 0 => Scaler::MinMax { min: vec![0.0; d], max: vec![1.0; d] },
+            _ if n == 0 && kind == ScaleKind::Standard => Scaler::Standard {
+                mean: vec![0.0; d],
+                std: vec![1.0; d],
+            },
+            _ if n == 0 => Scaler::MinMax {
+                min: vec![0.0; d],
+                max: vec![1.0; d],
+            },
             ScaleKind::Standard => {
                 let mut sum = vec![0.0f64; d];
                 for_each(&mut |j, x| sum[j] += x);
@@ -195,7 +226,10 @@ impl Scaler {
                 for_each(&mut |j, x| sq[j] += (x - mean[j]) * (x - mean[j]));
                 let std = sq.iter().map(|s| (s / n as f64).sqrt() as f32);
                 let std = std.map(|s| if s > 0.0 { s } else { 1.0 }).collect();
-                Scaler::Standard { mean: mean.iter().map(|&m| m as f32).collect(), std }
+                Scaler::Standard {
+                    mean: mean.iter().map(|&m| m as f32).collect(),
+                    std,
+                }
             }
             ScaleKind::MinMax => {
                 let (mut min, mut max) = (vec![f64::INFINITY; d], vec![f64::NEG_INFINITY; d]);
@@ -204,7 +238,10 @@ impl Scaler {
                     max[j] = max[j].max(x);
                 });
                 let to_f32 = |v: Vec<f64>| v.into_iter().map(|m| m as f32).collect();
-                Scaler::MinMax { min: to_f32(min), max: to_f32(max) }
+                Scaler::MinMax {
+                    min: to_f32(min),
+                    max: to_f32(max),
+                }
             }
         }
     }
@@ -224,13 +261,19 @@ impl Scaler {
     /// If `ds` has a different number of features than the data the scaler was fitted on.
     pub fn transform(&self, ds: &mut Dataset) {
         let Some(d) = self.n_features() else { return };
-        assert_eq!(ds.n_features(), d, "Scaler::transform: fitted on {d} features, dataset has {}", ds.n_features());
+        assert_eq!(
+            ds.n_features(),
+            d,
+            "Scaler::transform: fitted on {d} features, dataset has {}",
+            ds.n_features()
+        );
         let features = ds.features_mut();
         if let Features::U8 { data, scale } = features {
             *features = Features::F32(data.iter().map(|&b| b as f32 * *scale).collect());
         }
         if let Features::F32(v) = features {
-            v.chunks_exact_mut(d).for_each(|row| self.transform_row(row));
+            v.chunks_exact_mut(d)
+                .for_each(|row| self.transform_row(row));
         }
     }
 
@@ -240,12 +283,20 @@ impl Scaler {
     /// If `row` does not have the fitted number of features.
     pub fn transform_row(&self, row: &mut [f32]) {
         let n = row.len();
-        let width = |d: usize| assert_eq!(n, d, "Scaler::transform_row: fitted on {d} features, row has {n}");
+        let width = |d: usize| {
+            assert_eq!(
+                n, d,
+                "Scaler::transform_row: fitted on {d} features, row has {n}"
+            )
+        };
         match self {
             Scaler::None => {}
             Scaler::Standard { mean, std } => {
                 width(mean.len());
-                row.iter_mut().zip(mean).zip(std).for_each(|((x, m), s)| *x = (*x - m) / s);
+                row.iter_mut()
+                    .zip(mean)
+                    .zip(std)
+                    .for_each(|((x, m), s)| *x = (*x - m) / s);
             }
             Scaler::MinMax { min, max } => {
                 width(min.len());
@@ -279,8 +330,17 @@ pub(crate) fn is_classification<S: AsRef<str>>(values: &[S]) -> bool {
 
 /// Class indices and names for labels, by the rule in [`super::csv`].
 pub(crate) fn class_indices<S: AsRef<str>>(values: &[S]) -> (Vec<u32>, Vec<String>) {
-    let small_int = |s: &str| if s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u16>().ok() } else { None };
-    let ints: Option<Vec<u32>> = values.iter().map(|s| small_int(s.as_ref()).map(u32::from)).collect();
+    let small_int = |s: &str| {
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse::<u16>().ok()
+        } else {
+            None
+        }
+    };
+    let ints: Option<Vec<u32>> = values
+        .iter()
+        .map(|s| small_int(s.as_ref()).map(u32::from))
+        .collect();
     if let Some(labels) = ints.filter(|l| !l.is_empty()) {
         let k = labels.iter().max().map_or(0, |&m| m + 1);
         return (labels, (0..k).map(|i| i.to_string()).collect());
@@ -304,7 +364,10 @@ pub(crate) fn class_indices<S: AsRef<str>>(values: &[S]) -> (Vec<u32>, Vec<Strin
 pub fn one_hot(labels: &[u32], classes: usize) -> Tensor {
     let mut t = Tensor::zeros([labels.len(), classes]);
     for (i, &l) in labels.iter().enumerate() {
-        assert!((l as usize) < classes, "one_hot: label {l} is not below the {classes} classes");
+        assert!(
+            (l as usize) < classes,
+            "one_hot: label {l} is not below the {classes} classes"
+        );
         t.data_mut()[i * classes + l as usize] = 1.0;
     }
     t

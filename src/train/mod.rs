@@ -18,7 +18,7 @@ pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
 
 use crate::autograd::{Graph, Tape};
-use crate::data::Dataset;
+use crate::data::{split, Dataset, SplitSizes};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::Module;
@@ -28,6 +28,9 @@ use crate::rng::Rng;
 use metrics::Accumulator;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+/// Mixed into the seed for the validation split, so it does not share the shuffling stream.
+const VAL_SPLIT_STREAM: u64 = 0x7661_6c5f_7370_6c74; // "val_splt"
 
 /// Early stopping: stop when the monitored loss has not improved by more than `min_delta` for
 /// `patience` epochs (Keras' `EarlyStopping`).
@@ -65,6 +68,9 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Seed of the run's generator (shuffling, dropout).
     pub seed: u64,
+    /// Fraction of the training set held out for validation when no validation set is given
+    /// (stratified for classes, drawn with a generator seeded from `seed`). 0 = none.
+    pub val_split: f32,
     /// Early stopping, if wanted.
     pub early_stopping: Option<EarlyStopping>,
     /// Stop once the monitored loss is at or below this.
@@ -84,6 +90,7 @@ impl TrainConfig {
             batch_size: 32,
             shuffle: true,
             seed: 0,
+            val_split: 0.0,
             early_stopping: None,
             target_loss: None,
             clip_grad_norm: None,
@@ -349,6 +356,23 @@ pub fn fit_from(
     cfg: &TrainConfig,
     callback: &mut dyn FnMut(Event) -> Control,
 ) -> Result<History> {
+    let held_out;
+    let (train, val) = match val {
+        None if cfg.val_split > 0.0 => {
+            let mut rng = Rng::seed(cfg.seed ^ VAL_SPLIT_STREAM);
+            let (t, v, _) = split(
+                train,
+                SplitSizes::Fractions {
+                    val: cfg.val_split,
+                    test: 0.0,
+                },
+                &mut rng,
+            )?;
+            held_out = (t, v);
+            (&held_out.0, Some(&held_out.1))
+        }
+        _ => (train, val),
+    };
     let (enc, readout) = plan(cfg.loss, train, out_features)?;
     if train.is_empty() {
         return Err(Error::invalid("training set", 0, "at least one sample"));
