@@ -126,6 +126,19 @@ impl MlpSpec {
         }
     }
 
+    /// The state-dict names and shapes of the parameters this architecture has, in order, without
+    /// allocating them (so a loader can check a file against them first).
+    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = vec![];
+        for (i, l) in self.layers.iter().enumerate() {
+            out.push((format!("layers.{i}.weight"), vec![l.out_features, self.layer_in_features(i)]));
+            if l.bias {
+                out.push((format!("layers.{i}.bias"), vec![l.out_features]));
+            }
+        }
+        out
+    }
+
     /// Checks sizes, sources (only earlier outputs) and dropout probabilities.
     pub fn validate(&self) -> Result<()> {
         if self.in_features == 0 || self.layers.is_empty() {

@@ -23,11 +23,13 @@ mod adamw;
 mod plateau;
 mod rmsprop;
 mod rprop;
+mod config;
 pub mod schedule;
 mod sgd;
 mod state;
 
 pub use adagrad::Adagrad;
+pub use config::OptimizerConfig;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use rmsprop::RmsProp;

@@ -1,0 +1,205 @@
+//! A trained model: architecture, weights, loss, class or target names and preprocessing, saved
+//! as one safetensors file (see the module docs of [`crate::io`]).
+
+use crate::autograd::Tape;
+use crate::data::Scaler;
+use crate::error::{Error, Result};
+use crate::io::{atomic_write, from_safetensors, read_file, read_tensor, to_safetensors};
+use crate::loss::Loss;
+use crate::nn::{Init, Mlp, MlpSpec};
+use crate::params::Parameters;
+use crate::tensor::Tensor;
+use crate::train::Readout;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The model-file format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const FORMAT: &str = "backprop-model";
+const KEY: &str = "backprop";
+
+/// What a model predicts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskInfo {
+    /// Classes, by index.
+    Classification {
+        /// Class names.
+        classes: Vec<String>,
+    },
+    /// Regression targets.
+    Regression {
+        /// Target names.
+        targets: Vec<String>,
+    },
+}
+
+/// Everything in a model file except the weights (the JSON metadata).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    /// Always `backprop-model`.
+    pub format: String,
+    /// [`FORMAT_VERSION`] of the writer.
+    pub version: u32,
+    /// Layers, widths, activations, skip connections.
+    pub architecture: MlpSpec,
+    /// The loss the model was trained with (decides how outputs read as predictions).
+    pub loss: Loss,
+    /// Classes or regression targets.
+    pub task: TaskInfo,
+    /// The input columns, in order.
+    pub feature_names: Vec<String>,
+    /// The feature scaling fitted on the training data, applied before the network.
+    pub scaler: Scaler,
+    /// The initialiser the weights started from.
+    pub init: Init,
+    /// The seed of the run.
+    pub seed: u64,
+    /// The random generator's algorithm.
+    pub rng: String,
+}
+
+/// A network with its weights and metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// Metadata.
+    pub meta: ModelMeta,
+    /// The network's layer handles.
+    pub net: Mlp,
+    /// The weights.
+    pub params: Parameters,
+}
+
+/// Predictions for a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Class probabilities `(n, classes)` for classifiers, values `(n, targets)` for regression.
+    pub outputs: Tensor,
+    /// The predicted class of each row (classifiers only).
+    pub classes: Option<Vec<usize>>,
+}
+
+impl Model {
+    /// Fresh metadata for a network about to be trained.
+    #[allow(clippy::too_many_arguments)]
+    pub fn meta(architecture: MlpSpec, loss: Loss, task: TaskInfo, feature_names: Vec<String>, scaler: Scaler, init: Init, seed: u64) -> ModelMeta {
+        ModelMeta {
+            format: FORMAT.into(),
+            version: FORMAT_VERSION,
+            architecture,
+            loss,
+            task,
+            feature_names,
+            scaler,
+            init,
+            seed,
+            rng: "chacha8".into(),
+        }
+    }
+
+    /// The width of the network's output.
+    pub fn out_features(&self) -> usize {
+        self.meta.architecture.out_features()
+    }
+
+    /// The model as file bytes (deterministic: the same model gives the same bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let tensors: Vec<(String, &Tensor)> = self.params.named().map(|(n, t)| (n.to_string(), t)).collect();
+        let json = serde_json::to_string(&self.meta).expect("internal error: model metadata");
+        to_safetensors(&tensors, KEY, json)
+    }
+
+    /// Saves atomically to `path`.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        atomic_write(path.as_ref(), &self.to_bytes())
+    }
+
+    /// Loads and validates a model file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        Model::from_bytes(&read_file(path)?, path)
+    }
+
+    /// Parses model bytes; `path` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
+        let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
+        let loaded = from_safetensors(bytes, KEY, path)?;
+        let meta = parse_meta(&loaded.json, path)?;
+        let mut params = Parameters::new();
+        for (name, shape) in meta.architecture.param_shapes() {
+            params.add(name.clone(), read_tensor(&loaded.st, &name, &shape, path)?);
+        }
+        let extra = loaded.st.len().saturating_sub(params.len());
+        if extra > 0 {
+            return Err(bad(format!("{extra} tensor(s) that the architecture does not have")));
+        }
+        let net = Mlp::from_params(meta.architecture.clone(), &params).map_err(|e| bad(e.to_string()))?;
+        Ok(Model { meta, net, params })
+    }
+
+    /// The network's raw outputs for raw (unscaled) features `x` `(n, features)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = x.clone();
+        let d = x.shape().last();
+        for row in x.data_mut().chunks_exact_mut(d.max(1)) {
+            self.meta.scaler.transform_row(row);
+        }
+        self.net.predict(&self.params, &mut Tape::new(), &x)
+    }
+
+    /// Class probabilities and classes (classifiers) or values (regression) for raw features.
+    pub fn predict(&self, x: &Tensor) -> Result<Prediction> {
+        let y = self.forward(x)?;
+        let TaskInfo::Classification { classes } = &self.meta.task else {
+            return Ok(Prediction { outputs: y, classes: None });
+        };
+        let k = y.shape().last();
+        let n = y.numel() / k.max(1);
+        let probs = match (self.meta.loss, k) {
+            (Loss::CrossEntropy | Loss::Hinge, _) => {
+                let mut p = y.clone();
+                for (src, dst) in y.data().chunks_exact(k).zip(p.data_mut().chunks_exact_mut(k)) {
+                    crate::autograd::ops::softmax::log_softmax_row(src, dst);
+                    dst.iter_mut().for_each(|v| *v = v.exp());
+                }
+                p
+            }
+            (loss, 1) => {
+                // one output: P(class 1), from a logit (BCE) or read as a probability
+                let p1 = |v: f32| if loss == Loss::BceWithLogits { 1.0 / (1.0 + (-v).exp()) } else { v.clamp(0.0, 1.0) };
+                let data = y.data().iter().flat_map(|&v| [1.0 - p1(v), p1(v)]).collect();
+                Tensor::from_vec(data, [n, 2])?
+            }
+            _ => y.clone(),
+        };
+        let readout = if k == 1 { Readout::Threshold(1) } else { Readout::Argmax };
+        let cls: Vec<usize> = (0..n)
+            .map(|i| if k == 1 { readout.class_of(&probs.row(i)[1..]) } else { readout.class_of(probs.row(i)) })
+            .map(|c| c.min(classes.len().saturating_sub(1)))
+            .collect();
+        Ok(Prediction { outputs: probs, classes: Some(cls) })
+    }
+}
+
+fn parse_meta(json: &str, path: &Path) -> Result<ModelMeta> {
+    let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(bad(format!("not a {FORMAT} file (format field {:?})", v.get("format"))));
+    }
+    match v.get("version").and_then(|x| x.as_u64()) {
+        Some(n) if n == FORMAT_VERSION as u64 => {}
+        Some(n) => return Err(bad(format!("format version {n}, but this build reads version {FORMAT_VERSION}"))),
+        None => return Err(bad("no format version".into())),
+    }
+    let meta: ModelMeta = serde_json::from_value(v).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    meta.architecture.validate().map_err(|e| bad(format!("invalid architecture: {e}")))?;
+    let n_features = meta.architecture.in_features;
+    if meta.feature_names.len() != n_features {
+        return Err(bad(format!("{} feature names for {n_features} inputs", meta.feature_names.len())));
+    }
+    if meta.scaler.n_features().is_some_and(|n| n != n_features) {
+        return Err(bad(format!("scaler fitted on {:?} features, the network takes {n_features}", meta.scaler.n_features())));
+    }
+    Ok(meta)
+}

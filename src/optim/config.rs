@@ -1,0 +1,247 @@
+//! An optimizer described as data: what a checkpoint stores and what the command line builds.
+
+use crate::error::{Error, Result};
+use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Rprop, Sgd};
+use serde::{Deserialize, Serialize};
+
+/// An optimizer's name and hyper-parameters.
+///
+/// ```
+/// use backprop::optim::OptimizerConfig;
+/// let cfg = OptimizerConfig::default_for("sgd", Some(0.05)).unwrap().with_momentum(0.9);
+/// let opt = cfg.build().unwrap();
+/// assert_eq!(opt.lr(), 0.05);
+/// assert!(OptimizerConfig::default_for("lbfgs", None).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum OptimizerConfig {
+    /// [`Sgd`].
+    Sgd {
+        /// Learning rate.
+        lr: f32,
+        /// Momentum μ.
+        momentum: f32,
+        /// Dampening τ.
+        dampening: f32,
+        /// L2 weight decay λ.
+        weight_decay: f32,
+        /// Nesterov momentum.
+        nesterov: bool,
+    },
+    /// [`Adagrad`].
+    Adagrad {
+        /// Learning rate.
+        lr: f32,
+        /// Learning-rate decay.
+        lr_decay: f32,
+        /// L2 weight decay.
+        weight_decay: f32,
+        /// Initial accumulator value.
+        initial_accumulator_value: f32,
+        /// ε.
+        eps: f32,
+    },
+    /// [`RmsProp`].
+    Rmsprop {
+        /// Learning rate.
+        lr: f32,
+        /// Smoothing constant α.
+        alpha: f32,
+        /// ε.
+        eps: f32,
+        /// L2 weight decay.
+        weight_decay: f32,
+        /// Momentum.
+        momentum: f32,
+        /// Centered variant.
+        centered: bool,
+    },
+    /// [`Adam`].
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// (β₁, β₂).
+        betas: (f32, f32),
+        /// ε.
+        eps: f32,
+        /// L2 weight decay.
+        weight_decay: f32,
+        /// AMSGrad variant.
+        amsgrad: bool,
+    },
+    /// [`AdamW`].
+    Adamw {
+        /// Learning rate.
+        lr: f32,
+        /// (β₁, β₂).
+        betas: (f32, f32),
+        /// ε.
+        eps: f32,
+        /// Decoupled weight decay.
+        weight_decay: f32,
+        /// AMSGrad variant.
+        amsgrad: bool,
+    },
+    /// [`Rprop`].
+    Rprop {
+        /// Initial step size Δ₀.
+        lr: f32,
+        /// (η⁻, η⁺).
+        etas: (f32, f32),
+        /// (Δmin, Δmax).
+        step_sizes: (f32, f32),
+    },
+}
+
+impl OptimizerConfig {
+    /// The names [`OptimizerConfig::default_for`] accepts.
+    pub const NAMES: [&'static str; 6] = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"];
+
+    /// PyTorch's defaults for the named optimizer, with `lr` if given (SGD's default lr here is
+    /// 0.01, since PyTorch has none).
+    pub fn default_for(name: &str, lr: Option<f32>) -> Result<OptimizerConfig> {
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "sgd" => {
+                let o = Sgd::new(lr.unwrap_or(0.01));
+                OptimizerConfig::Sgd {
+                    lr: o.lr,
+                    momentum: o.momentum,
+                    dampening: o.dampening,
+                    weight_decay: o.weight_decay,
+                    nesterov: o.nesterov,
+                }
+            }
+            "adagrad" => {
+                let o = Adagrad::default();
+                OptimizerConfig::Adagrad {
+                    lr: lr.unwrap_or(o.lr),
+                    lr_decay: o.lr_decay,
+                    weight_decay: o.weight_decay,
+                    initial_accumulator_value: o.initial_accumulator_value,
+                    eps: o.eps,
+                }
+            }
+            "rmsprop" => {
+                let o = RmsProp::default();
+                OptimizerConfig::Rmsprop {
+                    lr: lr.unwrap_or(o.lr),
+                    alpha: o.alpha,
+                    eps: o.eps,
+                    weight_decay: o.weight_decay,
+                    momentum: o.momentum,
+                    centered: o.centered,
+                }
+            }
+            "adam" => {
+                let o = Adam::default();
+                OptimizerConfig::Adam {
+                    lr: lr.unwrap_or(o.lr),
+                    betas: o.betas,
+                    eps: o.eps,
+                    weight_decay: o.weight_decay,
+                    amsgrad: o.amsgrad,
+                }
+            }
+            "adamw" => {
+                let o = AdamW::default();
+                OptimizerConfig::Adamw {
+                    lr: lr.unwrap_or(o.lr),
+                    betas: o.betas,
+                    eps: o.eps,
+                    weight_decay: o.weight_decay,
+                    amsgrad: o.amsgrad,
+                }
+            }
+            "rprop" => {
+                let o = Rprop::new(lr.unwrap_or(0.1));
+                OptimizerConfig::Rprop { lr: o.lr, etas: o.etas, step_sizes: o.step_sizes }
+            }
+            other => {
+                return Err(Error::invalid("optimizer", other, "one of sgd, adagrad, rmsprop, adam, adamw, rprop"))
+            }
+        })
+    }
+
+    /// Sets momentum (SGD, RMSprop); ignored by the others.
+    pub fn with_momentum(mut self, m: f32) -> OptimizerConfig {
+        match &mut self {
+            OptimizerConfig::Sgd { momentum, .. } | OptimizerConfig::Rmsprop { momentum, .. } => *momentum = m,
+            _ => {}
+        }
+        self
+    }
+
+    /// Sets weight decay (all but Rprop, which has none).
+    pub fn with_weight_decay(mut self, w: f32) -> OptimizerConfig {
+        match &mut self {
+            OptimizerConfig::Sgd { weight_decay, .. }
+            | OptimizerConfig::Adagrad { weight_decay, .. }
+            | OptimizerConfig::Rmsprop { weight_decay, .. }
+            | OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::Adamw { weight_decay, .. } => *weight_decay = w,
+            OptimizerConfig::Rprop { .. } => {}
+        }
+        self
+    }
+
+    /// Sets Nesterov momentum (SGD only).
+    pub fn with_nesterov(mut self, on: bool) -> OptimizerConfig {
+        if let OptimizerConfig::Sgd { nesterov, .. } = &mut self {
+            *nesterov = on;
+        }
+        self
+    }
+
+    /// The optimizer's short name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd { .. } => "sgd",
+            OptimizerConfig::Adagrad { .. } => "adagrad",
+            OptimizerConfig::Rmsprop { .. } => "rmsprop",
+            OptimizerConfig::Adam { .. } => "adam",
+            OptimizerConfig::Adamw { .. } => "adamw",
+            OptimizerConfig::Rprop { .. } => "rprop",
+        }
+    }
+
+    /// Builds (and validates) the optimizer.
+    pub fn build(&self) -> Result<Box<dyn Optimizer>> {
+        Ok(match *self {
+            OptimizerConfig::Sgd { lr, momentum, dampening, weight_decay, nesterov } => Box::new(
+                Sgd::new(lr)
+                    .momentum(momentum)
+                    .dampening(dampening)
+                    .weight_decay(weight_decay)
+                    .nesterov(nesterov)
+                    .build()?,
+            ),
+            OptimizerConfig::Adagrad { lr, lr_decay, weight_decay, initial_accumulator_value, eps } => {
+                let mut o = Adagrad::new(lr);
+                (o.lr_decay, o.weight_decay, o.initial_accumulator_value, o.eps) =
+                    (lr_decay, weight_decay, initial_accumulator_value, eps);
+                Box::new(o.build()?)
+            }
+            OptimizerConfig::Rmsprop { lr, alpha, eps, weight_decay, momentum, centered } => {
+                let mut o = RmsProp::new(lr);
+                (o.alpha, o.eps, o.weight_decay, o.momentum, o.centered) = (alpha, eps, weight_decay, momentum, centered);
+                Box::new(o.build()?)
+            }
+            OptimizerConfig::Adam { lr, betas, eps, weight_decay, amsgrad } => {
+                let mut o = Adam::new(lr);
+                (o.betas, o.eps, o.weight_decay, o.amsgrad) = (betas, eps, weight_decay, amsgrad);
+                Box::new(o.build()?)
+            }
+            OptimizerConfig::Adamw { lr, betas, eps, weight_decay, amsgrad } => {
+                let mut o = AdamW::new(lr);
+                (o.betas, o.eps, o.weight_decay, o.amsgrad) = (betas, eps, weight_decay, amsgrad);
+                Box::new(o.build()?)
+            }
+            OptimizerConfig::Rprop { lr, etas, step_sizes } => {
+                let mut o = Rprop::new(lr);
+                (o.etas, o.step_sizes) = (etas, step_sizes);
+                Box::new(o.build()?)
+            }
+        })
+    }
+}
