@@ -82,12 +82,12 @@ pub enum Error {
         msg: String,
     },
     /// An I/O error, with the file it happened on.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (not a `source`, so that chains do not print it twice).
+        cause: std::io::Error,
     },
 }
 

@@ -131,7 +131,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
 fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
     let file = std::fs::File::open(path).map_err(|source| Error::Io {
         path: path.into(),
-        source,
+        cause: source,
     })?;
     Ok(std::io::BufReader::new(file))
 }
@@ -481,7 +481,7 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
     match e.into_kind() {
         ::csv::ErrorKind::Io(source) => Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         },
         ::csv::ErrorKind::Utf8 { err, .. } => {
             let field = format!("column {}", err.field() + 1);

@@ -98,7 +98,7 @@ fn find(dir: &Path, name: &str) -> Result<PathBuf> {
         .find(|p| p.is_file())
         .ok_or_else(|| Error::Io {
             path: dir.join(name),
-            source: std::io::Error::new(
+            cause: std::io::Error::new(
                 ErrorKind::NotFound,
                 format!("not found (nor with .gz) in {}", dir.display()),
             ),
@@ -118,7 +118,7 @@ fn describe(magic: u32) -> &'static str {
 fn read_idx(path: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
     let io = |source| Error::Io {
         path: path.into(),
-        source,
+        cause: source,
     };
     let err = |field: &str, msg: String| Error::Parse {
         path: path.into(),

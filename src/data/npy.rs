@@ -24,7 +24,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.into(),
-        source,
+        cause: source,
     })?;
     let err = |field: &str, msg: String| Error::Parse {
         path: path.into(),

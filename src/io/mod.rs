@@ -29,7 +29,7 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let io = |source| Error::Io { path: path.to_path_buf(), cause: source };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -75,7 +75,7 @@ pub(crate) struct Loaded<'a> {
 
 pub(crate) fn from_safetensors<'a>(bytes: &'a [u8], key: &str, path: &Path) -> Result<Loaded<'a>> {
     let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     let json = meta
         .metadata()
         .as_ref()
@@ -110,5 +110,5 @@ pub(crate) fn read_params(st: &SafeTensors, prefix: &str, like: &Parameters, pat
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), cause: source })
 }
