@@ -9,13 +9,39 @@ use backprop::train::{TrainConfig, TrainState};
 use backprop::{Loss, Parameters, Rng, Tensor};
 
 fn model(seed: u64) -> Model {
-    let spec = MlpSpec::new(3).layer(4, Activation::Tanh).dropout(0.1).layer_from(&[1, 0], 2, Activation::Identity);
+    let spec = MlpSpec::new(3)
+        .layer(4, Activation::Tanh)
+        .dropout(0.1)
+        .layer_from(&[1, 0], 2, Activation::Identity);
     let mut params = Parameters::new();
-    let net = Mlp::new(spec.clone(), &mut params, Init::XavierNormal, &mut Rng::seed(seed)).unwrap();
-    let scaler = Scaler::Standard { mean: vec![1.0, 2.0, 3.0], std: vec![0.5, 1.0, 2.0] };
-    let task = TaskInfo::Classification { classes: vec!["cat".into(), "dog".into()] };
+    let net = Mlp::new(
+        spec.clone(),
+        &mut params,
+        Init::XavierNormal,
+        &mut Rng::seed(seed),
+    )
+    .unwrap();
+    let scaler = Scaler::Standard {
+        mean: vec![1.0, 2.0, 3.0],
+        std: vec![0.5, 1.0, 2.0],
+    };
+    let task = TaskInfo::Classification {
+        classes: vec!["cat".into(), "dog".into()],
+    };
     let names = vec!["a".into(), "b".into(), "c".into()];
-    Model { meta: Model::meta(spec, Loss::CrossEntropy, task, names, scaler, Init::XavierNormal, seed), net, params }
+    Model {
+        meta: Model::meta(
+            spec,
+            Loss::CrossEntropy,
+            task,
+            names,
+            scaler,
+            Init::XavierNormal,
+            seed,
+        ),
+        net,
+        params,
+    }
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -31,7 +57,11 @@ fn save_then_load_is_bit_identical() {
     let back = Model::load(&path).unwrap();
     assert_eq!(back, m);
     for (a, b) in m.params.tensors().iter().zip(back.params.tensors()) {
-        assert!(a.data().iter().zip(b.data()).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(a
+            .data()
+            .iter()
+            .zip(b.data())
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
     }
     // and saving again gives the same bytes
     assert_eq!(back.to_bytes(), std::fs::read(&path).unwrap());
@@ -48,7 +78,10 @@ fn predictions_survive_the_round_trip() {
     let m = model(3);
     m.save(&path).unwrap();
     let x = Tensor::randn([5, 3], 0.0, 2.0, &mut Rng::seed(0));
-    let (p, q) = (m.predict(&x).unwrap(), Model::load(&path).unwrap().predict(&x).unwrap());
+    let (p, q) = (
+        m.predict(&x).unwrap(),
+        Model::load(&path).unwrap().predict(&x).unwrap(),
+    );
     assert_eq!(p, q);
     for i in 0..5 {
         assert!((p.outputs.row(i).iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -60,7 +93,10 @@ fn err(bytes: &[u8]) -> String {
     let path = dir.path().join("bad.safetensors");
     std::fs::write(&path, bytes).unwrap();
     let e = Model::load(&path).unwrap_err().to_string();
-    assert!(e.contains("bad.safetensors"), "the error names the file: {e}");
+    assert!(
+        e.contains("bad.safetensors"),
+        "the error names the file: {e}"
+    );
     e
 }
 
@@ -69,7 +105,8 @@ fn with_meta(f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
     let bytes = m.to_bytes();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    let mut meta: serde_json::Value = serde_json::from_str(header["__metadata__"]["backprop"].as_str().unwrap()).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(header["__metadata__"]["backprop"].as_str().unwrap()).unwrap();
     f(&mut meta);
     header["__metadata__"]["backprop"] = serde_json::Value::String(meta.to_string());
     let mut h = header.to_string().into_bytes();
@@ -90,27 +127,48 @@ fn damaged_files_give_clear_errors() {
     let e = err(&good[..good.len() - 10]);
     assert!(e.contains("not a valid safetensors file"), "truncated: {e}");
     let e = err(&with_meta(|m| m["version"] = 99.into()));
-    assert!(e.contains("version 99") && e.contains("reads version 1"), "{e}");
+    assert!(
+        e.contains("version 99") && e.contains("reads version 1"),
+        "{e}"
+    );
     let e = err(&with_meta(|m| m["format"] = "something-else".into()));
     assert!(e.contains("not a backprop-model file"), "{e}");
     // the architecture says 5 hidden units but the tensors hold 4
-    let e = err(&with_meta(|m| m["architecture"]["layers"][0]["out_features"] = 5.into()));
-    assert!(e.contains("layers.0.weight") && e.contains("[4, 3]") && e.contains("[5, 3]"), "{e}");
+    let e = err(&with_meta(|m| {
+        m["architecture"]["layers"][0]["out_features"] = 5.into()
+    }));
+    assert!(
+        e.contains("layers.0.weight") && e.contains("[4, 3]") && e.contains("[5, 3]"),
+        "{e}"
+    );
     // a huge architecture is refused by comparing shapes, before any allocation of that size
-    let e = err(&with_meta(|m| m["architecture"]["layers"][0]["out_features"] = 4_000_000_000u64.into()));
+    let e = err(&with_meta(|m| {
+        m["architecture"]["layers"][0]["out_features"] = 4_000_000_000u64.into()
+    }));
     assert!(e.contains("expected [4000000000, 3]"), "{e}");
-    let e = err(&with_meta(|m| m["feature_names"] = serde_json::json!(["a"])));
+    let e = err(&with_meta(|m| {
+        m["feature_names"] = serde_json::json!(["a"])
+    }));
     assert!(e.contains("1 feature names for 3 inputs"), "{e}");
-    let e = err(&with_meta(|m| m["scaler"] = serde_json::json!({"kind": "standard", "mean": [0.0], "std": [1.0]})));
+    let e = err(&with_meta(
+        |m| m["scaler"] = serde_json::json!({"kind": "standard", "mean": [0.0], "std": [1.0]}),
+    ));
     assert!(e.contains("scaler"), "{e}");
-    let e = err(&with_meta(|m| m["architecture"]["layers"][1]["inputs"] = serde_json::json!([2])));
+    let e = err(&with_meta(|m| {
+        m["architecture"]["layers"][1]["inputs"] = serde_json::json!([2])
+    }));
     assert!(e.contains("earlier output"), "{e}");
 }
 
 #[test]
 fn a_missing_file_names_the_path() {
-    let e = Model::load("/nonexistent/model.safetensors").unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/model.safetensors") && e.contains("No such file"), "{e}");
+    let e = Model::load("/nonexistent/model.safetensors")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/model.safetensors") && e.contains("No such file"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -137,7 +195,9 @@ fn checkpoint_round_trip_keeps_everything() {
     state.bad_epochs = 2;
     let c = Checkpoint {
         model: m.clone(),
-        optimizer: OptimizerConfig::default_for("sgd", Some(0.05)).unwrap().with_momentum(0.9),
+        optimizer: OptimizerConfig::default_for("sgd", Some(0.05))
+            .unwrap()
+            .with_momentum(0.9),
         optimizer_state: vec![("momentum_buffer.0".into(), Tensor::ones([4, 3]))],
         lr: 0.0125,
         config: TrainConfig::new(Loss::CrossEntropy),
@@ -150,13 +210,18 @@ fn checkpoint_round_trip_keeps_everything() {
     assert_eq!(back.optimizer_state, c.optimizer_state);
     assert_eq!(back.lr, 0.0125);
     assert_eq!(back.config, c.config);
-    assert_eq!((back.state.epoch, back.state.best, back.state.bad_epochs), (7, Some((0.25, 5)), 2));
+    assert_eq!(
+        (back.state.epoch, back.state.best, back.state.bad_epochs),
+        (7, Some((0.25, 5)), 2)
+    );
     assert_eq!(back.state.best_params, c.state.best_params);
     assert_eq!(back.state.rng.state(), c.state.rng.state());
     assert_eq!(back.to_bytes(), c.to_bytes());
     // a model file is not a checkpoint
     m.save(dir.path().join("m.safetensors")).unwrap();
-    let e = Checkpoint::load(dir.path().join("m.safetensors")).unwrap_err().to_string();
+    let e = Checkpoint::load(dir.path().join("m.safetensors"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("backprop-checkpoint"), "{e}");
     let _ = ScaleKind::None;
 }

@@ -279,7 +279,12 @@ fn target_shape(enc: Encoding, m: usize) -> Vec<usize> {
 
 /// The targets of samples `idx` as the loss expects them for a network with `out_features`
 /// outputs: class indices, one-hot rows, or values.
-pub fn encode_targets(loss: Loss, data: &Dataset, out_features: usize, idx: &[usize]) -> Result<crate::tensor::Tensor> {
+pub fn encode_targets(
+    loss: Loss,
+    data: &Dataset,
+    out_features: usize,
+    idx: &[usize],
+) -> Result<crate::tensor::Tensor> {
     let (enc, _) = plan(loss, data, out_features)?;
     let shape = target_shape(enc, idx.len());
     let mut buf = vec![0.0; shape.iter().product()];

@@ -15,16 +15,22 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a network on a CSV file, an MNIST directory, or (with no DATA) the built-in digits.
-    #[command(after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9")]
+    #[command(
+        after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9"
+    )]
     Train(TrainArgs),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
-    #[command(after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -")]
+    #[command(
+        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -"
+    )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
     #[command(after_help = "Example:\n  backprop evaluate model.safetensors test.csv")]
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
-    #[command(after_help = "Examples:\n  backprop explain --example lfd          # Learning From Data's worked example\n  backprop explain --spec net.json\n  backprop explain --model model.safetensors --data data.csv --row 3")]
+    #[command(
+        after_help = "Examples:\n  backprop explain --example lfd          # Learning From Data's worked example\n  backprop explain --spec net.json\n  backprop explain --model model.safetensors --data data.csv --row 3"
+    )]
     Explain(ExplainArgs),
     /// Compare analytic and numerical gradients of a model on data, per parameter tensor.
     #[command(after_help = "Example:\n  backprop gradcheck model.safetensors data.csv")]
@@ -33,7 +39,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  backprop summary model.safetensors")]
     Summary(SummaryArgs),
     /// Measure training speed (samples/s, GFLOP/s, XOR step time, memory).
-    #[command(after_help = "Example:\n  backprop bench --batch-sizes 1,32,128,1024 --data ../shared/datasets/mnist")]
+    #[command(
+        after_help = "Example:\n  backprop bench --batch-sizes 1,32,128,1024 --data ../shared/datasets/mnist"
+    )]
     Bench(BenchArgs),
 }
 

@@ -2,7 +2,9 @@
 
 use crate::args::DataArgs;
 use anyhow::{bail, Context, Result};
-use backprop::data::{read_csv, read_csv_from, read_mnist_dir, CsvOptions, Dataset, TargetColumn, Task};
+use backprop::data::{
+    read_csv, read_csv_from, read_mnist_dir, CsvOptions, Dataset, TargetColumn, Task,
+};
 
 /// The UCI digits data, compiled into the binary (see data/README.md).
 pub const DIGITS_CSV: &str = include_str!("../../../data/digits.csv");
@@ -93,22 +95,47 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
                 backprop::data::Targets::Classes { labels, names } => {
                     labels.iter().map(|&l| names[l as usize].clone()).collect()
                 }
-                backprop::data::Targets::Values { data, .. } => data.iter().map(|v| v.to_string()).collect(),
+                backprop::data::Targets::Values { data, .. } => {
+                    data.iter().map(|v| v.to_string()).collect()
+                }
             };
-            return check_width(ForModel { x, targets: Some(targets), source: src.describe() }, model);
+            return check_width(
+                ForModel {
+                    x,
+                    targets: Some(targets),
+                    source: src.describe(),
+                },
+                model,
+            );
         }
         Source::Csv(p) => backprop::data::read_csv_features(p, &opts, Some(names))?,
-        Source::Stdin => backprop::data::read_csv_features_from(std::io::stdin().lock(), "<stdin>", &opts, Some(names))?,
+        Source::Stdin => backprop::data::read_csv_features_from(
+            std::io::stdin().lock(),
+            "<stdin>",
+            &opts,
+            Some(names),
+        )?,
     };
     let n = table.len();
     let x = backprop::Tensor::from_vec(table.features, [n, table.n_features])?;
-    check_width(ForModel { x, targets: table.targets, source: src.describe() }, model)
+    check_width(
+        ForModel {
+            x,
+            targets: table.targets,
+            source: src.describe(),
+        },
+        model,
+    )
 }
 
 fn check_width(f: ForModel, model: &backprop::io::Model) -> Result<ForModel> {
     let want = model.meta.architecture.in_features;
     if f.x.shape().last() != want {
-        bail!("{}: rows have {} features, but the model takes {want}", f.source, f.x.shape().last());
+        bail!(
+            "{}: rows have {} features, but the model takes {want}",
+            f.source,
+            f.x.shape().last()
+        );
     }
     Ok(f)
 }

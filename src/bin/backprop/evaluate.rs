@@ -7,10 +7,14 @@ use anyhow::{bail, Context, Result};
 use backprop::io::{Model, TaskInfo};
 
 pub fn run(a: &EvaluateArgs) -> Result<()> {
-    let model = Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
+    let model =
+        Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
     let input = load_for_model(&a.data, &a.data_args, &model)?;
     let Some(targets) = &input.targets else {
-        bail!("{}: no target column; evaluate needs labelled data (use predict for unlabelled data)", input.source);
+        bail!(
+            "{}: no target column; evaluate needs labelled data (use predict for unlabelled data)",
+            input.source
+        );
     };
     let p = model.predict(&input.x)?;
     match &model.meta.task {
@@ -20,7 +24,11 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
                 .enumerate()
                 .map(|(i, t)| {
                     classes.iter().position(|c| c == t.trim()).with_context(|| {
-                        format!("{}: row {}: label {t:?} is not one of the model's classes {classes:?}", input.source, i + 1)
+                        format!(
+                            "{}: row {}: label {t:?} is not one of the model's classes {classes:?}",
+                            input.source,
+                            i + 1
+                        )
                     })
                 })
                 .collect::<Result<Vec<usize>>>()?;
@@ -32,18 +40,41 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
             let t: Vec<f64> = targets
                 .iter()
                 .enumerate()
-                .map(|(i, s)| s.trim().parse::<f64>().with_context(|| format!("{}: row {}: target {s:?} is not a number", input.source, i / k + 1)))
+                .map(|(i, s)| {
+                    s.trim().parse::<f64>().with_context(|| {
+                        format!(
+                            "{}: row {}: target {s:?} is not a number",
+                            input.source,
+                            i / k + 1
+                        )
+                    })
+                })
                 .collect::<Result<_>>()?;
             let y: Vec<f64> = p.outputs.data().iter().map(|&v| v as f64).collect();
             let n = (t.len() / k) as f64;
             for (j, name) in names.iter().enumerate() {
-                let (tj, yj): (Vec<f64>, Vec<f64>) = (t.iter().skip(j).step_by(k).copied().collect(), y.iter().skip(j).step_by(k).copied().collect());
-                let mse = tj.iter().zip(&yj).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / n;
+                let (tj, yj): (Vec<f64>, Vec<f64>) = (
+                    t.iter().skip(j).step_by(k).copied().collect(),
+                    y.iter().skip(j).step_by(k).copied().collect(),
+                );
+                let mse = tj
+                    .iter()
+                    .zip(&yj)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum::<f64>()
+                    / n;
                 let mae = tj.iter().zip(&yj).map(|(a, b)| (a - b).abs()).sum::<f64>() / n;
                 let mean = tj.iter().sum::<f64>() / n;
                 let ss_tot = tj.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
-                let r2 = if ss_tot > 0.0 { 1.0 - mse * n / ss_tot } else { 0.0 };
-                println!("{name}: MSE {mse:.6}  MAE {mae:.6}  R² {r2:.4}  ({} samples)", n as usize);
+                let r2 = if ss_tot > 0.0 {
+                    1.0 - mse * n / ss_tot
+                } else {
+                    0.0
+                };
+                println!(
+                    "{name}: MSE {mse:.6}  MAE {mae:.6}  R² {r2:.4}  ({} samples)",
+                    n as usize
+                );
             }
         }
     }
@@ -74,14 +105,29 @@ pub fn classification_report(classes: &[String], truth: &[usize], pred: &[usize]
         }
         s += "\n";
     }
-    s += &format!("\n{:>w$} {:>9} {:>9} {:>9} {:>8}\n", "class", "precision", "recall", "f1", "support");
+    s += &format!(
+        "\n{:>w$} {:>9} {:>9} {:>9} {:>8}\n",
+        "class", "precision", "recall", "f1", "support"
+    );
     for (i, c) in classes.iter().enumerate() {
         let tp = cm[i][i] as f64;
         let predicted: usize = (0..k).map(|r| cm[r][i]).sum();
         let support: usize = cm[i].iter().sum();
-        let prec = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-        let rec = if support > 0 { tp / support as f64 } else { 0.0 };
-        let f1 = if prec + rec > 0.0 { 2.0 * prec * rec / (prec + rec) } else { 0.0 };
+        let prec = if predicted > 0 {
+            tp / predicted as f64
+        } else {
+            0.0
+        };
+        let rec = if support > 0 {
+            tp / support as f64
+        } else {
+            0.0
+        };
+        let f1 = if prec + rec > 0.0 {
+            2.0 * prec * rec / (prec + rec)
+        } else {
+            0.0
+        };
         s += &format!("{c:>w$} {prec:>9.4} {rec:>9.4} {f1:>9.4} {support:>8}\n");
     }
     s

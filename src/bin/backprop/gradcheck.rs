@@ -10,10 +10,14 @@ use backprop::nn::Module;
 use backprop::train::encode_targets;
 
 pub fn run(a: &GradcheckArgs) -> Result<()> {
-    let model = Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
+    let model =
+        Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
     let input = load_for_model(&a.data, &a.data_args, &model)?;
     let Some(targets) = input.targets else {
-        bail!("{}: no target column; gradcheck needs labelled data", input.source);
+        bail!(
+            "{}: no target column; gradcheck needs labelled data",
+            input.source
+        );
     };
     let d = input.x.shape().last();
     let n = a.rows.min(input.x.numel() / d.max(1));
@@ -28,12 +32,21 @@ pub fn run(a: &GradcheckArgs) -> Result<()> {
         TaskInfo::Classification { classes } => Targets::Classes {
             labels: targets[..n]
                 .iter()
-                .map(|t| classes.iter().position(|c| c == t.trim()).map(|i| i as u32).with_context(|| format!("label {t:?} is not a class of the model")))
+                .map(|t| {
+                    classes
+                        .iter()
+                        .position(|c| c == t.trim())
+                        .map(|i| i as u32)
+                        .with_context(|| format!("label {t:?} is not a class of the model"))
+                })
                 .collect::<Result<_>>()?,
             names: classes.clone(),
         },
         TaskInfo::Regression { targets: names } => Targets::Values {
-            data: targets[..n * names.len()].iter().map(|s| s.trim().parse::<f32>().context("target is not a number")).collect::<Result<_>>()?,
+            data: targets[..n * names.len()]
+                .iter()
+                .map(|s| s.trim().parse::<f32>().context("target is not a number"))
+                .collect::<Result<_>>()?,
             names: names.clone(),
         },
     };
@@ -50,15 +63,29 @@ pub fn run(a: &GradcheckArgs) -> Result<()> {
         let y = model.net.forward(g, xv).expect("input width checked above");
         model.meta.loss.apply(g, y, tv)
     });
-    println!("{:<20} {:>12} {:>12} {:>12}  verdict", "parameter", "shape", "max |abs|", "max rel");
+    println!(
+        "{:<20} {:>12} {:>12} {:>12}  verdict",
+        "parameter", "shape", "max |abs|", "max rel"
+    );
     let mut ok = true;
     for ((name, t), r) in model.params.named().zip(&report.inputs) {
         let pass = r.max_rel <= a.tol;
         ok &= pass;
         let shape = format!("{:?}", t.dims());
-        println!("{name:<20} {shape:>12} {:>12.3e} {:>12.3e}  {}", r.max_abs, r.max_rel, if pass { "pass" } else { "FAIL" });
+        println!(
+            "{name:<20} {shape:>12} {:>12.3e} {:>12.3e}  {}",
+            r.max_abs,
+            r.max_rel,
+            if pass { "pass" } else { "FAIL" }
+        );
     }
-    println!("{} rows, h = {}, tolerance {} on the relative error: {}", n, a.eps, a.tol, if ok { "PASS" } else { "FAIL" });
+    println!(
+        "{} rows, h = {}, tolerance {} on the relative error: {}",
+        n,
+        a.eps,
+        a.tol,
+        if ok { "PASS" } else { "FAIL" }
+    );
     if !ok {
         bail!("gradient check failed (relative error above {})", a.tol);
     }

@@ -19,19 +19,36 @@ impl Reporter {
     pub fn new(quiet: bool, json: bool, epochs: usize, samples: usize) -> Reporter {
         let tty = std::io::stderr().is_terminal();
         let bar = (!quiet && tty).then(|| {
-            let b = ProgressBar::with_draw_target(Some((epochs * samples) as u64), ProgressDrawTarget::stderr());
+            let b = ProgressBar::with_draw_target(
+                Some((epochs * samples) as u64),
+                ProgressDrawTarget::stderr(),
+            );
             b.set_style(
-                ProgressStyle::with_template("{bar:30} epoch {prefix} {msg} [{per_sec}, ETA {eta}]")
-                    .expect("internal error: progress template"),
+                ProgressStyle::with_template(
+                    "{bar:30} epoch {prefix} {msg} [{per_sec}, ETA {eta}]",
+                )
+                .expect("internal error: progress template"),
             );
             b
         });
-        Reporter { bar, lines: !quiet && !tty, json, epochs, samples }
+        Reporter {
+            bar,
+            lines: !quiet && !tty,
+            json,
+            epochs,
+            samples,
+        }
     }
 
     pub fn event(&mut self, e: &Event) {
         match e {
-            Event::Batch { epoch, batch, batches, loss, samples } => {
+            Event::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+                samples,
+            } => {
                 if let Some(b) = &self.bar {
                     b.set_position(((epoch - 1) * self.samples + samples) as u64);
                     if *batch == *batches || batch % 8 == 0 {
@@ -134,5 +151,6 @@ pub fn write_history(path: &Path, epochs: &[EpochReport]) -> Result<()> {
             r.seconds
         );
     }
-    backprop::io::atomic_write(path, s.as_bytes()).with_context(|| format!("writing history {}", path.display()))
+    backprop::io::atomic_write(path, s.as_bytes())
+        .with_context(|| format!("writing history {}", path.display()))
 }

@@ -8,7 +8,9 @@ use backprop::data::{split, Dataset, ScaleKind, Scaler, SplitSizes, Targets};
 use backprop::io::{Checkpoint, Model, TaskInfo};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
 use backprop::optim::OptimizerConfig;
-use backprop::train::{evaluate, fit_from, Control, EarlyStopping, Event, Metrics, TrainConfig, TrainState};
+use backprop::train::{
+    evaluate, fit_from, Control, EarlyStopping, Event, Metrics, TrainConfig, TrainState,
+};
 use backprop::{Error, Loss, Parameters, Rng};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,11 +25,25 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 
     // splits: seeded and stratified; MNIST brings its own test set
     let mut rng = Rng::seed(seed);
-    let (val_f, test_f) = (a.val_split, if matches!(src, Source::Mnist(_)) { 0.0 } else { a.test_split });
+    let (val_f, test_f) = (
+        a.val_split,
+        if matches!(src, Source::Mnist(_)) {
+            0.0
+        } else {
+            a.test_split
+        },
+    );
     if !(0.0..1.0).contains(&val_f) || !(0.0..1.0).contains(&test_f) || val_f + test_f >= 1.0 {
         bail!("--val-split {val_f} and --test-split {test_f} must be fractions in [0, 1) that leave data to train on");
     }
-    let (mut train, mut val, mut test) = split(&data, SplitSizes::Fractions { val: val_f, test: test_f }, &mut rng)?;
+    let (mut train, mut val, mut test) = split(
+        &data,
+        SplitSizes::Fractions {
+            val: val_f,
+            test: test_f,
+        },
+        &mut rng,
+    )?;
     if let Source::Mnist(_) = src {
         test = load(&src, &a.data_args, true)?;
     }
@@ -35,13 +51,33 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let (meta, params, opt_cfg, cfg, state, opt_state, lr) = match resumed {
         Some(c) => {
             if c.model.meta.architecture.in_features != data.n_features() {
-                bail!("the checkpoint's network takes {} features but the data has {}", c.model.meta.architecture.in_features, data.n_features());
+                bail!(
+                    "the checkpoint's network takes {} features but the data has {}",
+                    c.model.meta.architecture.in_features,
+                    data.n_features()
+                );
             }
-            (c.model.meta, c.model.params, c.optimizer, c.config, c.state, Some(c.optimizer_state), Some(c.lr))
+            (
+                c.model.meta,
+                c.model.params,
+                c.optimizer,
+                c.config,
+                c.state,
+                Some(c.optimizer_state),
+                Some(c.lr),
+            )
         }
         None => {
             let (meta, params, opt_cfg, cfg) = fresh(a, &train, &data, seed, &mut rng)?;
-            (meta, params, opt_cfg, cfg, TrainState::new(seed), None, None)
+            (
+                meta,
+                params,
+                opt_cfg,
+                cfg,
+                TrainState::new(seed),
+                None,
+                None,
+            )
         }
     };
     let mut params = params;
@@ -58,7 +94,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         opt.set_lr(lr);
     }
 
-    let ckpt_path = a.checkpoint.clone().unwrap_or_else(|| PathBuf::from(format!("{}.ckpt", a.out.display())));
+    let ckpt_path = a
+        .checkpoint
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.ckpt", a.out.display())));
     let mut reporter = Reporter::new(a.quiet, a.json, cfg.epochs, train.len());
     if !a.quiet {
         eprintln!(
@@ -75,10 +114,31 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut last_state = None;
     let mut callback = |e: Event| -> Control {
         reporter.event(&e);
-        if let Event::Epoch { report, state, params, optimizer } = e {
-            last_state = Some((state.clone(), params.clone(), optimizer.state(), optimizer.lr()));
-            if a.checkpoint_every.is_some_and(|n| n > 0 && report.epoch % n == 0) {
-                let c = checkpoint(&meta, params, &opt_cfg, optimizer.state(), optimizer.lr(), &cfg, state);
+        if let Event::Epoch {
+            report,
+            state,
+            params,
+            optimizer,
+        } = e
+        {
+            last_state = Some((
+                state.clone(),
+                params.clone(),
+                optimizer.state(),
+                optimizer.lr(),
+            ));
+            if a.checkpoint_every
+                .is_some_and(|n| n > 0 && report.epoch % n == 0)
+            {
+                let c = checkpoint(
+                    &meta,
+                    params,
+                    &opt_cfg,
+                    optimizer.state(),
+                    optimizer.lr(),
+                    &cfg,
+                    state,
+                );
                 if let Err(err) = c.and_then(|c| Ok(c.save(&ckpt_path)?)) {
                     ckpt_error = Some(err);
                     return Control::Stop;
@@ -88,7 +148,17 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         Control::Continue
     };
     let val_ref = (!val.is_empty()).then_some(&val);
-    let result = fit_from(state, &net, &mut params, out, &mut *opt, &train, val_ref, &cfg, &mut callback);
+    let result = fit_from(
+        state,
+        &net,
+        &mut params,
+        out,
+        &mut *opt,
+        &train,
+        val_ref,
+        &cfg,
+        &mut callback,
+    );
     reporter.finish();
     if let Some(err) = ckpt_error {
         return Err(err.context(format!("writing checkpoint {}", ckpt_path.display())));
@@ -107,20 +177,43 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             checkpoint(&model.meta, p, &opt_cfg, s.clone(), *lr, &cfg, state)?.save(&ckpt_path)?;
         }
     }
-    model.save(&a.out).with_context(|| format!("saving the model to {}", a.out.display()))?;
+    model
+        .save(&a.out)
+        .with_context(|| format!("saving the model to {}", a.out.display()))?;
     if let Some(path) = &a.history {
         crate::progress::write_history(path, &history.epochs)?;
     }
-    let test_m = if test.is_empty() { None } else { Some(evaluate(&model.net, &model.params, model.meta.loss, &test, out)?) };
+    let test_m = if test.is_empty() {
+        None
+    } else {
+        Some(evaluate(
+            &model.net,
+            &model.params,
+            model.meta.loss,
+            &test,
+            out,
+        )?)
+    };
     if !a.quiet {
         summary(&history, test_m.as_ref(), started, &a.out);
     }
     Ok(())
 }
 
-type Fresh = (backprop::io::ModelMeta, Parameters, OptimizerConfig, TrainConfig);
+type Fresh = (
+    backprop::io::ModelMeta,
+    Parameters,
+    OptimizerConfig,
+    TrainConfig,
+);
 
-fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rng) -> Result<Fresh> {
+fn fresh(
+    a: &TrainArgs,
+    train: &Dataset,
+    data: &Dataset,
+    seed: u64,
+    rng: &mut Rng,
+) -> Result<Fresh> {
     let hidden_act: Activation = a.activation.parse().map_err(anyhow::Error::msg)?;
     let classes = data.num_classes();
     let loss: Loss = match &a.loss {
@@ -132,7 +225,9 @@ fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rn
         (Some(_), Loss::BceWithLogits) if classes == Some(2) => 1,
         (Some(k), Loss::BceWithLogits) => bail!("--loss bce needs two classes, the data has {k}"),
         (Some(k), _) => k,
-        (None, l) if l.takes_classes() => bail!("--loss {l} needs class labels, but the target is numeric (try --task classification)"),
+        (None, l) if l.takes_classes() => bail!(
+            "--loss {l} needs class labels, but the target is numeric (try --task classification)"
+        ),
         (None, _) => data.target_width(),
     };
     let out_act: Activation = match &a.output_activation {
@@ -142,9 +237,16 @@ fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rn
     let hidden: Vec<usize> = if a.hidden == "none" || a.hidden.is_empty() {
         vec![]
     } else {
-        a.hidden.split(',').map(|h| h.trim().parse::<usize>().ok().filter(|&n| n > 0)).collect::<Option<_>>().with_context(|| {
-            format!("--hidden {:?}: expected comma-separated positive layer sizes, like 64,32", a.hidden)
-        })?
+        a.hidden
+            .split(',')
+            .map(|h| h.trim().parse::<usize>().ok().filter(|&n| n > 0))
+            .collect::<Option<_>>()
+            .with_context(|| {
+                format!(
+                    "--hidden {:?}: expected comma-separated positive layer sizes, like 64,32",
+                    a.hidden
+                )
+            })?
     };
     let mut spec = MlpSpec::new(data.n_features());
     for &h in &hidden {
@@ -153,7 +255,9 @@ fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rn
     spec = spec.layer(out, out_act);
     let init = match &a.init {
         Some(s) => parse_init(s)?,
-        None if matches!(hidden_act, Activation::Relu | Activation::LeakyRelu(_)) => Init::KaimingUniform,
+        None if matches!(hidden_act, Activation::Relu | Activation::LeakyRelu(_)) => {
+            Init::KaimingUniform
+        }
         None => Init::XavierUniform,
     };
     let scale = match a.scale.as_str() {
@@ -164,12 +268,24 @@ fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rn
     };
     let scaler = Scaler::fit(scale, train);
     let task = match data.targets() {
-        Targets::Classes { names, .. } => TaskInfo::Classification { classes: names.clone() },
-        Targets::Values { names, .. } => TaskInfo::Regression { targets: names.clone() },
+        Targets::Classes { names, .. } => TaskInfo::Classification {
+            classes: names.clone(),
+        },
+        Targets::Values { names, .. } => TaskInfo::Regression {
+            targets: names.clone(),
+        },
     };
     let mut params = Parameters::new();
     Mlp::new(spec.clone(), &mut params, init, rng)?;
-    let meta = Model::meta(spec, loss, task, data.feature_names.clone(), scaler, init, seed);
+    let meta = Model::meta(
+        spec,
+        loss,
+        task,
+        data.feature_names.clone(),
+        scaler,
+        init,
+        seed,
+    );
 
     let mut opt = OptimizerConfig::default_for(&a.optimizer, a.lr)?;
     if let Some(m) = a.momentum {
@@ -183,10 +299,13 @@ fn fresh(a: &TrainArgs, train: &Dataset, data: &Dataset, seed: u64, rng: &mut Rn
     cfg.epochs = a.epochs;
     cfg.batch_size = match a.batch_size.as_str() {
         "full" => 0,
-        s => s.parse().with_context(|| format!("--batch-size {s:?}: expected a number or `full`"))?,
+        s => s
+            .parse()
+            .with_context(|| format!("--batch-size {s:?}: expected a number or `full`"))?,
     };
     cfg.seed = seed;
-    cfg.early_stopping = (a.early_stopping > 0 && a.val_split > 0.0).then(|| EarlyStopping::new(a.early_stopping));
+    cfg.early_stopping =
+        (a.early_stopping > 0 && a.val_split > 0.0).then(|| EarlyStopping::new(a.early_stopping));
     cfg.target_loss = a.target_loss;
     cfg.clip_grad_norm = a.clip_norm;
     Ok((meta, params, opt, cfg))
@@ -218,7 +337,11 @@ fn checkpoint(
 ) -> Result<Checkpoint> {
     let net = Mlp::from_params(meta.architecture.clone(), params)?;
     Ok(Checkpoint {
-        model: Model { meta: meta.clone(), net, params: params.clone() },
+        model: Model {
+            meta: meta.clone(),
+            net,
+            params: params.clone(),
+        },
         optimizer: opt.clone(),
         optimizer_state: opt_state,
         lr,
@@ -229,8 +352,16 @@ fn checkpoint(
 
 fn describe_net(spec: &MlpSpec, params: &Parameters) -> String {
     let mut sizes = vec![spec.in_features.to_string()];
-    sizes.extend(spec.layers.iter().map(|l| format!("{}({})", l.out_features, l.activation)));
-    format!("network {} with {} parameters", sizes.join("-"), params.numel())
+    sizes.extend(
+        spec.layers
+            .iter()
+            .map(|l| format!("{}({})", l.out_features, l.activation)),
+    );
+    format!(
+        "network {} with {} parameters",
+        sizes.join("-"),
+        params.numel()
+    )
 }
 
 fn fmt_metrics(m: &Metrics) -> String {
@@ -244,9 +375,19 @@ fn fmt_metrics(m: &Metrics) -> String {
     s
 }
 
-fn summary(h: &backprop::train::History, test: Option<&Metrics>, started: Instant, out: &std::path::Path) {
+fn summary(
+    h: &backprop::train::History,
+    test: Option<&Metrics>,
+    started: Instant,
+    out: &std::path::Path,
+) {
     let Some(last) = h.epochs.last() else { return };
-    eprintln!("stopped after {} epochs ({:?}); best epoch {}", last.epoch, h.stop, h.best_epoch.unwrap_or(last.epoch));
+    eprintln!(
+        "stopped after {} epochs ({:?}); best epoch {}",
+        last.epoch,
+        h.stop,
+        h.best_epoch.unwrap_or(last.epoch)
+    );
     eprintln!("  train:      {}", fmt_metrics(&last.train));
     if let Some(v) = &last.val {
         eprintln!("  validation: {}", fmt_metrics(v));
@@ -254,5 +395,9 @@ fn summary(h: &backprop::train::History, test: Option<&Metrics>, started: Instan
     if let Some(t) = test {
         eprintln!("  held-out test: {}", fmt_metrics(t));
     }
-    eprintln!("  time {:.1} s; model written to {}", started.elapsed().as_secs_f64(), out.display());
+    eprintln!(
+        "  time {:.1} s; model written to {}",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
 }

@@ -1,0 +1,411 @@
+//! The real `backprop` binary: round trips, the built-in default, JSON records, determinism,
+//! kill-and-resume, and every error path's message and exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_backprop"))
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A user mistake: exit code 2, one `error:` line naming what was wrong, no panic.
+fn fails(dir: &Path, args: &[&str], needles: &[&str]) {
+    let out = run(dir, args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{args:?}: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {n:?} not in {err}");
+    }
+}
+
+/// A small CSV: two well-separated blobs per class, string labels.
+fn blobs(dir: &Path) -> PathBuf {
+    let mut s = String::from("width,height,kind\n");
+    let mut r = backprop::Rng::seed(1);
+    for i in 0..90 {
+        let (c, name) = [
+            ((0.0, 0.0), "small"),
+            ((3.0, 3.0), "large"),
+            ((0.0, 3.0), "tall"),
+        ][i % 3];
+        s += &format!(
+            "{:.3},{:.3},{name}\n",
+            c.0 + 0.5 * r.normal(),
+            c.1 + 0.5 * r.normal()
+        );
+    }
+    let p = dir.join("blobs.csv");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+#[test]
+fn train_predict_evaluate_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    blobs(d);
+    let out = run(
+        d,
+        &[
+            "train",
+            "blobs.csv",
+            "--epochs",
+            "60",
+            "--out",
+            "m.safetensors",
+            "--history",
+            "h.csv",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let h = std::fs::read_to_string(d.join("h.csv")).unwrap();
+    assert!(h.starts_with("epoch,train_loss,train_accuracy"));
+    assert!(h.lines().count() > 2);
+
+    let out = run(d, &["predict", "m.safetensors", "blobs.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pred = text(&out.stdout);
+    let mut lines = pred.lines();
+    assert_eq!(lines.next(), Some("class,p_large,p_small,p_tall"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 90);
+    let want = ["small", "large", "tall"];
+    let right = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.starts_with(&format!("{},", want[i % 3])))
+        .count();
+    assert!(right >= 85, "{right}/90 predicted right");
+
+    // the same file through stdin, without its label column
+    let unlabelled: String = std::fs::read_to_string(d.join("blobs.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplitn(2, ',').nth(1).unwrap().to_string() + "\n")
+        .collect();
+    let mut child = bin()
+        .current_dir(d)
+        .args(["predict", "m.safetensors", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), unlabelled.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), pred);
+
+    let out = run(d, &["evaluate", "m.safetensors", "blobs.csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rep = text(&out.stdout);
+    assert!(
+        rep.contains("accuracy") && rep.contains("confusion matrix") && rep.contains("precision"),
+        "{rep}"
+    );
+}
+
+#[test]
+fn built_in_digits_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["train", "--epochs", "15"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("built-in UCI digits"), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("held-out test"))
+        .expect("a held-out line");
+    let acc: f32 = line
+        .split("accuracy ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc > 90.0, "{line}");
+    assert!(dir.path().join("model.safetensors").exists());
+}
+
+#[test]
+fn json_records_one_per_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "train",
+            "--epochs",
+            "4",
+            "--early-stopping",
+            "0",
+            "--json",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success());
+    let recs: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4);
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r["epoch"], i + 1);
+        assert!(r["train_loss"].as_f64().unwrap() > 0.0);
+        assert!(r["val_accuracy"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn same_seed_gives_the_same_bytes_on_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = |out: &'static str, threads: &'static str| {
+        vec![
+            "train",
+            "--epochs",
+            "5",
+            "--hidden",
+            "300",
+            "--batch-size",
+            "512",
+            "--quiet",
+            "--out",
+            out,
+            "--threads",
+            threads,
+        ]
+    };
+    assert!(run(d, &args("a", "1")).status.success());
+    assert!(run(d, &args("b", "1")).status.success());
+    assert!(run(d, &args("c", "2")).status.success());
+    let (a, b, c) = (
+        std::fs::read(d.join("a")).unwrap(),
+        std::fs::read(d.join("b")).unwrap(),
+        std::fs::read(d.join("c")).unwrap(),
+    );
+    assert_eq!(a, b, "two runs, same seed");
+    assert_eq!(a, c, "one thread vs two");
+    assert!(run(
+        d,
+        &[
+            "train",
+            "--epochs",
+            "5",
+            "--hidden",
+            "300",
+            "--batch-size",
+            "512",
+            "--quiet",
+            "--out",
+            "e",
+            "--seed",
+            "1"
+        ]
+    )
+    .status
+    .success());
+    assert_ne!(a, std::fs::read(d.join("e")).unwrap(), "another seed");
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let common = [
+        "train",
+        "--hidden",
+        "256,256",
+        "--batch-size",
+        "1",
+        "--epochs",
+        "12",
+        "--early-stopping",
+        "0",
+        "--quiet",
+        "--checkpoint-every",
+        "1",
+    ];
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--out", "full.safetensors"]);
+    let full = run(d, &args);
+    assert!(full.status.success(), "{}", text(&full.stderr));
+
+    let mut args: Vec<&str> = common.to_vec();
+    args.extend(["--out", "part.safetensors", "--checkpoint", "part.ckpt"]);
+    let mut child = bin()
+        .current_dir(d)
+        .args(&args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ckpt = d.join("part.ckpt");
+    let start = std::time::Instant::now();
+    while !ckpt.exists() {
+        assert!(start.elapsed().as_secs() < 120, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run was killed before it finished");
+    assert!(
+        !d.join("part.safetensors").exists(),
+        "killed before writing its model"
+    );
+    let epoch = backprop::io::Checkpoint::load(&ckpt).unwrap().state.epoch;
+    assert!(epoch < 12, "killed mid-training, at epoch {epoch}");
+
+    let out = run(
+        d,
+        &[
+            "train",
+            "--resume",
+            "part.ckpt",
+            "--out",
+            "part.safetensors",
+            "--checkpoint",
+            "part.ckpt",
+            "--checkpoint-every",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(d.join("full.safetensors")).unwrap(),
+        std::fs::read(d.join("part.safetensors")).unwrap(),
+        "resumed from epoch {epoch}"
+    );
+}
+
+#[test]
+fn errors_are_one_clear_line_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("ragged.csv"), "a,b,y\n1,2,0\n3,1\n").unwrap();
+    std::fs::write(d.join("text.csv"), "a,b,y\n1,2,0\n3,x,1\n").unwrap();
+    std::fs::write(d.join("empty.csv"), "").unwrap();
+    std::fs::write(d.join("notamodel"), "hello").unwrap();
+    fails(
+        d,
+        &["train", "missing.csv"],
+        &["missing.csv", "No such file"],
+    );
+    fails(
+        d,
+        &["train", "ragged.csv"],
+        &["ragged.csv:3", "expected 3 fields"],
+    );
+    fails(
+        d,
+        &["train", "text.csv"],
+        &["text.csv:3", "b", "expected a number"],
+    );
+    fails(d, &["train", "empty.csv"], &["empty.csv"]);
+    fails(d, &["train", "--hidden", "64,x"], &["--hidden"]);
+    fails(
+        d,
+        &["train", "--optimizer", "lbfgs"],
+        &["optimizer", "lbfgs"],
+    );
+    fails(d, &["train", "--loss", "nope"], &["unknown loss"]);
+    fails(d, &["train", "--batch-size", "many"], &["--batch-size"]);
+    fails(
+        d,
+        &["train", "--val-split", "0.7", "--test-split", "0.5"],
+        &["--val-split"],
+    );
+    fails(d, &["train", "--target", "nosuch"], &["nosuch"]);
+    fails(d, &["train", "mnist:/nonexistent"], &["/nonexistent"]);
+    fails(
+        d,
+        &["predict", "nomodel.safetensors", "x.csv"],
+        &["nomodel.safetensors"],
+    );
+    fails(
+        d,
+        &["predict", "notamodel", "x.csv"],
+        &["notamodel", "not a valid safetensors file"],
+    );
+    fails(d, &["train", "--resume", "notamodel"], &["notamodel"]);
+    fails(d, &["frobnicate"], &["frobnicate"]);
+    // a model trained on 64 digit features meets a file with 2 features
+    assert!(run(d, &["train", "--epochs", "1", "--quiet"])
+        .status
+        .success());
+    blobs(d);
+    fails(
+        d,
+        &["predict", "model.safetensors", "blobs.csv"],
+        &["blobs.csv"],
+    );
+    fails(
+        d,
+        &["evaluate", "model.safetensors", "blobs.csv"],
+        &["blobs.csv"],
+    );
+}
+
+#[test]
+fn help_of_each_command_shows_an_example() {
+    for cmd in [
+        "train",
+        "predict",
+        "evaluate",
+        "explain",
+        "gradcheck",
+        "summary",
+        "bench",
+    ] {
+        let out = bin().args([cmd, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Example") && help.contains(&format!("backprop {cmd}")),
+            "{cmd}: {help}"
+        );
+    }
+}
+
+#[test]
+fn gradcheck_passes_on_a_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    blobs(d);
+    assert!(run(
+        d,
+        &[
+            "train",
+            "blobs.csv",
+            "--epochs",
+            "20",
+            "--activation",
+            "tanh",
+            "--quiet"
+        ]
+    )
+    .status
+    .success());
+    let out = run(d, &["gradcheck", "model.safetensors", "blobs.csv"]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    assert!(s.contains("layers.0.weight") && s.contains("PASS"), "{s}");
+}
