@@ -99,7 +99,7 @@ fn train_predict_evaluate_round_trip() {
     let unlabelled: String = std::fs::read_to_string(d.join("blobs.csv"))
         .unwrap()
         .lines()
-        .map(|l| l.rsplitn(2, ',').nth(1).unwrap().to_string() + "\n")
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
         .collect();
     let mut child = bin()
         .current_dir(d)

@@ -18,7 +18,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9"
     )]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
         after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -"

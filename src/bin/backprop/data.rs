@@ -40,13 +40,13 @@ impl Source {
 }
 
 pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
-    let mut o = CsvOptions::default();
-    o.header = match a.header.as_str() {
+    let header = match a.header.as_str() {
         "auto" => None,
         "yes" | "true" => Some(true),
         "no" | "false" => Some(false),
         h => bail!("--header {h:?}: expected yes, no or auto"),
     };
+    let mut o = CsvOptions { header, ..CsvOptions::default() };
     if let Some(t) = &a.target {
         o.target = match t.parse::<usize>() {
             Ok(i) => TargetColumn::Index(i),

@@ -19,7 +19,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     backprop::set_num_threads(a.threads);
     let src = Source::parse(a.data.as_deref());
-    let resumed = a.resume.as_ref().map(|p| Checkpoint::load(p)).transpose()?;
+    let resumed = a.resume.as_ref().map(Checkpoint::load).transpose()?;
     let data = load(&src, &a.data_args, false)?;
     let seed = resumed.as_ref().map_or(a.seed, |c| c.model.meta.seed);
 
