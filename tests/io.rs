@@ -110,7 +110,7 @@ fn with_meta(f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
     f(&mut meta);
     header["__metadata__"]["backprop"] = serde_json::Value::String(meta.to_string());
     let mut h = header.to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();

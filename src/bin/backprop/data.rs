@@ -46,7 +46,10 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
         "no" | "false" => Some(false),
         h => bail!("--header {h:?}: expected yes, no or auto"),
     };
-    let mut o = CsvOptions { header, ..CsvOptions::default() };
+    let mut o = CsvOptions {
+        header,
+        ..CsvOptions::default()
+    };
     if let Some(t) = &a.target {
         o.target = match t.parse::<usize>() {
             Ok(i) => TargetColumn::Index(i),
