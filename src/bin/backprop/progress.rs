@@ -13,6 +13,7 @@ pub struct Reporter {
     json: bool,
     epochs: usize,
     samples: usize,
+    epoch_start: std::time::Instant,
 }
 
 impl Reporter {
@@ -49,11 +50,15 @@ impl Reporter {
                 loss,
                 samples,
             } => {
+                if *batch == 1 {
+                    self.epoch_start = std::time::Instant::now();
+                }
                 if let Some(b) = &self.bar {
                     b.set_position(((epoch - 1) * self.samples + samples) as u64);
                     if *batch == *batches || batch % 8 == 0 {
+                        let rate = *samples as f64 / self.epoch_start.elapsed().as_secs_f64().max(1e-9);
                         b.set_prefix(format!("{epoch}/{}", self.epochs));
-                        b.set_message(format!("batch {batch}/{batches} loss {loss:.4}"));
+                        b.set_message(format!("batch {batch}/{batches} loss {loss:.4} {rate:.0} samples/s"));
                     }
                 }
             }
