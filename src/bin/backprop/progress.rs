@@ -38,6 +38,7 @@ impl Reporter {
             json,
             epochs,
             samples,
+            epoch_start: std::time::Instant::now(),
         }
     }
 
@@ -56,9 +57,12 @@ impl Reporter {
                 if let Some(b) = &self.bar {
                     b.set_position(((epoch - 1) * self.samples + samples) as u64);
                     if *batch == *batches || batch % 8 == 0 {
-                        let rate = *samples as f64 / self.epoch_start.elapsed().as_secs_f64().max(1e-9);
+                        let rate =
+                            *samples as f64 / self.epoch_start.elapsed().as_secs_f64().max(1e-9);
                         b.set_prefix(format!("{epoch}/{}", self.epochs));
-                        b.set_message(format!("batch {batch}/{batches} loss {loss:.4} {rate:.0} samples/s"));
+                        b.set_message(format!(
+                            "batch {batch}/{batches} loss {loss:.4} {rate:.0} samples/s"
+                        ));
                     }
                 }
             }
