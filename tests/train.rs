@@ -480,3 +480,53 @@ fn digits_reach_97_percent_on_held_out_data() {
         assert!(acc >= 0.97, "seed {seed}: {acc}");
     }
 }
+
+#[test]
+fn an_ensemble_averages_its_members() {
+    use backprop::train::Ensemble;
+    let data = xor();
+    let mut ens = Ensemble::new(Loss::CrossEntropy);
+    let mut rng = Rng::seed(10);
+    for k in 0..3 {
+        let mut params = Parameters::new();
+        let net = Mlp::new(
+            MlpSpec::from_sizes(&[2, 8, 2], Activation::Tanh, Activation::Identity),
+            &mut params,
+            Init::XavierUniform,
+            &mut rng,
+        )
+        .unwrap();
+        let mut opt = Adam::new(0.05).build().unwrap();
+        let mut cfg = TrainConfig::new(Loss::CrossEntropy);
+        cfg.epochs = 300;
+        cfg.batch_size = 0;
+        cfg.seed = k;
+        fit(
+            &net,
+            &mut params,
+            2,
+            &mut opt,
+            &data,
+            None,
+            &cfg,
+            &mut quiet,
+        )
+        .unwrap();
+        ens.push(net, params);
+    }
+    let x = data.features_tensor();
+    let avg = ens.predict(&x).unwrap();
+    let mut tape = Tape::new();
+    let members: Vec<Tensor> = (0..3)
+        .map(|i| ens.member_output(i, &mut tape, &x).unwrap())
+        .collect();
+    for j in 0..avg.numel() {
+        let mean = members.iter().map(|m| m.data()[j]).sum::<f32>() / 3.0;
+        assert!((avg.data()[j] - mean).abs() < 1e-6);
+    }
+    // averaged class probabilities still sum to one, and the ensemble solves XOR
+    for i in 0..4 {
+        assert!((avg.row(i).iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    assert_eq!(avg.argmax_rows(), vec![0, 1, 1, 0]);
+}
