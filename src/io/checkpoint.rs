@@ -4,7 +4,10 @@
 //! written at the end of epoch k gives the same bytes as a run that was never interrupted.
 
 use crate::error::{Error, Result};
-use crate::io::{atomic_write, from_safetensors, read_file, read_params, read_tensor, to_safetensors, Model, ModelMeta};
+use crate::io::{
+    atomic_write, from_safetensors, read_file, read_params, read_tensor, to_safetensors, Model,
+    ModelMeta,
+};
 use crate::nn::Mlp;
 use crate::optim::OptimizerConfig;
 use crate::params::Parameters;
@@ -63,7 +66,11 @@ impl Checkpoint {
             version: VERSION,
             model: self.model.meta.clone(),
             optimizer: self.optimizer.clone(),
-            optimizer_state: self.optimizer_state.iter().map(|(n, t)| (n.clone(), t.dims().to_vec())).collect(),
+            optimizer_state: self
+                .optimizer_state
+                .iter()
+                .map(|(n, t)| (n.clone(), t.dims().to_vec()))
+                .collect(),
             lr: self.lr,
             config: self.config.clone(),
             epoch: self.state.epoch,
@@ -75,12 +82,25 @@ impl Checkpoint {
             has_best_params: self.state.best_params.is_some(),
             bad_epochs: self.state.bad_epochs,
         };
-        let mut tensors: Vec<(String, &Tensor)> = self.model.params.named().map(|(n, t)| (format!("model/{n}"), t)).collect();
-        tensors.extend(self.optimizer_state.iter().map(|(n, t)| (format!("optimizer/{n}"), t)));
+        let mut tensors: Vec<(String, &Tensor)> = self
+            .model
+            .params
+            .named()
+            .map(|(n, t)| (format!("model/{n}"), t))
+            .collect();
+        tensors.extend(
+            self.optimizer_state
+                .iter()
+                .map(|(n, t)| (format!("optimizer/{n}"), t)),
+        );
         if let Some(best) = &self.state.best_params {
             tensors.extend(best.named().map(|(n, t)| (format!("best/{n}"), t)));
         }
-        to_safetensors(&tensors, KEY, serde_json::to_string(&meta).expect("internal error: checkpoint metadata"))
+        to_safetensors(
+            &tensors,
+            KEY,
+            serde_json::to_string(&meta).expect("internal error: checkpoint metadata"),
+        )
     }
 
     /// Saves atomically to `path`.
@@ -92,33 +112,65 @@ impl Checkpoint {
     pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
         let path = path.as_ref();
         let bytes = read_file(path)?;
-        let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
+        let bad = |msg: String| Error::ModelFile {
+            path: path.to_path_buf(),
+            msg,
+        };
         let loaded = from_safetensors(&bytes, KEY, path)?;
-        let meta: Meta = serde_json::from_str(&loaded.json).map_err(|e| bad(format!("invalid checkpoint metadata: {e}")))?;
+        let meta: Meta = serde_json::from_str(&loaded.json)
+            .map_err(|e| bad(format!("invalid checkpoint metadata: {e}")))?;
         if meta.format != FORMAT || meta.version != VERSION {
-            return Err(bad(format!("{} version {}, but this build reads {FORMAT} version {VERSION}", meta.format, meta.version)));
+            return Err(bad(format!(
+                "{} version {}, but this build reads {FORMAT} version {VERSION}",
+                meta.format, meta.version
+            )));
         }
-        meta.model.architecture.validate().map_err(|e| bad(format!("invalid architecture: {e}")))?;
+        meta.model
+            .architecture
+            .validate()
+            .map_err(|e| bad(format!("invalid architecture: {e}")))?;
         let mut params = Parameters::new();
         for (name, shape) in meta.model.architecture.param_shapes() {
-            params.add(name.clone(), read_tensor(&loaded.st, &format!("model/{name}"), &shape, path)?);
+            params.add(
+                name.clone(),
+                read_tensor(&loaded.st, &format!("model/{name}"), &shape, path)?,
+            );
         }
-        let net = Mlp::from_params(meta.model.architecture.clone(), &params).map_err(|e| bad(e.to_string()))?;
+        let net = Mlp::from_params(meta.model.architecture.clone(), &params)
+            .map_err(|e| bad(e.to_string()))?;
         let mut optimizer_state = vec![];
         for (name, shape) in &meta.optimizer_state {
-            optimizer_state.push((name.clone(), read_tensor(&loaded.st, &format!("optimizer/{name}"), shape, path)?));
+            optimizer_state.push((
+                name.clone(),
+                read_tensor(&loaded.st, &format!("optimizer/{name}"), shape, path)?,
+            ));
         }
-        let best_params = if meta.has_best_params { Some(read_params(&loaded.st, "best/", &params, path)?) } else { None };
+        let best_params = if meta.has_best_params {
+            Some(read_params(&loaded.st, "best/", &params, path)?)
+        } else {
+            None
+        };
         let seed_hex = &meta.rng_seed;
         let mut seed = [0u8; 32];
         if seed_hex.len() != 64 {
-            return Err(bad(format!("generator seed has {} hex digits, expected 64", seed_hex.len())));
+            return Err(bad(format!(
+                "generator seed has {} hex digits, expected 64",
+                seed_hex.len()
+            )));
         }
         for (i, b) in seed.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&seed_hex[2 * i..2 * i + 2], 16).map_err(|_| bad("generator seed is not hex".into()))?;
+            *b = u8::from_str_radix(&seed_hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| bad("generator seed is not hex".into()))?;
         }
-        let word_pos = meta.rng_word_pos.parse().map_err(|_| bad("generator position is not a number".into()))?;
-        let rng = Rng::from_state(&RngState { seed, stream: meta.rng_stream, word_pos });
+        let word_pos = meta
+            .rng_word_pos
+            .parse()
+            .map_err(|_| bad("generator position is not a number".into()))?;
+        let rng = Rng::from_state(&RngState {
+            seed,
+            stream: meta.rng_stream,
+            word_pos,
+        });
         let state = TrainState {
             epoch: meta.epoch,
             rng,
@@ -128,7 +180,11 @@ impl Checkpoint {
             bad_epochs: meta.bad_epochs,
         };
         Ok(Checkpoint {
-            model: Model { meta: meta.model, net, params },
+            model: Model {
+                meta: meta.model,
+                net,
+                params,
+            },
             optimizer: meta.optimizer,
             optimizer_state,
             lr: meta.lr,

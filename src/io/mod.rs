@@ -29,13 +29,22 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the directory.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("not a file path")))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -57,11 +66,22 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
 pub(crate) fn to_safetensors(tensors: &[(String, &Tensor)], key: &str, json: String) -> Vec<u8> {
     let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
         .iter()
-        .map(|(n, t)| (n.clone(), t.data().iter().flat_map(|v| v.to_le_bytes()).collect(), t.dims().to_vec()))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                t.data().iter().flat_map(|v| v.to_le_bytes()).collect(),
+                t.dims().to_vec(),
+            )
+        })
         .collect();
     let views: Vec<(String, TensorView)> = bytes
         .iter()
-        .map(|(n, b, s)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).expect("internal error: tensor view")))
+        .map(|(n, b, s)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).expect("internal error: tensor view"),
+            )
+        })
         .collect();
     let meta = HashMap::from([(key.to_string(), json)]);
     safetensors::serialize(views, Some(meta)).expect("internal error: serialising tensors")
@@ -74,41 +94,82 @@ pub(crate) struct Loaded<'a> {
 }
 
 pub(crate) fn from_safetensors<'a>(bytes: &'a [u8], key: &str, path: &Path) -> Result<Loaded<'a>> {
-    let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let bad = |msg: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let json = meta
         .metadata()
         .as_ref()
         .and_then(|m| m.get(key))
         .cloned()
-        .ok_or_else(|| bad(format!("no \"{key}\" metadata: not a backprop file of this kind")))?;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "no \"{key}\" metadata: not a backprop file of this kind"
+            ))
+        })?;
+    let st =
+        SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
     Ok(Loaded { json, st })
 }
 
 /// Reads tensor `name` as f32 of exactly `shape`.
-pub(crate) fn read_tensor(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Tensor> {
-    let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
-    let view = st.tensor(name).map_err(|_| bad(format!("tensor {name} is missing")))?;
+pub(crate) fn read_tensor(
+    st: &SafeTensors,
+    name: &str,
+    shape: &[usize],
+    path: &Path,
+) -> Result<Tensor> {
+    let bad = |msg: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let view = st
+        .tensor(name)
+        .map_err(|_| bad(format!("tensor {name} is missing")))?;
     if view.dtype() != Dtype::F32 {
-        return Err(bad(format!("tensor {name} has dtype {:?}, expected F32", view.dtype())));
+        return Err(bad(format!(
+            "tensor {name} has dtype {:?}, expected F32",
+            view.dtype()
+        )));
     }
     if view.shape() != shape {
-        return Err(bad(format!("tensor {name} has shape {:?}, expected {:?}", view.shape(), shape)));
+        return Err(bad(format!(
+            "tensor {name} has shape {:?}, expected {:?}",
+            view.shape(),
+            shape
+        )));
     }
-    let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let data: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     Tensor::from_vec(data, shape).map_err(|e| bad(format!("tensor {name}: {e}")))
 }
 
 /// Reads every tensor of `like` (same names and shapes) under `prefix`.
-pub(crate) fn read_params(st: &SafeTensors, prefix: &str, like: &Parameters, path: &Path) -> Result<Parameters> {
+pub(crate) fn read_params(
+    st: &SafeTensors,
+    prefix: &str,
+    like: &Parameters,
+    path: &Path,
+) -> Result<Parameters> {
     let mut out = Parameters::new();
     for (name, t) in like.named() {
-        out.add(name, read_tensor(st, &format!("{prefix}{name}"), t.dims(), path)?);
+        out.add(
+            name,
+            read_tensor(st, &format!("{prefix}{name}"), t.dims(), path)?,
+        );
     }
     Ok(out)
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

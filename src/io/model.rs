@@ -82,7 +82,15 @@ pub struct Prediction {
 impl Model {
     /// Fresh metadata for a network about to be trained.
     #[allow(clippy::too_many_arguments)]
-    pub fn meta(architecture: MlpSpec, loss: Loss, task: TaskInfo, feature_names: Vec<String>, scaler: Scaler, init: Init, seed: u64) -> ModelMeta {
+    pub fn meta(
+        architecture: MlpSpec,
+        loss: Loss,
+        task: TaskInfo,
+        feature_names: Vec<String>,
+        scaler: Scaler,
+        init: Init,
+        seed: u64,
+    ) -> ModelMeta {
         ModelMeta {
             format: FORMAT.into(),
             version: FORMAT_VERSION,
@@ -104,7 +112,11 @@ impl Model {
 
     /// The model as file bytes (deterministic: the same model gives the same bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let tensors: Vec<(String, &Tensor)> = self.params.named().map(|(n, t)| (n.to_string(), t)).collect();
+        let tensors: Vec<(String, &Tensor)> = self
+            .params
+            .named()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
         let json = serde_json::to_string(&self.meta).expect("internal error: model metadata");
         to_safetensors(&tensors, KEY, json)
     }
@@ -122,7 +134,10 @@ impl Model {
 
     /// Parses model bytes; `path` names the source in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
-        let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
+        let bad = |msg: String| Error::ModelFile {
+            path: path.to_path_buf(),
+            msg,
+        };
         let loaded = from_safetensors(bytes, KEY, path)?;
         let meta = parse_meta(&loaded.json, path)?;
         let mut params = Parameters::new();
@@ -131,9 +146,12 @@ impl Model {
         }
         let extra = loaded.st.len().saturating_sub(params.len());
         if extra > 0 {
-            return Err(bad(format!("{extra} tensor(s) that the architecture does not have")));
+            return Err(bad(format!(
+                "{extra} tensor(s) that the architecture does not have"
+            )));
         }
-        let net = Mlp::from_params(meta.architecture.clone(), &params).map_err(|e| bad(e.to_string()))?;
+        let net =
+            Mlp::from_params(meta.architecture.clone(), &params).map_err(|e| bad(e.to_string()))?;
         Ok(Model { meta, net, params })
     }
 
@@ -151,14 +169,21 @@ impl Model {
     pub fn predict(&self, x: &Tensor) -> Result<Prediction> {
         let y = self.forward(x)?;
         let TaskInfo::Classification { classes } = &self.meta.task else {
-            return Ok(Prediction { outputs: y, classes: None });
+            return Ok(Prediction {
+                outputs: y,
+                classes: None,
+            });
         };
         let k = y.shape().last();
         let n = y.numel() / k.max(1);
         let probs = match (self.meta.loss, k) {
             (Loss::CrossEntropy | Loss::Hinge, _) => {
                 let mut p = y.clone();
-                for (src, dst) in y.data().chunks_exact(k).zip(p.data_mut().chunks_exact_mut(k)) {
+                for (src, dst) in y
+                    .data()
+                    .chunks_exact(k)
+                    .zip(p.data_mut().chunks_exact_mut(k))
+                {
                     crate::autograd::ops::softmax::log_softmax_row(src, dst);
                     dst.iter_mut().for_each(|v| *v = v.exp());
                 }
@@ -166,40 +191,83 @@ impl Model {
             }
             (loss, 1) => {
                 // one output: P(class 1), from a logit (BCE) or read as a probability
-                let p1 = |v: f32| if loss == Loss::BceWithLogits { 1.0 / (1.0 + (-v).exp()) } else { v.clamp(0.0, 1.0) };
-                let data = y.data().iter().flat_map(|&v| [1.0 - p1(v), p1(v)]).collect();
+                let p1 = |v: f32| {
+                    if loss == Loss::BceWithLogits {
+                        1.0 / (1.0 + (-v).exp())
+                    } else {
+                        v.clamp(0.0, 1.0)
+                    }
+                };
+                let data = y
+                    .data()
+                    .iter()
+                    .flat_map(|&v| [1.0 - p1(v), p1(v)])
+                    .collect();
                 Tensor::from_vec(data, [n, 2])?
             }
             _ => y.clone(),
         };
-        let readout = if k == 1 { Readout::Threshold(1) } else { Readout::Argmax };
+        let readout = if k == 1 {
+            Readout::Threshold(1)
+        } else {
+            Readout::Argmax
+        };
         let cls: Vec<usize> = (0..n)
-            .map(|i| if k == 1 { readout.class_of(&probs.row(i)[1..]) } else { readout.class_of(probs.row(i)) })
+            .map(|i| {
+                if k == 1 {
+                    readout.class_of(&probs.row(i)[1..])
+                } else {
+                    readout.class_of(probs.row(i))
+                }
+            })
             .map(|c| c.min(classes.len().saturating_sub(1)))
             .collect();
-        Ok(Prediction { outputs: probs, classes: Some(cls) })
+        Ok(Prediction {
+            outputs: probs,
+            classes: Some(cls),
+        })
     }
 }
 
 fn parse_meta(json: &str, path: &Path) -> Result<ModelMeta> {
-    let bad = |msg: String| Error::ModelFile { path: path.to_path_buf(), msg };
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
+    let bad = |msg: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| bad(format!("metadata is not JSON: {e}")))?;
     if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(bad(format!("not a {FORMAT} file (format field {:?})", v.get("format"))));
+        return Err(bad(format!(
+            "not a {FORMAT} file (format field {:?})",
+            v.get("format")
+        )));
     }
     match v.get("version").and_then(|x| x.as_u64()) {
         Some(n) if n == FORMAT_VERSION as u64 => {}
-        Some(n) => return Err(bad(format!("format version {n}, but this build reads version {FORMAT_VERSION}"))),
+        Some(n) => {
+            return Err(bad(format!(
+                "format version {n}, but this build reads version {FORMAT_VERSION}"
+            )))
+        }
         None => return Err(bad("no format version".into())),
     }
-    let meta: ModelMeta = serde_json::from_value(v).map_err(|e| bad(format!("invalid metadata: {e}")))?;
-    meta.architecture.validate().map_err(|e| bad(format!("invalid architecture: {e}")))?;
+    let meta: ModelMeta =
+        serde_json::from_value(v).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    meta.architecture
+        .validate()
+        .map_err(|e| bad(format!("invalid architecture: {e}")))?;
     let n_features = meta.architecture.in_features;
     if meta.feature_names.len() != n_features {
-        return Err(bad(format!("{} feature names for {n_features} inputs", meta.feature_names.len())));
+        return Err(bad(format!(
+            "{} feature names for {n_features} inputs",
+            meta.feature_names.len()
+        )));
     }
     if meta.scaler.n_features().is_some_and(|n| n != n_features) {
-        return Err(bad(format!("scaler fitted on {:?} features, the network takes {n_features}", meta.scaler.n_features())));
+        return Err(bad(format!(
+            "scaler fitted on {:?} features, the network takes {n_features}",
+            meta.scaler.n_features()
+        )));
     }
     Ok(meta)
 }

@@ -131,7 +131,10 @@ impl MlpSpec {
     pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = vec![];
         for (i, l) in self.layers.iter().enumerate() {
-            out.push((format!("layers.{i}.weight"), vec![l.out_features, self.layer_in_features(i)]));
+            out.push((
+                format!("layers.{i}.weight"),
+                vec![l.out_features, self.layer_in_features(i)],
+            ));
             if l.bias {
                 out.push((format!("layers.{i}.bias"), vec![l.out_features]));
             }

@@ -155,10 +155,18 @@ impl OptimizerConfig {
             }
             "rprop" => {
                 let o = Rprop::new(lr.unwrap_or(0.1));
-                OptimizerConfig::Rprop { lr: o.lr, etas: o.etas, step_sizes: o.step_sizes }
+                OptimizerConfig::Rprop {
+                    lr: o.lr,
+                    etas: o.etas,
+                    step_sizes: o.step_sizes,
+                }
             }
             other => {
-                return Err(Error::invalid("optimizer", other, "one of sgd, adagrad, rmsprop, adam, adamw, rprop"))
+                return Err(Error::invalid(
+                    "optimizer",
+                    other,
+                    "one of sgd, adagrad, rmsprop, adam, adamw, rprop",
+                ))
             }
         })
     }
@@ -166,7 +174,9 @@ impl OptimizerConfig {
     /// Sets momentum (SGD, RMSprop); ignored by the others.
     pub fn with_momentum(mut self, m: f32) -> OptimizerConfig {
         match &mut self {
-            OptimizerConfig::Sgd { momentum, .. } | OptimizerConfig::Rmsprop { momentum, .. } => *momentum = m,
+            OptimizerConfig::Sgd { momentum, .. } | OptimizerConfig::Rmsprop { momentum, .. } => {
+                *momentum = m
+            }
             _ => {}
         }
         self
@@ -208,7 +218,13 @@ impl OptimizerConfig {
     /// Builds (and validates) the optimizer.
     pub fn build(&self) -> Result<Box<dyn Optimizer>> {
         Ok(match *self {
-            OptimizerConfig::Sgd { lr, momentum, dampening, weight_decay, nesterov } => Box::new(
+            OptimizerConfig::Sgd {
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                nesterov,
+            } => Box::new(
                 Sgd::new(lr)
                     .momentum(momentum)
                     .dampening(dampening)
@@ -216,28 +232,62 @@ impl OptimizerConfig {
                     .nesterov(nesterov)
                     .build()?,
             ),
-            OptimizerConfig::Adagrad { lr, lr_decay, weight_decay, initial_accumulator_value, eps } => {
+            OptimizerConfig::Adagrad {
+                lr,
+                lr_decay,
+                weight_decay,
+                initial_accumulator_value,
+                eps,
+            } => {
                 let mut o = Adagrad::new(lr);
-                (o.lr_decay, o.weight_decay, o.initial_accumulator_value, o.eps) =
-                    (lr_decay, weight_decay, initial_accumulator_value, eps);
+                (
+                    o.lr_decay,
+                    o.weight_decay,
+                    o.initial_accumulator_value,
+                    o.eps,
+                ) = (lr_decay, weight_decay, initial_accumulator_value, eps);
                 Box::new(o.build()?)
             }
-            OptimizerConfig::Rmsprop { lr, alpha, eps, weight_decay, momentum, centered } => {
+            OptimizerConfig::Rmsprop {
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                centered,
+            } => {
                 let mut o = RmsProp::new(lr);
-                (o.alpha, o.eps, o.weight_decay, o.momentum, o.centered) = (alpha, eps, weight_decay, momentum, centered);
+                (o.alpha, o.eps, o.weight_decay, o.momentum, o.centered) =
+                    (alpha, eps, weight_decay, momentum, centered);
                 Box::new(o.build()?)
             }
-            OptimizerConfig::Adam { lr, betas, eps, weight_decay, amsgrad } => {
+            OptimizerConfig::Adam {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                amsgrad,
+            } => {
                 let mut o = Adam::new(lr);
                 (o.betas, o.eps, o.weight_decay, o.amsgrad) = (betas, eps, weight_decay, amsgrad);
                 Box::new(o.build()?)
             }
-            OptimizerConfig::Adamw { lr, betas, eps, weight_decay, amsgrad } => {
+            OptimizerConfig::Adamw {
+                lr,
+                betas,
+                eps,
+                weight_decay,
+                amsgrad,
+            } => {
                 let mut o = AdamW::new(lr);
                 (o.betas, o.eps, o.weight_decay, o.amsgrad) = (betas, eps, weight_decay, amsgrad);
                 Box::new(o.build()?)
             }
-            OptimizerConfig::Rprop { lr, etas, step_sizes } => {
+            OptimizerConfig::Rprop {
+                lr,
+                etas,
+                step_sizes,
+            } => {
                 let mut o = Rprop::new(lr);
                 (o.etas, o.step_sizes) = (etas, step_sizes);
                 Box::new(o.build()?)

@@ -20,18 +20,18 @@
 mod adagrad;
 mod adam;
 mod adamw;
+mod config;
 mod plateau;
 mod rmsprop;
 mod rprop;
-mod config;
 pub mod schedule;
 mod sgd;
 mod state;
 
 pub use adagrad::Adagrad;
-pub use config::OptimizerConfig;
 pub use adam::Adam;
 pub use adamw::AdamW;
+pub use config::OptimizerConfig;
 pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use schedule::{
