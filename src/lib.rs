@@ -41,6 +41,7 @@ pub mod autograd;
 pub mod classic;
 pub mod data;
 mod error;
+pub mod explain;
 pub mod io;
 mod loss;
 pub mod nn;

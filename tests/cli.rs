@@ -409,3 +409,95 @@ fn gradcheck_passes_on_a_trained_model() {
     assert!(out.status.success(), "{s}{}", text(&out.stderr));
     assert!(s.contains("layers.0.weight") && s.contains("PASS"), "{s}");
 }
+
+#[test]
+fn explain_reproduces_the_lfd_worked_example() {
+    let out = bin()
+        .args(["explain", "--example", "lfd"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    // the seed's forward values, δ's and gradients, to the digits the seed prints
+    for needle in [
+        "[0.7, 1]",
+        "[1, 0.6044, 0.7616]",
+        "[-1.48]",
+        "[-0.6658]",
+        "[-1.855]",
+        "[-0.6945]",
+        "[-0.4408, 0.875]",
+        "1.75",
+        "1.672",
+    ] {
+        assert!(s.contains(needle), "{needle:?} not in\n{s}");
+    }
+    assert!(s.contains("W(1) − η·∂e/∂W(1)"), "{s}");
+    // updated W(1) bias entry: 0.1 − 0.1·(−0.4408) = 0.1441
+    assert!(s.contains("0.1441"), "{s}");
+    fails(Path::new("."), &["explain", "--example", "nope"], &["lfd"]);
+    fails(Path::new("."), &["explain"], &["--example lfd"]);
+}
+
+#[test]
+fn explain_reads_a_json_spec_and_summary_describes_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let spec = r#"{"input": [2.0], "target": [1.0], "layers": [
+        {"activation": "tanh", "W": [[0.1, 0.2], [0.3, 0.4]]},
+        {"activation": "tanh", "W": [[0.2], [1.0], [-3.0]]},
+        {"activation": "tanh", "W": [[1.0], [2.0]]}]}"#;
+    std::fs::write(d.join("net.json"), spec).unwrap();
+    let out = run(d, &["explain", "--spec", "net.json"]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains("[-1.855]"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(d.join("bad.json"), r#"{"input": [2.0], "target": [1.0], "layers": [{"activation": "tanh", "W": [[0.1], [0.2], [0.3]]}]}"#).unwrap();
+    fails(d, &["explain", "--spec", "bad.json"], &["bad.json", "W(1)"]);
+
+    assert!(run(
+        d,
+        &[
+            "train",
+            "--epochs",
+            "3",
+            "--hidden",
+            "16",
+            "--quiet",
+            "--plot",
+            "curves.svg"
+        ]
+    )
+    .status
+    .success());
+    let svg = std::fs::read_to_string(d.join("curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Loss") && svg.contains("Accuracy"));
+    let out = run(d, &["summary", "model.safetensors"]);
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for needle in [
+        "layers.0",
+        "64 → 16",
+        "relu",
+        "cross_entropy",
+        "standard",
+        "1210",
+    ] {
+        assert!(s.contains(needle), "{needle:?} not in\n{s}");
+    }
+    let out = run(
+        d,
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "-",
+            "--row",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

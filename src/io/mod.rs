@@ -15,6 +15,7 @@
 
 mod checkpoint;
 mod model;
+mod summary;
 
 pub use checkpoint::Checkpoint;
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION};

@@ -33,7 +33,7 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
                 })
                 .collect::<Result<Vec<usize>>>()?;
             let pred = p.classes.as_ref().expect("a classifier predicts classes");
-            print!("{}", classification_report(classes, &truth, pred));
+            crate::out!("{}", classification_report(classes, &truth, pred))?;
         }
         TaskInfo::Regression { targets: names } => {
             let k = names.len();
@@ -71,10 +71,10 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
                 } else {
                     0.0
                 };
-                println!(
+                crate::outln!(
                     "{name}: MSE {mse:.6}  MAE {mae:.6}  R² {r2:.4}  ({} samples)",
                     n as usize
-                );
+                )?;
             }
         }
     }

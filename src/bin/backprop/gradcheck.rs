@@ -63,29 +63,32 @@ pub fn run(a: &GradcheckArgs) -> Result<()> {
         let y = model.net.forward(g, xv).expect("input width checked above");
         model.meta.loss.apply(g, y, tv)
     });
-    println!(
+    crate::outln!(
         "{:<20} {:>12} {:>12} {:>12}  verdict",
-        "parameter", "shape", "max |abs|", "max rel"
-    );
+        "parameter",
+        "shape",
+        "max |abs|",
+        "max rel"
+    )?;
     let mut ok = true;
     for ((name, t), r) in model.params.named().zip(&report.inputs) {
         let pass = r.max_rel <= a.tol;
         ok &= pass;
         let shape = format!("{:?}", t.dims());
-        println!(
+        crate::outln!(
             "{name:<20} {shape:>12} {:>12.3e} {:>12.3e}  {}",
             r.max_abs,
             r.max_rel,
             if pass { "pass" } else { "FAIL" }
-        );
+        )?;
     }
-    println!(
+    crate::outln!(
         "{} rows, h = {}, tolerance {} on the relative error: {}",
         n,
         a.eps,
         a.tol,
         if ok { "PASS" } else { "FAIL" }
-    );
+    )?;
     if !ok {
         bail!("gradient check failed (relative error above {})", a.tol);
     }

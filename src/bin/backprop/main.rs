@@ -4,9 +4,12 @@
 mod args;
 mod data;
 mod evaluate;
+mod explain;
 mod gradcheck;
+mod plot;
 mod predict;
 mod progress;
+mod summary;
 mod train;
 
 use args::{Cli, Command};
@@ -39,14 +42,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a closed pipe (`| head`) comes back as an error that `main` treats as success.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+pub(crate) use out;
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+pub(crate) use outln;
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(&a),
         Command::Predict(a) => predict::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Gradcheck(a) => gradcheck::run(&a),
-        Command::Explain(_) | Command::Summary(_) | Command::Bench(_) => {
-            anyhow::bail!("this command is not available in this build yet")
-        }
+        Command::Explain(a) => explain::run(&a),
+        Command::Summary(a) => summary::run(&a),
+        Command::Bench(_) => anyhow::bail!("this command is not available in this build yet"),
     }
 }

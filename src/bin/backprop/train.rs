@@ -183,6 +183,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     if let Some(path) = &a.history {
         crate::progress::write_history(path, &history.epochs)?;
     }
+    if let Some(path) = &a.plot {
+        crate::plot::write_svg(path, &history.epochs)
+            .with_context(|| format!("drawing {}", path.display()))?;
+    }
     let test_m = if test.is_empty() {
         None
     } else {
