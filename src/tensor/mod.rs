@@ -4,6 +4,7 @@
 mod gemm;
 mod reduce;
 mod shape;
+pub(crate) mod simd;
 
 pub use shape::{Shape, MAX_RANK};
 
