@@ -143,7 +143,19 @@ fn flush(b: f32) -> f32 {
     }
 }
 
-/// The common update, `b ← flush(μb + c·g)`, `θ ← θ − lr·b`, as one vectorisable loop.
+/// The common update, `b ← flush(μb + c·g)`, `θ ← θ − lr·b`, as one vectorisable loop:
+/// `MomentumStep(θ, g, b, μ, c, lr)`.
+struct MomentumStep<'a>(&'a mut [f32], &'a [f32], &'a mut [f32], f32, f32, f32);
+
+impl simd::Kernel for MomentumStep<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let MomentumStep(p, g, b, mu, c, lr) = self;
+        momentum_step(p, g, b, mu, c, lr)
+    }
+}
+
 #[inline(always)]
 fn momentum_step(p: &mut [f32], g: &[f32], b: &mut [f32], mu: f32, c: f32, lr: f32) {
     let n = p.len().min(g.len()).min(b.len());
@@ -194,7 +206,7 @@ impl Optimizer for Sgd {
             if !first && wd == 0.0 && !nesterov {
                 let c = 1.0 - dampening;
                 let b = buf.data_mut();
-                simd::dispatch(|| momentum_step(p, g, b, mu, c, lr));
+                simd::dispatch(MomentumStep(p, g, b, mu, c, lr));
                 return;
             }
             for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {

@@ -5,8 +5,10 @@
 //! instantiated a second time inside a `#[target_feature(enable = "avx512f")]` (or `"avx2,fma"`)
 //! function; [`level`] picks the widest one the running CPU has, detected once.
 //!
-//! Plain Rust never contracts `a * b + c` into a fused multiply-add, so every instantiation
-//! computes the same bits: the vector width changes the speed, not the result.
+//! Plain Rust never contracts `a * b + c` into a fused multiply-add, so the element-wise loops
+//! compute the same bits at every level. (The dot products in `gemm.rs`, like the `gemm` crate's
+//! kernels, use FMA where the CPU has it: results may differ between CPU models, never between
+//! thread counts or runs.)
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -57,27 +59,35 @@ fn detect() -> Level {
     l
 }
 
-/// Runs `f` compiled for the widest available level. `f` must be `#[inline(always)]`-able
-/// code (a closure calling `#[inline(always)]` functions) for the wider instantiation to apply.
-#[inline(always)]
-pub(crate) fn dispatch<R>(f: impl FnOnce() -> R) -> R {
+/// A loop to instantiate per level: `run` must be `#[inline(always)]` (and call only
+/// `#[inline(always)]` code) so that it is compiled inside each target-feature function.
+pub(crate) trait Kernel {
+    /// What the loop returns.
+    type Out;
+    /// The loop.
+    fn run(self) -> Self::Out;
+}
+
+/// Runs `k` compiled for the widest level the CPU has.
+#[inline]
+pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f")]
-        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        unsafe fn avx512<K: Kernel>(k: K) -> K::Out {
+            k.run()
         }
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
+        unsafe fn avx2<K: Kernel>(k: K) -> K::Out {
+            k.run()
         }
         match level() {
             // SAFETY: the level was detected on this CPU, so its instructions are available.
-            Level::Avx512 => unsafe { avx512(f) },
-            Level::Avx2 => unsafe { avx2(f) },
-            Level::Base => f(),
+            Level::Avx512 => unsafe { avx512(k) },
+            Level::Avx2 => unsafe { avx2(k) },
+            Level::Base => k.run(),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    f()
+    k.run()
 }
