@@ -34,7 +34,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .collect::<Result<_, _>>()?
             }
             "--epochs" => cfg.epochs = val()?.parse()?,
-            "--threads" => cfg.threads = val()?.parse()?,
+            "--threads" => {
+                cfg.threads = val()?.parse()?;
+            }
             "--data" => cfg.data_dir = Some(PathBuf::from(val()?)),
             "--synthetic" => cfg.data_dir = None,
             "--steps" => cfg.batch1_steps = val()?.parse()?,
@@ -45,6 +47,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
+    backprop::set_num_threads(cfg.threads);
     let mut json = serde_json::Map::new();
     json.insert("lib".into(), "backprop".into());
     json.insert("version".into(), env!("CARGO_PKG_VERSION").into());

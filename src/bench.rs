@@ -355,6 +355,7 @@ pub fn xor_step(steps: usize) -> f64 {
 
 /// The peer's XOR protocol: 1000 warm-up steps, then `cfg.epochs` repeats of `cfg.xor_steps`.
 pub fn xor_bench(cfg: &BenchConfig) -> XorBenchResult {
+    crate::set_num_threads(cfg.threads);
     let mut x = Xor::new(cfg.seed);
     for _ in 0..1000 {
         x.step();

@@ -129,17 +129,28 @@ impl Default for Sgd {
     }
 }
 
-/// `b` with subnormal values set to zero. A momentum buffer whose gradient has stopped (a dead
-/// ReLU unit) decays geometrically, `b ← μb`, and in f32 it never reaches zero: it ends stuck on
-/// the smallest subnormal (0.9 × 1.4e-45 rounds back up), where every later multiply runs in
-/// the CPU's slow subnormal path. A step of lr·b < 1e-38 cannot move a weight anyway, so this
-/// changes no weight of normal size (PyTorch keeps the subnormals and pays for them).
+/// `b` with values below `tiny` set to zero. A momentum buffer whose gradient has stopped (a
+/// dead ReLU unit) decays geometrically, `b ← μb`, and in f32 it never reaches zero: it ends
+/// stuck on the smallest subnormal (0.9 × 1.4e-45 rounds back up), where every later multiply
+/// runs in the CPU's slow subnormal path — as does `lr·b` once it drops below 2⁻¹²⁶. With
+/// `tiny = 2⁻¹²⁶ / lr` (see [`flush_below`]) neither happens, and nothing else changes: a step
+/// `lr·b` smaller than 2⁻¹²⁶ cannot move any weight larger than about 1e-31. (PyTorch keeps the
+/// subnormals and pays for them.)
 #[inline(always)]
-fn flush(b: f32) -> f32 {
-    if b.abs() < f32::MIN_POSITIVE {
+fn flush(b: f32, tiny: f32) -> f32 {
+    if b.abs() < tiny {
         0.0
     } else {
         b
+    }
+}
+
+/// The flush threshold for learning rate `lr`: `2⁻¹²⁶ / lr` for `0 < lr < 1`, else `2⁻¹²⁶`.
+fn flush_below(lr: f32) -> f32 {
+    if lr > 0.0 && lr < 1.0 {
+        f32::MIN_POSITIVE / lr
+    } else {
+        f32::MIN_POSITIVE
     }
 }
 
@@ -160,8 +171,9 @@ impl simd::Kernel for MomentumStep<'_> {
 fn momentum_step(p: &mut [f32], g: &[f32], b: &mut [f32], mu: f32, c: f32, lr: f32) {
     let n = p.len().min(g.len()).min(b.len());
     let (p, g, b) = (&mut p[..n], &g[..n], &mut b[..n]);
+    let tiny = flush_below(lr);
     for i in 0..n {
-        let nb = flush(mu * b[i] + c * g[i]);
+        let nb = flush(mu * b[i] + c * g[i], tiny);
         b[i] = nb;
         p[i] -= lr * nb;
     }
@@ -211,11 +223,14 @@ impl Optimizer for Sgd {
             }
             for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                *b = flush(if first {
-                    g
-                } else {
-                    mu * *b + (1.0 - dampening) * g
-                });
+                *b = flush(
+                    if first {
+                        g
+                    } else {
+                        mu * *b + (1.0 - dampening) * g
+                    },
+                    flush_below(lr),
+                );
                 let d = if nesterov { g + mu * *b } else { *b };
                 *p -= lr * d;
             }
