@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 pub mod autograd;
+pub mod bench;
 pub mod classic;
 pub mod data;
 mod error;

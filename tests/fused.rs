@@ -44,7 +44,15 @@ fn assert_same(a: &(Tensor, Vec<Tensor>), b: &(Tensor, Vec<Tensor>), tol: f32) {
 #[test]
 fn linear_equals_matmul_transpose_add() {
     let mut rng = Rng::seed(1);
-    for &(n, i, o) in &[(1, 3, 2), (7, 5, 4), (64, 100, 30)] {
+    // tiny (plain loop), one and two rows (dot-product kernel), 64 rows (copied Wᵀ), 300 (view)
+    for &(n, i, o) in &[
+        (1, 3, 2),
+        (7, 5, 4),
+        (1, 300, 40),
+        (2, 70, 50),
+        (64, 100, 30),
+        (300, 40, 20),
+    ] {
         let ins = [
             Tensor::randn([n, i], 0.0, 1.0, &mut rng),
             Tensor::randn([o, i], 0.0, 1.0, &mut rng),

@@ -96,6 +96,28 @@ fn sgd_plain() {
 }
 
 #[test]
+fn sgd_momentum_buffer_flushes_subnormals_to_zero() {
+    // A stopped gradient leaves b ← 0.9b, which in f32 would stick at the smallest subnormal
+    // (0.9 × 1.4e-45 rounds back up) and slow every later step; the buffer drops to 0 instead.
+    let (mut ps, w) = params(&[1.0, 1.0]);
+    let mut opt = Sgd::new(0.1).momentum(0.9).build().unwrap();
+    const_step(&mut opt, &mut ps, w, &[1e-30, 1.0]);
+    for _ in 0..100 {
+        const_step(&mut opt, &mut ps, w, &[0.0, 0.0]);
+    }
+    let b = state_of(&opt, "momentum_buffer.0");
+    // 1e-30 · 0.9¹⁰⁰ ≈ 2.7e-35 is still normal; 1 · 0.9¹⁰⁰ ≈ 2.7e-5
+    assert!(b.data()[0] > 0.0 && b.data()[1] > 2e-5, "{b:?}");
+    for _ in 0..200 {
+        const_step(&mut opt, &mut ps, w, &[0.0, 0.0]);
+    }
+    // 0.9³⁰⁰ ≈ 1.9e-14: the first would be 1.9e-44, subnormal, so 0; the second is 1.9e-14
+    let b = state_of(&opt, "momentum_buffer.0");
+    assert_eq!(b.data()[0], 0.0, "{b:?}");
+    assert!(b.data()[1] >= f32::MIN_POSITIVE, "{b:?}");
+}
+
+#[test]
 fn sgd_momentum_buffer_starts_at_first_gradient() {
     // g = w, lr 0.1, μ 0.9, first element (the second is −2× it):
     // 1: g = 1,    b = g = 1,                      w = 1 − 0.1     = 0.9

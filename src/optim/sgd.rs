@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
 use crate::optim::Optimizer;
 use crate::params::Parameters;
-use crate::tensor::{Shape, Tensor};
+use crate::tensor::{simd, Shape, Tensor};
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
 /// weight decay. Defaults are PyTorch's: momentum 0, dampening 0, weight decay 0, no Nesterov
@@ -129,6 +129,56 @@ impl Default for Sgd {
     }
 }
 
+/// `b` with values below `tiny` set to zero. A momentum buffer whose gradient has stopped (a
+/// dead ReLU unit) decays geometrically, `b ← μb`, and in f32 it never reaches zero: it ends
+/// stuck on the smallest subnormal (0.9 × 1.4e-45 rounds back up), where every later multiply
+/// runs in the CPU's slow subnormal path — as does `lr·b` once it drops below 2⁻¹²⁶. With
+/// `tiny = 2⁻¹²⁶ / lr` (see [`flush_below`]) neither happens, and nothing else changes: a step
+/// `lr·b` smaller than 2⁻¹²⁶ cannot move any weight larger than about 1e-31. (PyTorch keeps the
+/// subnormals and pays for them.)
+#[inline(always)]
+fn flush(b: f32, tiny: f32) -> f32 {
+    if b.abs() < tiny {
+        0.0
+    } else {
+        b
+    }
+}
+
+/// The flush threshold for learning rate `lr`: `2⁻¹²⁶ / lr` for `0 < lr < 1`, else `2⁻¹²⁶`.
+fn flush_below(lr: f32) -> f32 {
+    if lr > 0.0 && lr < 1.0 {
+        f32::MIN_POSITIVE / lr
+    } else {
+        f32::MIN_POSITIVE
+    }
+}
+
+/// The common update, `b ← flush(μb + c·g)`, `θ ← θ − lr·b`, as one vectorisable loop:
+/// `MomentumStep(θ, g, b, μ, c, lr)`.
+struct MomentumStep<'a>(&'a mut [f32], &'a [f32], &'a mut [f32], f32, f32, f32);
+
+impl simd::Kernel for MomentumStep<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let MomentumStep(p, g, b, mu, c, lr) = self;
+        momentum_step(p, g, b, mu, c, lr)
+    }
+}
+
+#[inline(always)]
+fn momentum_step(p: &mut [f32], g: &[f32], b: &mut [f32], mu: f32, c: f32, lr: f32) {
+    let n = p.len().min(g.len()).min(b.len());
+    let (p, g, b) = (&mut p[..n], &g[..n], &mut b[..n]);
+    let tiny = flush_below(lr);
+    for i in 0..n {
+        let nb = flush(mu * b[i] + c * g[i], tiny);
+        b[i] = nb;
+        p[i] -= lr * nb;
+    }
+}
+
 /// The momentum buffer of one parameter.
 #[derive(Clone, Debug)]
 struct Buffer(Tensor);
@@ -165,13 +215,22 @@ impl Optimizer for Sgd {
             // The first step copies the (decayed) gradient into the buffer, as PyTorch.
             let first = slot.is_none();
             let buf = &mut slot.get_or_insert_with(|| Buffer(Tensor::zeros(shape))).0;
+            if !first && wd == 0.0 && !nesterov {
+                let c = 1.0 - dampening;
+                let b = buf.data_mut();
+                simd::dispatch(MomentumStep(p, g, b, mu, c, lr));
+                return;
+            }
             for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
                 let g = if wd != 0.0 { g + wd * *p } else { g };
-                *b = if first {
-                    g
-                } else {
-                    mu * *b + (1.0 - dampening) * g
-                };
+                *b = flush(
+                    if first {
+                        g
+                    } else {
+                        mu * *b + (1.0 - dampening) * g
+                    },
+                    flush_below(lr),
+                );
                 let d = if nesterov { g + mu * *b } else { *b };
                 *p -= lr * d;
             }

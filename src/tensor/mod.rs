@@ -4,10 +4,11 @@
 mod gemm;
 mod reduce;
 mod shape;
+pub(crate) mod simd;
 
 pub use shape::{Shape, MAX_RANK};
 
-pub(crate) use gemm::{matmul_into, MatRef};
+pub(crate) use gemm::{matmul_into, transposed_rhs_pays, MatRef};
 pub use gemm::{num_threads, set_num_threads};
 pub(crate) use reduce::{max_dim_into, sum_dim_into};
 
@@ -318,9 +319,66 @@ impl Tensor {
 /// Writes the transpose of matrix `x` (r, c) into `out` as (c, r).
 pub(crate) fn transpose_into(x: &Tensor, out: &mut [f32]) {
     let (r, c) = (x.dims()[0], x.dims()[1]);
+    transpose_slice(&x.data, r, c, out);
+}
+
+/// Writes the transpose of the row-major `r×c` matrix `x` into `out` (`c×r`): 8×8 blocks in AVX
+/// registers where the CPU has AVX2, then the edges element by element.
+pub(crate) fn transpose_slice(x: &[f32], r: usize, c: usize, out: &mut [f32]) {
+    assert!(x.len() >= r * c && out.len() >= r * c);
+    let (mut r8, mut c8) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    if simd::level() != simd::Level::Base {
+        (r8, c8) = (r / 8 * 8, c / 8 * 8);
+        // SAFETY: AVX2 was detected; the blocks lie inside the first r8 rows and c8 columns,
+        // which the assert above bounds.
+        unsafe { transpose8_avx(x, r, c, r8, c8, out) };
+    }
+    // the strips the 8×8 blocks did not cover: rows r8.., and columns c8.. of rows ..r8
     for i in 0..r {
-        for j in 0..c {
-            out[j * r + i] = x.data[i * c + j];
+        let j0 = if i < r8 { c8 } else { 0 };
+        for j in j0..c {
+            out[j * r + i] = x[i * c + j];
+        }
+    }
+}
+
+/// # Safety
+/// The CPU must have AVX; `r8 ≤ r`, `c8 ≤ c` multiples of 8, `x` and `out` hold `r·c` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose8_avx(x: &[f32], r: usize, c: usize, r8: usize, c8: usize, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (px, po) = (x.as_ptr(), out.as_mut_ptr());
+    // Column blocks outside: the 8 output rows of a block column are written front to back,
+    // and the other half of each input cache line is read by the next block column, while the
+    // lines (8 values × r rows) are still in L1.
+    for j in (0..c8).step_by(8) {
+        for i in (0..r8).step_by(8) {
+            let row = |q: usize| _mm256_loadu_ps(px.add((i + q) * c + j));
+            let (a0, a1, a2, a3) = (row(0), row(1), row(2), row(3));
+            let (a4, a5, a6, a7) = (row(4), row(5), row(6), row(7));
+            let (t0, t1) = (_mm256_unpacklo_ps(a0, a1), _mm256_unpackhi_ps(a0, a1));
+            let (t2, t3) = (_mm256_unpacklo_ps(a2, a3), _mm256_unpackhi_ps(a2, a3));
+            let (t4, t5) = (_mm256_unpacklo_ps(a4, a5), _mm256_unpackhi_ps(a4, a5));
+            let (t6, t7) = (_mm256_unpacklo_ps(a6, a7), _mm256_unpackhi_ps(a6, a7));
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let col = |q: usize| po.add((j + q) * r + i);
+            _mm256_storeu_ps(col(0), _mm256_permute2f128_ps::<0x20>(s0, s4));
+            _mm256_storeu_ps(col(1), _mm256_permute2f128_ps::<0x20>(s1, s5));
+            _mm256_storeu_ps(col(2), _mm256_permute2f128_ps::<0x20>(s2, s6));
+            _mm256_storeu_ps(col(3), _mm256_permute2f128_ps::<0x20>(s3, s7));
+            _mm256_storeu_ps(col(4), _mm256_permute2f128_ps::<0x31>(s0, s4));
+            _mm256_storeu_ps(col(5), _mm256_permute2f128_ps::<0x31>(s1, s5));
+            _mm256_storeu_ps(col(6), _mm256_permute2f128_ps::<0x31>(s2, s6));
+            _mm256_storeu_ps(col(7), _mm256_permute2f128_ps::<0x31>(s3, s7));
         }
     }
 }

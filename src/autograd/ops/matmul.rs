@@ -9,7 +9,9 @@
 //! Transposed operands are strided views: no transpose is ever materialised.
 
 use crate::autograd::{Backward, Graph, Op, Var};
-use crate::tensor::{matmul_into, sum_dim_into, MatRef, Shape};
+use crate::tensor::{
+    matmul_into, sum_dim_into, transpose_slice, transposed_rhs_pays, MatRef, Shape,
+};
 
 pub(crate) fn backward(a: Var, w: Var, mut b: Backward) {
     let (av, bv) = (b.values.get(a), b.values.get(w));
@@ -88,8 +90,8 @@ impl Graph<'_, '_> {
         self.push(
             Op::Linear(x, w, b),
             &inputs[..if b.is_some() { 3 } else { 2 }],
-            |v, y, _| {
-                let (m, n) = (sx.dim(0), sw.dim(0));
+            |v, y, wt| {
+                let (m, k, n) = (sx.dim(0), sx.dim(1), sw.dim(0));
                 y.resize(Shape::from([m, n]));
                 let yd = y.data_mut();
                 if let Some(b) = b {
@@ -97,12 +99,15 @@ impl Graph<'_, '_> {
                         row.copy_from_slice(v.get(b).data());
                     }
                 }
-                matmul_into(
-                    MatRef::new(v.get(x), false),
-                    MatRef::new(v.get(w), true),
-                    yd,
-                    b.is_some(),
-                );
+                // Wᵀ as a strided view, or copied into the node's scratch when that is faster
+                let wv = if transposed_rhs_pays(m, k, n) {
+                    wt.resize(Shape::from([k, n]));
+                    transpose_slice(v.get(w).data(), n, k, wt.data_mut());
+                    MatRef::new(wt, false)
+                } else {
+                    MatRef::new(v.get(w), true)
+                };
+                matmul_into(MatRef::new(v.get(x), false), wv, yd, b.is_some());
             },
         )
     }
