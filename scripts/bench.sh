@@ -35,8 +35,8 @@ results="$out/results.jsonl"
 : > "$results"
 
 py=$(bash "$peer/setup.sh")
-cargo build --release --example bench >&2
-bp=target/release/examples/bench
+cargo build --release >&2
+bp=(target/release/backprop bench)
 
 if [ -e "$data/train-labels-idx1-ubyte.gz" ] || [ -e "$data/train-labels-idx1-ubyte" ]; then
   bp_data=(--data "$data"); torch_data=(--data "$data")
@@ -62,10 +62,10 @@ shapes() { # the 8 products of one training step at batch $1 (m x k x n)
 
 for t in $threads; do
   for b in $batches; do
-    record backprop "$bp" --batch "$b" --epochs "$epochs" --threads "$t" "${bp_data[@]}" --no-xor
+    record backprop "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" "${bp_data[@]}" --no-xor
     record torch "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" "${torch_data[@]}"
   done
-  record backprop "$bp" --no-mlp --epochs "$epochs" --threads "$t" --xor-steps "$xor_steps"
+  record backprop "${bp[@]}" --no-mlp --epochs "$epochs" --threads "$t" --xor-steps "$xor_steps"
   record torch "$py" "$peer/torch_mlp.py" --mode xor --epochs "$epochs" --steps "$xor_steps" --threads "$t"
   "$py" "$peer/gemm.py" --lib numpy --threads "$t" --shapes "$(shapes 1024)" |
     while read -r line; do
@@ -146,7 +146,7 @@ w("")
 w(f"Measured {os.environ['BENCH_DATE']} on {os.environ['BENCH_MACHINE']}; {os.environ['BENCH_RUSTC']}; "
   f"backprop {os.environ['BENCH_COMMIT']}; PyTorch {torch_version}; numpy {numpy_version}. "
   f"One run of `scripts/bench.sh {os.environ['BENCH_ARGS']}`: for each thread count and batch size, "
-  "backprop (`cargo run --release --example bench -- --batch B --epochs E --threads T --data ../shared/datasets/mnist --no-xor`) "
+  "backprop (`cargo run --release -- bench --batch B --epochs E --threads T --data ../shared/datasets/mnist --no-xor`) "
   "and PyTorch (`../shared/bench/torch_mlp.py --mode mlp --batch B --epochs E --threads T --data ../shared/datasets/mnist`) "
   "ran as separate processes one after the other, then the XOR step on both, then "
   "`../shared/bench/gemm.py --lib numpy --threads T` on the 8 products of a batch-1024 step. "

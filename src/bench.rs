@@ -10,7 +10,7 @@
 //!   µs per forward + backward + update.
 //! - [`peak_rss_mib`]: the process's peak resident memory (`VmHWM` of `/proc/self/status`).
 //!
-//! Every function returns numbers and prints nothing; `examples/bench.rs` prints the table.
+//! Every function returns numbers and prints nothing; `backprop bench` (src/bin/backprop/bench.rs) prints the table.
 
 use crate::data::{read_mnist_dir, Dataset, Features, Targets};
 use crate::error::Result;

@@ -501,3 +501,36 @@ fn explain_reads_a_json_spec_and_summary_describes_a_model() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bench_prints_a_table_and_a_json_line() {
+    let out = bin()
+        .args([
+            "bench",
+            "--synthetic",
+            "--batch-sizes",
+            "1",
+            "--epochs",
+            "1",
+            "--steps",
+            "20",
+            "--xor-steps",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("samples/s") && s.contains("XOR 2-2-1 step"),
+        "{s}"
+    );
+    let json: serde_json::Value = serde_json::from_str(s.lines().last().unwrap()).unwrap();
+    assert_eq!(json["mlp"][0]["batch"], 1);
+    assert!(json["xor"]["median_us"].as_f64().unwrap() > 0.0);
+    fails(
+        Path::new("."),
+        &["bench", "--batch-sizes", "0"],
+        &["--batch-sizes"],
+    );
+}

@@ -227,19 +227,36 @@ pub struct SummaryArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Batch sizes to time.
-    #[arg(long, default_value = "1,32,128,1024")]
+    /// Batch sizes of the MLP 784-256-128-10 benchmark.
+    #[arg(
+        long,
+        alias = "batch",
+        default_value = "1,32,128,1024",
+        value_name = "B,B,…"
+    )]
     pub batch_sizes: String,
-    /// MNIST directory (synthetic data of the same shape if absent).
-    #[arg(long, default_value = "../shared/datasets/mnist")]
+    /// MNIST directory (synthetic data of the same shape if it has no MNIST files).
+    #[arg(long, default_value = "../shared/datasets/mnist", value_name = "DIR")]
     pub data: PathBuf,
-    /// Threads (0 = all cores).
+    /// Use synthetic data even if MNIST is there.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Threads for matrix products (0 = all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Timed epochs per batch size.
-    #[arg(long, default_value_t = 1)]
+    /// Timed epochs per batch size, after one warm-up epoch (the median is reported).
+    #[arg(long, default_value_t = 3)]
     pub epochs: usize,
-    /// Print one JSON line instead of a table.
+    /// Batch 1: timed single-sample steps per repeat (scaled to an epoch of 60,000).
+    #[arg(long, default_value_t = 5000)]
+    pub steps: usize,
+    /// XOR: steps per timed repeat.
+    #[arg(long, default_value_t = 100_000)]
+    pub xor_steps: usize,
+    /// Skip the MNIST MLP benchmark.
     #[arg(long)]
-    pub json: bool,
+    pub no_mlp: bool,
+    /// Skip the XOR step benchmark.
+    #[arg(long)]
+    pub no_xor: bool,
 }

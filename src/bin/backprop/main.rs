@@ -2,6 +2,7 @@
 //! exit code; every user mistake is one `error:` line on stderr and exit code 2.
 
 mod args;
+mod bench;
 mod data;
 mod evaluate;
 mod explain;
@@ -68,6 +69,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gradcheck(a) => gradcheck::run(&a),
         Command::Explain(a) => explain::run(&a),
         Command::Summary(a) => summary::run(&a),
-        Command::Bench(_) => anyhow::bail!("this command is not available in this build yet"),
+        Command::Bench(a) => bench::run(&a),
     }
 }
