@@ -2,7 +2,9 @@
 //!
 //! `C (m×n) = A (m×k) · B (k×n)`, or `C += A·B` when accumulating (gradients add in place).
 //! Either operand may be a transposed view (strides swapped), so `X·Wᵀ`, `dY·W` and `dYᵀ·X` — the
-//! forward and both backward products of a linear layer — never materialise a transpose.
+//! forward and both backward products of a linear layer — need no transposed copy here (the
+//! linear op may still copy Wᵀ into its scratch buffer where that runs faster, see
+//! `transposed_rhs_pays`).
 //! Large products go to the `gemm` crate (run-time CPU feature detection, AVX-512/AVX2/FMA
 //! kernels); tiny ones (XOR-sized) use a plain loop, where the call overhead would dominate.
 //! Products with one or two rows, or an inner dimension of 1 — batch-1 training: `x·Wᵀ`, `δ·W`

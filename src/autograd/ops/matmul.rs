@@ -6,7 +6,9 @@
 //! b `(out)`. Backward, in the seeds' notation with δ = dY (one row per sample):
 //! `dX = δ·W` (the δ recursion before θ′), `dW = δᵀ·X` (∂E/∂W = x·δᵀ, summed over the batch),
 //! `db = Σ_batch δ` (∂E/∂b = δ). Tested equal to `matmul(x, transpose(w)) + b`.
-//! Transposed operands are strided views: no transpose is ever materialised.
+//! Transposed operands are strided views, except that the forward copies Wᵀ into the node's
+//! scratch buffer (reused every step) for 3–256 rows, where the `gemm` crate runs the strided
+//! layout at about half speed (measured in docs/perf.md).
 
 use crate::autograd::{Backward, Graph, Op, Var};
 use crate::tensor::{
