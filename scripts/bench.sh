@@ -150,8 +150,7 @@ w(f"Measured {os.environ['BENCH_DATE']} on {os.environ['BENCH_MACHINE']}; {os.en
   "and PyTorch (`../shared/bench/torch_mlp.py --mode mlp --batch B --epochs E --threads T --data ../shared/datasets/mnist`) "
   "ran as separate processes one after the other, then the XOR step on both, then "
   "`../shared/bench/gemm.py --lib numpy --threads T` on the 8 products of a batch-1024 step. "
-  "Raw JSON lines: `target/bench/results.jsonl`. The machine is shared (2 vCPUs, other jobs "
-  "were compiling during the run); the load average next to each process is in the JSON "
+  "Raw JSON lines: `target/bench/results.jsonl`. The machine is shared (2 vCPUs); the load average next to each process is in the JSON "
   "and in the last column below, and 2-thread figures swing with it.")
 w("")
 w("Protocol (the peer's): MLP 784-256-128-10, ReLU, softmax cross-entropy, SGD lr 0.05 momentum 0.9, "
