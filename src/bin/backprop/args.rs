@@ -253,6 +253,9 @@ pub struct BenchArgs {
     /// XOR: steps per timed repeat.
     #[arg(long, default_value_t = 100_000)]
     pub xor_steps: usize,
+    /// Seed of the initial weights and the shuffling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
     /// Skip the MNIST MLP benchmark.
     #[arg(long)]
     pub no_mlp: bool,

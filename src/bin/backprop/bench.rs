@@ -24,6 +24,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         data_dir: (!a.synthetic).then(|| a.data.clone()),
         batch1_steps: a.steps.max(1),
         xor_steps: a.xor_steps.max(1),
+        seed: a.seed,
         ..BenchConfig::default()
     };
     let mut json = serde_json::Map::new();
