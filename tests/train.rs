@@ -20,6 +20,33 @@ fn xor() -> Dataset {
     .unwrap()
 }
 
+/// A network of the given sizes with PyTorch's default initialisation from `seed`.
+fn pytorch_mlp(
+    sizes: &[usize],
+    hidden: Activation,
+    output: Activation,
+    seed: u64,
+) -> (Mlp, Parameters) {
+    let mut params = Parameters::new();
+    let net = Mlp::new(
+        MlpSpec::from_sizes(sizes, hidden, output),
+        &mut params,
+        Init::PyTorch,
+        &mut Rng::seed(seed),
+    )
+    .unwrap();
+    (net, params)
+}
+
+/// A training configuration: loss, epochs and batch size (0 = full batch), other fields default.
+fn config(loss: Loss, epochs: usize, batch_size: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size,
+        ..TrainConfig::new(loss)
+    }
+}
+
 fn quiet(_: Event) -> Control {
     Control::Continue
 }
@@ -77,9 +104,7 @@ fn xor_2_2_1_sigmoid_network_learns_xor_by_backprop() {
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3)).unwrap();
     let mut opt = Sgd::new(0.5).momentum(0.9).build().unwrap();
-    let mut cfg = TrainConfig::new(Loss::Mse);
-    cfg.epochs = 2000;
-    cfg.batch_size = 0; // full batch
+    let mut cfg = config(Loss::Mse, 2000, 0);
     let h = fit(
         &net,
         &mut params,
@@ -124,9 +149,7 @@ fn encoder_8_3_8_learns_the_identity() {
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(1)).unwrap();
     let mut opt = Adam::new(0.05).build().unwrap();
-    let mut cfg = TrainConfig::new(Loss::Mse);
-    cfg.epochs = 3000;
-    cfg.batch_size = 0;
+    let mut cfg = config(Loss::Mse, 3000, 0);
     fit(
         &net,
         &mut params,
@@ -189,9 +212,7 @@ fn same_seed_same_run() {
         )
         .unwrap();
         let mut opt = Sgd::new(0.3).build().unwrap();
-        let mut cfg = TrainConfig::new(Loss::Mse);
-        cfg.epochs = 30;
-        cfg.batch_size = 1;
+        let mut cfg = config(Loss::Mse, 30, 1);
         cfg.seed = seed;
         fit(
             &net,
@@ -214,18 +235,9 @@ fn same_seed_same_run() {
 fn early_stopping_restores_the_best_weights() {
     // training loss of a regression that can only get worse once the lr makes it oscillate
     let data = xor();
-    let mut params = Parameters::new();
-    let net = Mlp::new(
-        MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid),
-        &mut params,
-        Init::PyTorch,
-        &mut Rng::seed(2),
-    )
-    .unwrap();
+    let (net, mut params) = pytorch_mlp(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid, 2);
     let mut opt = Sgd::new(0.5).build().unwrap();
-    let mut cfg = TrainConfig::new(Loss::Mse);
-    cfg.epochs = 10_000;
-    cfg.batch_size = 0;
+    let mut cfg = config(Loss::Mse, 10_000, 0);
     cfg.early_stopping = Some(EarlyStopping {
         patience: 3,
         min_delta: 0.1,
@@ -263,18 +275,9 @@ fn early_stopping_restores_the_best_weights() {
 #[test]
 fn target_loss_stops_early() {
     let data = xor();
-    let mut params = Parameters::new();
-    let net = Mlp::new(
-        MlpSpec::from_sizes(&[2, 4, 1], Activation::Tanh, Activation::Identity),
-        &mut params,
-        Init::PyTorch,
-        &mut Rng::seed(2),
-    )
-    .unwrap();
+    let (net, mut params) = pytorch_mlp(&[2, 4, 1], Activation::Tanh, Activation::Identity, 2);
     let mut opt = Adam::new(0.05).build().unwrap();
-    let mut cfg = TrainConfig::new(Loss::BceWithLogits);
-    cfg.epochs = 5000;
-    cfg.batch_size = 0;
+    let mut cfg = config(Loss::BceWithLogits, 5000, 0);
     cfg.target_loss = Some(0.3);
     let h = fit(
         &net,
@@ -294,18 +297,9 @@ fn target_loss_stops_early() {
 #[test]
 fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
     let data = xor();
-    let mut params = Parameters::new();
-    let net = Mlp::new(
-        MlpSpec::from_sizes(&[2, 8, 1], Activation::Relu, Activation::Identity),
-        &mut params,
-        Init::PyTorch,
-        &mut Rng::seed(0),
-    )
-    .unwrap();
+    let (net, mut params) = pytorch_mlp(&[2, 8, 1], Activation::Relu, Activation::Identity, 0);
     let mut opt = Sgd::new(1e4).build().unwrap(); // diverges
-    let mut cfg = TrainConfig::new(Loss::Mse);
-    cfg.epochs = 1000;
-    cfg.batch_size = 1;
+    let mut cfg = config(Loss::Mse, 1000, 1);
     let mut last_good = params.clone();
     let err = fit(
         &net,
@@ -357,9 +351,7 @@ fn skip_connection_network_trains_and_its_gradient_checks() {
     assert_eq!(y.dims(), &[5, 1]);
     let data = xor();
     let mut opt = Adam::new(0.05).build().unwrap();
-    let mut cfg = TrainConfig::new(Loss::BceWithLogits);
-    cfg.epochs = 400;
-    cfg.batch_size = 0;
+    let mut cfg = config(Loss::BceWithLogits, 400, 0);
     let h = fit(
         &net,
         &mut params,
@@ -400,14 +392,7 @@ fn dropout_is_active_in_training_and_off_in_eval() {
 #[test]
 fn wrong_output_width_or_loss_is_a_clear_error() {
     let data = xor();
-    let mut params = Parameters::new();
-    let net = Mlp::new(
-        MlpSpec::from_sizes(&[2, 3, 3], Activation::Tanh, Activation::Identity),
-        &mut params,
-        Init::PyTorch,
-        &mut Rng::seed(0),
-    )
-    .unwrap();
+    let (net, mut params) = pytorch_mlp(&[2, 3, 3], Activation::Tanh, Activation::Identity, 0);
     let mut opt = Sgd::new(0.1).build().unwrap();
     let cfg = TrainConfig::new(Loss::CrossEntropy);
     let err = fit(
@@ -497,9 +482,7 @@ fn an_ensemble_averages_its_members() {
         )
         .unwrap();
         let mut opt = Adam::new(0.05).build().unwrap();
-        let mut cfg = TrainConfig::new(Loss::CrossEntropy);
-        cfg.epochs = 300;
-        cfg.batch_size = 0;
+        let mut cfg = config(Loss::CrossEntropy, 300, 0);
         cfg.seed = k;
         fit(
             &net,

@@ -178,16 +178,7 @@ impl Model {
         let n = y.numel() / k.max(1);
         let probs = match (self.meta.loss, k) {
             (Loss::CrossEntropy | Loss::Hinge, _) => {
-                let mut p = y.clone();
-                for (src, dst) in y
-                    .data()
-                    .chunks_exact(k)
-                    .zip(p.data_mut().chunks_exact_mut(k))
-                {
-                    crate::autograd::ops::softmax::log_softmax_row(src, dst);
-                    dst.iter_mut().for_each(|v| *v = v.exp());
-                }
-                p
+                crate::autograd::ops::softmax::softmax_rows(&y)
             }
             (loss, 1) => {
                 // one output: P(class 1), from a logit (BCE) or read as a probability

@@ -63,19 +63,7 @@ impl Ensemble {
         let (net, ps) = &self.members[i];
         let y = net.predict(ps, tape, x)?;
         Ok(match self.loss {
-            Loss::CrossEntropy => {
-                let k = y.shape().last();
-                let mut p = y.clone();
-                for (src, dst) in y
-                    .data()
-                    .chunks_exact(k)
-                    .zip(p.data_mut().chunks_exact_mut(k))
-                {
-                    crate::autograd::ops::softmax::log_softmax_row(src, dst);
-                    dst.iter_mut().for_each(|v| *v = v.exp());
-                }
-                p
-            }
+            Loss::CrossEntropy => crate::autograd::ops::softmax::softmax_rows(&y),
             Loss::BceWithLogits => y.map(|v| 1.0 / (1.0 + (-v).exp())),
             _ => y,
         })

@@ -8,7 +8,7 @@
 //! compositions from `max`, `sub`, `exp`, `sum`, `log` and `mul`.
 
 use crate::autograd::{put, Backward, Graph, Op, Var};
-use crate::tensor::Shape;
+use crate::tensor::{Shape, Tensor};
 
 /// Writes one row's log-softmax into `y`.
 pub(crate) fn log_softmax_row(x: &[f32], y: &mut [f32]) {
@@ -19,6 +19,21 @@ pub(crate) fn log_softmax_row(x: &[f32], y: &mut [f32]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = (x - m) - ls;
     }
+}
+
+/// softmax of each row of a tensor (the last dim), for inference: `exp(log_softmax(x))`.
+pub(crate) fn softmax_rows(x: &Tensor) -> Tensor {
+    let k = x.shape().last();
+    let mut p = x.clone();
+    for (src, dst) in x
+        .data()
+        .chunks_exact(k)
+        .zip(p.data_mut().chunks_exact_mut(k))
+    {
+        log_softmax_row(src, dst);
+        dst.iter_mut().for_each(|v| *v = v.exp());
+    }
+    p
 }
 
 pub(crate) fn log_softmax_backward(x: Var, mut b: Backward) {
