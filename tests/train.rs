@@ -104,7 +104,7 @@ fn xor_2_2_1_sigmoid_network_learns_xor_by_backprop() {
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3)).unwrap();
     let mut opt = Sgd::new(0.5).momentum(0.9).build().unwrap();
-    let mut cfg = config(Loss::Mse, 2000, 0);
+    let cfg = config(Loss::Mse, 2000, 0);
     let h = fit(
         &net,
         &mut params,
@@ -149,7 +149,7 @@ fn encoder_8_3_8_learns_the_identity() {
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(1)).unwrap();
     let mut opt = Adam::new(0.05).build().unwrap();
-    let mut cfg = config(Loss::Mse, 3000, 0);
+    let cfg = config(Loss::Mse, 3000, 0);
     fit(
         &net,
         &mut params,
@@ -299,7 +299,7 @@ fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
     let data = xor();
     let (net, mut params) = pytorch_mlp(&[2, 8, 1], Activation::Relu, Activation::Identity, 0);
     let mut opt = Sgd::new(1e4).build().unwrap(); // diverges
-    let mut cfg = config(Loss::Mse, 1000, 1);
+    let cfg = config(Loss::Mse, 1000, 1);
     let mut last_good = params.clone();
     let err = fit(
         &net,
@@ -351,7 +351,7 @@ fn skip_connection_network_trains_and_its_gradient_checks() {
     assert_eq!(y.dims(), &[5, 1]);
     let data = xor();
     let mut opt = Adam::new(0.05).build().unwrap();
-    let mut cfg = config(Loss::BceWithLogits, 400, 0);
+    let cfg = config(Loss::BceWithLogits, 400, 0);
     let h = fit(
         &net,
         &mut params,
