@@ -118,6 +118,11 @@ impl Accumulator {
         }
     }
 
+    /// The accuracy so far, for classifiers.
+    pub(crate) fn running_accuracy(&self, readout: Readout) -> Option<f32> {
+        (readout != Readout::Values && self.n > 0).then(|| self.correct as f32 / self.n as f32)
+    }
+
     pub(crate) fn finish(&self, readout: Readout) -> Metrics {
         let n = self.n.max(1) as f64;
         let mut m = Metrics {

@@ -183,6 +183,8 @@ pub enum Event<'a> {
         loss: f32,
         /// Samples processed so far in this epoch.
         samples: usize,
+        /// Accuracy over this epoch's batches so far (classifiers only).
+        accuracy: Option<f32>,
     },
     /// An epoch finished; the state is what a checkpoint saves.
     Epoch {
@@ -449,6 +451,7 @@ pub fn fit_from(
                 batches,
                 loss: lv,
                 samples: (b * bs + m).min(n),
+                accuracy: acc.running_accuracy(readout),
             };
             if callback(ev) == Control::Stop {
                 stop = StopReason::Callback;

@@ -50,6 +50,7 @@ impl Reporter {
                 batches,
                 loss,
                 samples,
+                accuracy,
             } => {
                 if *batch == 1 {
                     self.epoch_start = std::time::Instant::now();
@@ -60,8 +61,10 @@ impl Reporter {
                         let rate =
                             *samples as f64 / self.epoch_start.elapsed().as_secs_f64().max(1e-9);
                         b.set_prefix(format!("{epoch}/{}", self.epochs));
+                        let acc =
+                            accuracy.map_or(String::new(), |a| format!(" acc {:.2}%", 100.0 * a));
                         b.set_message(format!(
-                            "batch {batch}/{batches} loss {loss:.4} {rate:.0} samples/s"
+                            "batch {batch}/{batches} loss {loss:.4}{acc} {rate:.0} samples/s"
                         ));
                     }
                 }
