@@ -25,10 +25,8 @@ impl Reporter {
                 ProgressDrawTarget::stderr(),
             );
             b.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30} epoch {prefix} {msg} [{per_sec}, ETA {eta}]",
-                )
-                .expect("internal error: progress template"),
+                ProgressStyle::with_template("{bar:30} epoch {prefix} {msg} ETA {eta}")
+                    .expect("internal error: progress template"),
             );
             b
         });
