@@ -186,6 +186,11 @@ impl Optimizer for RmsProp {
             let mut buf = lazy(mu > 0.0, &mut s.momentum_buffer, shape);
             let mut gavg = lazy(centered, &mut s.grad_avg, shape);
             let v = s.square_avg.data_mut();
+            if buf.is_none() && gavg.is_none() {
+                // the plain variant, as one loop compiled per vector width
+                crate::tensor::simd::dispatch(PlainStep(p, g, v, lr, alpha, eps, wd));
+                return;
+            }
             for k in 0..p.len() {
                 let gk = if wd != 0.0 { g[k] + wd * p[k] } else { g[k] };
                 v[k] = v[k] * alpha + (1.0 - alpha) * gk * gk;
@@ -226,5 +231,25 @@ impl Optimizer for RmsProp {
             &["step", "square_avg", "momentum_buffer", "grad_avg"],
         )?;
         Ok(())
+    }
+}
+
+/// RMSprop without momentum or centering: `v ← αv + (1 − α)g²; θ ← θ − lr·g/(√v + ε)`.
+struct PlainStep<'a>(&'a mut [f32], &'a [f32], &'a mut [f32], f32, f32, f32, f32);
+
+impl crate::tensor::simd::Kernel for PlainStep<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let PlainStep(p, g, v, lr, alpha, eps, wd) = self;
+        let n = p.len().min(g.len()).min(v.len());
+        let (p, g, v) = (&mut p[..n], &g[..n], &mut v[..n]);
+        for k in 0..n {
+            // g + 0·θ is g when there is no weight decay (up to the sign of a zero, which the
+            // update cannot see)
+            let gk = g[k] + wd * p[k];
+            v[k] = v[k] * alpha + (1.0 - alpha) * gk * gk;
+            p[k] -= lr * (gk / (v[k].sqrt() + eps));
+        }
     }
 }
