@@ -534,3 +534,35 @@ fn bench_prints_a_table_and_a_json_line() {
         &["--batch-sizes"],
     );
 }
+
+#[test]
+fn labels_and_rows_the_model_does_not_know_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    blobs(d);
+    assert!(run(d, &["train", "blobs.csv", "--epochs", "2", "--quiet"])
+        .status
+        .success());
+    let other = std::fs::read_to_string(d.join("blobs.csv"))
+        .unwrap()
+        .replace("tall", "wide");
+    std::fs::write(d.join("other.csv"), other).unwrap();
+    fails(
+        d,
+        &["evaluate", "model.safetensors", "other.csv"],
+        &["other.csv", "\"wide\"", "classes"],
+    );
+    fails(
+        d,
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "blobs.csv",
+            "--row",
+            "500",
+        ],
+        &["--row 500", "90 rows"],
+    );
+}
