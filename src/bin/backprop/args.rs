@@ -16,7 +16,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a network on a CSV file, an MNIST directory, or (with no DATA) the built-in digits.
     #[command(
-        after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9"
+        after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train encoder.csv --target 'y*' --arch examples/arch/encoder-8-3-8.json\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule cosine:20\n  backprop train data.csv --resume model.safetensors.ckpt --epochs 300   # continue a run"
     )]
     Train(Box<TrainArgs>),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
@@ -48,8 +48,9 @@ pub enum Command {
 /// Where data comes from: a CSV path, `-` for stdin, or `mnist:DIR`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Target column by name or 0-based index (default: the last column).
-    #[arg(long, value_name = "COL")]
+    /// Target column(s) by name or 0-based index, comma-separated; a name may be a pattern
+    /// with * and ? (e.g. 'y*') [default: the last column].
+    #[arg(long, value_name = "COL[,COL…]")]
     pub target: Option<String>,
     /// classification, regression, or auto (inferred from the target column).
     #[arg(long, default_value = "auto", value_name = "TASK")]
@@ -59,81 +60,101 @@ pub struct DataArgs {
     pub header: String,
 }
 
+/// `backprop train`'s flags. Every training setting is an `Option` so that `--resume` can tell
+/// what the user gave (and refuse what conflicts with the checkpoint); defaults are applied
+/// when the flags are turned into a library `Pipeline` (train_config.rs) and shown in `--help`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Training data: a CSV file, `-` (stdin), or `mnist:DIR`; omit for the built-in digits.
     pub data: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
-    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer.
-    #[arg(long, default_value = "64", value_name = "SIZES")]
-    pub hidden: String,
-    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
-    /// Output activation (default: identity, i.e. logits for classification).
+    /// A network description (JSON; see the README), instead of --hidden/--activation.
+    #[arg(long, value_name = "NET.json")]
+    pub arch: Option<PathBuf>,
+    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: 64].
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<String>,
+    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: relu].
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Output activation [default: identity (logits) for cross-entropy; sigmoid for a 0/1
+    /// target under another loss].
     #[arg(long, value_name = "ACTIVATION")]
     pub output_activation: Option<String>,
-    /// Loss: cross_entropy, hinge, bce, mse, mae, squared_error, half_sse (default: cross_entropy
-    /// for classes, mse for regression).
+    /// Loss: cross_entropy, hinge, bce, mse, mae, squared_error, half_sse [default:
+    /// cross_entropy for classes, bce for several 0/1 targets, mse otherwise].
     #[arg(long)]
     pub loss: Option<String>,
-    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
-    /// Learning rate (default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step for rprop).
+    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop [default: adam].
     #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate [default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step for rprop].
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Momentum (sgd, rmsprop).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Nesterov momentum (sgd).
     #[arg(long)]
     pub nesterov: bool,
     /// Weight decay (L2; decoupled for adamw).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
-    /// Samples per update: 1 = online, 0 or `full` = the whole training set.
-    #[arg(long, default_value = "32", value_name = "N|full")]
-    pub batch_size: String,
-    /// Maximum number of epochs.
-    #[arg(long, default_value_t = 200)]
-    pub epochs: usize,
-    /// Seed for initialisation, splits, shuffling and dropout.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Fraction held out for validation (early stopping watches it).
-    #[arg(long, default_value_t = 0.1)]
-    pub val_split: f32,
-    /// Fraction held out for the final test report (never used for training or stopping).
-    #[arg(long, default_value_t = 0.1)]
-    pub test_split: f32,
-    /// Stop after this many epochs without improvement of the validation loss (0 = off).
-    #[arg(long, default_value_t = 10, value_name = "PATIENCE")]
-    pub early_stopping: usize,
-    /// Stop once the validation (or training) loss reaches this.
+    /// Learning-rate schedule, stepped each epoch: step:S[:G], exponential:G, cosine:T[:MIN],
+    /// plateau[:P[:F]], warmup:E[:F], or warmup:E[:F],<another>.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<String>,
+    /// Linear warm-up over this many epochs (before --lr-schedule, if any).
+    #[arg(long, value_name = "EPOCHS")]
+    pub warmup: Option<usize>,
+    /// Parameters never updated, by state-dict name, comma-separated (e.g. layers.0.bias).
+    #[arg(long, value_name = "NAMES")]
+    pub freeze: Option<String>,
+    /// Samples per update: 1 = online, 0 or `full` = the whole training set [default: 32].
+    #[arg(long, value_name = "N|full")]
+    pub batch_size: Option<String>,
+    /// Maximum number of epochs; with --resume, the total to continue to [default: 200].
     #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed for initialisation, splits, shuffling and dropout [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fraction held out for validation (early stopping watches it) [default: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_split: Option<f32>,
+    /// Fraction held out for the final test report (never used for training or stopping) [default: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub test_split: Option<f32>,
+    /// Stop after this many epochs without improvement of the validation loss (0 = off) [default: 10].
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Stop once the validation (or training) loss reaches this.
+    #[arg(long, allow_negative_numbers = true)]
     pub target_loss: Option<f32>,
-    /// Feature scaling fitted on the training part: standard, minmax, none.
-    #[arg(long, default_value = "standard")]
-    pub scale: String,
+    /// Feature scaling fitted on the training part: standard, minmax, none [default: standard].
+    #[arg(long)]
+    pub scale: Option<String>,
     /// Weight initialisation: pytorch, xavier_uniform, xavier_normal, kaiming_uniform,
-    /// kaiming_normal, uniform:EPS (default: kaiming_uniform for relu, xavier_uniform otherwise).
+    /// kaiming_normal, uniform:EPS [default: kaiming_uniform for relu, xavier_uniform otherwise].
     #[arg(long)]
     pub init: Option<String>,
-    /// Dropout probability after each hidden layer.
-    #[arg(long, default_value_t = 0.0)]
-    pub dropout: f32,
+    /// Dropout probability after each hidden layer [default: 0].
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
+    /// Keep training when the loss grows past 10⁶ × its first value (normally a stop, like NaN).
+    #[arg(long)]
+    pub allow_divergence: bool,
     /// Write a checkpoint every N epochs (and at the end).
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<usize>,
     /// Checkpoint file (default: MODEL with .ckpt appended).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Resume from a checkpoint (the same DATA must be given again).
+    /// Resume from a checkpoint (the same DATA must be given again); --epochs N extends the run.
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
     /// Where to write the trained model.
