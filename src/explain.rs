@@ -26,8 +26,34 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 //!
-//! A network with explicit weights can be written as JSON (see [`from_json`]); each `W` is given
-//! in the seed's layout, `(1 + inputs)` rows by `units` columns with the bias row first:
+//! A network with explicit weights is written as JSON (see [`example_from_json`]): a network
+//! description ([`MlpSpec`], the same one `backprop train --arch` reads) whose layers give their
+//! values in `init` — `weight` as one row of input weights per unit, PyTorch's `(out, in)` — plus
+//! the sample, and optionally the loss and learning rate. Shared biases (`"bias": "shared"`) and
+//! frozen parameters (`"trainable"`) are shown as such: a frozen parameter's "updated" value is
+//! its old one. Matt Mazur's step-by-step example (E = ½Σ(t − o)², one frozen bias per layer):
+//!
+//! ```
+//! use backprop::explain::{example_from_json, explain};
+//! use backprop::nn::Mlp;
+//! let ex = example_from_json(r#"{
+//!   "input": [0.05, 0.10], "target": [0.01, 0.99], "loss": "half_sse", "lr": 0.5,
+//!   "layers": [
+//!     {"units": 2, "activation": "sigmoid", "bias": "shared", "trainable": {"bias": false},
+//!      "init": {"weight": [[0.15, 0.20], [0.25, 0.30]], "bias": [0.35]}},
+//!     {"units": 2, "activation": "sigmoid", "bias": "shared", "trainable": {"bias": false},
+//!      "init": {"weight": [[0.40, 0.45], [0.50, 0.55]], "bias": [0.60]}}]
+//! }"#)?;
+//! let net = Mlp::from_params(ex.spec, &ex.params)?;
+//! let e = explain(&net, &ex.params, &ex.input, &ex.target, ex.loss.unwrap(), ex.lr.unwrap())?;
+//! assert!((e.error - 0.298371109).abs() < 1e-6);
+//! assert!((e.layers[1].updated[0][0] - 0.35891648).abs() < 1e-6); // w5 after the step
+//! assert_eq!(e.layers[1].shared_bias.unwrap().updated, 0.6); // frozen
+//! # Ok::<(), backprop::Error>(())
+//! ```
+//!
+//! The seed's own layout also works: each layer as `{"activation": …, "W": [[…]]}` with `W`
+//! `(1 + inputs)` rows by `units` columns, bias row first:
 //!
 //! ```
 //! let spec = r#"{
@@ -45,11 +71,11 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 //!
-//! Per layer, `"activation"` is any name [`Activation`] parses (`tanh`, `sigmoid`, `relu`,
-//! `identity`, `leaky_relu:0.1`, `softmax`); optional `"bias": false` drops the bias row (then
-//! `W` has `inputs` rows), and optional `"inputs": [k, …]` makes the layer read the concatenation
-//! of earlier outputs (0 = the input x(0), k = x(k)), as in [`MlpSpec::layer_from`]. `"target"`
-//! holds the target values, or the class index for cross-entropy and hinge losses.
+//! In that layout, per layer, `"activation"` is any name [`Activation`] parses; optional
+//! `"bias": false` drops the bias row (then `W` has `inputs` rows), and optional
+//! `"inputs": [k, …]` makes the layer read the concatenation of earlier outputs (0 = the input
+//! x(0), k = x(k)), as in [`MlpSpec::layer_from`]. `"target"` holds the target values, or the
+//! class index for cross-entropy and hinge losses.
 
 mod display;
 mod json;

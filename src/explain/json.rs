@@ -33,6 +33,7 @@ pub struct Example {
 pub fn example_from_json(text: &str) -> Result<Example> {
     let syntax = |e: String| Error::invalid("network spec", e, EXPECTED);
     let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| syntax(e.to_string()))?;
+    crate::nn::strip_comments(&mut v);
     let obj = v
         .as_object_mut()
         .ok_or_else(|| syntax("not a JSON object".into()))?;

@@ -13,6 +13,7 @@ pub use init::Init;
 pub use linear::Linear;
 pub use mlp::{LayerVars, Mlp};
 pub use sequential::Sequential;
+pub(crate) use spec::strip_comments;
 pub use spec::{Bias, LayerInit, LayerSpec, MlpSpec, Tie, Trainable};
 
 use crate::autograd::{Graph, Var};

@@ -249,9 +249,12 @@ impl MlpSpec {
     }
 
     /// Parses a description from JSON and validates it; errors name the layer and what was
-    /// expected.
+    /// expected. Keys that start with `_` (e.g. `"_comment"`) are ignored.
     pub fn from_json(text: &str) -> Result<MlpSpec> {
-        let spec: MlpSpec = serde_json::from_str(text).map_err(|e| {
+        let mut v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::network("network", format!("not JSON: {e}")))?;
+        strip_comments(&mut v);
+        let spec: MlpSpec = serde_json::from_value(v).map_err(|e| {
             Error::network(
                 "network",
                 format!("{e} (expected {{\"in_features\": N, \"layers\": [{{\"units\": N, \"activation\": NAME, …}}]}})"),
@@ -575,5 +578,17 @@ impl MlpSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes every object key that starts with `_` (comments in description files), at any depth.
+pub(crate) fn strip_comments(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with('_'));
+            m.values_mut().for_each(strip_comments);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_comments),
+        _ => {}
     }
 }

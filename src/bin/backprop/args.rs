@@ -29,7 +29,7 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
     #[command(
-        after_help = "Examples:\n  backprop explain --example lfd          # Learning From Data's worked example\n  backprop explain --spec net.json\n  backprop explain --model model.safetensors --data data.csv --row 3"
+        after_help = EXPLAIN_HELP
     )]
     Explain(ExplainArgs),
     /// Compare analytic and numerical gradients of a model on data, per parameter tensor.
@@ -44,6 +44,27 @@ pub enum Command {
     )]
     Bench(BenchArgs),
 }
+
+const EXPLAIN_HELP: &str = "Examples:
+  backprop explain --example lfd          # Learning From Data's worked example
+  backprop explain --spec examples/explain/mazur.json --digits 9
+  backprop explain --spec net.json --loss half_sse --format json
+  backprop explain --model model.safetensors --data data.csv --row 3
+
+The --spec file is a network description with explicit weights, plus the sample:
+  {\"in_features\": 2, \"input\": [0.05, 0.10], \"target\": [0.01, 0.99],
+   \"loss\": \"half_sse\", \"lr\": 0.5,
+   \"layers\": [
+     {\"units\": 2, \"activation\": \"sigmoid\", \"bias\": \"shared\", \"trainable\": {\"bias\": false},
+      \"init\": {\"weight\": [[0.15, 0.20], [0.25, 0.30]], \"bias\": [0.35]}},
+     {\"units\": 2, \"activation\": \"sigmoid\", \"bias\": \"shared\", \"trainable\": {\"bias\": false},
+      \"init\": {\"weight\": [[0.40, 0.45], [0.50, 0.55]], \"bias\": [0.60]}}]}
+Each layer: units, activation (identity, sigmoid, tanh, relu, leaky_relu:A, softmax, step),
+inputs ([k, …]: 0 = the input, k = layer k; skip connections), bias (per_unit, shared, none),
+trainable ({\"weight\": bool, \"bias\": bool}), tie ({\"layer\": k, \"transpose\": true}), and
+init.weight as one row of input weights per unit (PyTorch's (out, in) layout) with init.bias.
+The seed layout also works: per layer {\"activation\": …, \"W\": [[bias row], [input 1 row], …]},
+(1 + inputs) rows × units columns.";
 
 /// Where data comes from: a CSV path, `-` for stdin, or `mnist:DIR`.
 #[derive(Args, Debug, Clone, Default)]
@@ -202,7 +223,8 @@ pub struct ExplainArgs {
     /// A built-in example: `lfd` (Learning From Data's 1-2-1-1 tanh network, x = 2, y = 1).
     #[arg(long)]
     pub example: Option<String>,
-    /// A JSON spec with explicit weights (see `backprop explain --help`).
+    /// A JSON spec: a network description whose layers give `init` weights, plus "input",
+    /// "target" and optionally "loss" and "lr" (or the seed layout with "W"; see --help).
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
     /// A model file (with --data and --row).
@@ -214,9 +236,19 @@ pub struct ExplainArgs {
     /// Which data row (0-based).
     #[arg(long, default_value_t = 0)]
     pub row: usize,
-    /// Learning rate for the update step.
+    /// Learning rate for the update step [default: the spec's "lr", else 0.1].
     #[arg(long)]
     pub lr: Option<f32>,
+    /// The loss e: half_sse (E = ½Σ(t − o)²), squared_error, mse, cross_entropy, bce, …
+    /// [default: the spec's or model's loss; squared_error for the lfd example].
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// table (the lecture notes' layout) or json (every number at full f32 precision).
+    #[arg(long, default_value = "table", value_name = "table|json")]
+    pub format: String,
+    /// Significant digits in the tables (1–9).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub digits: usize,
     #[command(flatten)]
     pub data_args: DataArgs,
 }
