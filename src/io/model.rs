@@ -107,6 +107,47 @@ impl Model {
         }
     }
 
+    /// A model straight from a network description whose every parameter is given in `init`
+    /// (a hand-set network, e.g. McCulloch–Pitts threshold units): no training, no scaling,
+    /// features `x0, x1, …`, one output value per unit (`y0, y1, …`), loss MSE.
+    ///
+    /// ```
+    /// use backprop::{io::Model, nn::MlpSpec, Tensor};
+    /// // AND as one threshold unit: fires when x0 + x1 − 1.5 ≥ 0
+    /// let and = MlpSpec::from_json(r#"{"in_features": 2, "layers": [{"units": 1,
+    ///     "activation": "step", "init": {"weight": [[1, 1]], "bias": [-1.5]}}]}"#)?;
+    /// let m = Model::from_spec(and)?;
+    /// let x = Tensor::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], [4, 2])?;
+    /// assert_eq!(m.forward(&x)?.data(), &[0., 0., 0., 1.]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn from_spec(spec: MlpSpec) -> Result<Model> {
+        spec.validate()?;
+        for (i, l) in spec.layers.iter().enumerate() {
+            let init = l.init.as_ref();
+            let no_w = l.tie.is_none() && init.and_then(|x| x.weight.as_ref()).is_none();
+            let no_b = l.bias != crate::nn::Bias::None && init.and_then(|x| x.bias.as_ref()).is_none();
+            if no_w || no_b {
+                return Err(Error::network(
+                    format!("layer {}", i + 1),
+                    format!(
+                        "no init.{}: a network run without training needs every weight and bias given",
+                        if no_w { "weight" } else { "bias" }
+                    ),
+                ));
+            }
+        }
+        let mut params = Parameters::new();
+        let net = Mlp::new(spec.clone(), &mut params, Init::Zeros, &mut crate::rng::Rng::seed(0))?;
+        let names = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+        let task = TaskInfo::Regression {
+            targets: names("y", spec.out_features()),
+        };
+        let features = names("x", spec.in_features);
+        let meta = Model::meta(spec, Loss::Mse, task, features, Scaler::None, Init::Zeros, 0);
+        Ok(Model { meta, net, params })
+    }
+
     /// The width of the network's output.
     pub fn out_features(&self) -> usize {
         self.meta.architecture.out_features()

@@ -21,7 +21,7 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
-        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -"
+        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
     )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
@@ -200,10 +200,14 @@ pub struct TrainArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct PredictArgs {
-    /// A model file written by `backprop train`.
-    pub model: PathBuf,
+    /// A model file written by `backprop train` (omit with --arch).
+    #[arg(value_name = "MODEL")]
+    pub model_or_data: String,
     /// Data in the training layout (the target column may be present or absent); `-` = stdin.
-    pub data: String,
+    pub data: Option<String>,
+    /// Run a hand-set network description (every weight given in `init`) instead of a model.
+    #[arg(long, value_name = "NET.json")]
+    pub arch: Option<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }
@@ -274,8 +278,12 @@ pub struct GradcheckArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct SummaryArgs {
-    /// A model file.
-    pub model: PathBuf,
+    /// A model file (or a network description with --arch).
+    #[arg(required_unless_present = "arch")]
+    pub model: Option<PathBuf>,
+    /// Describe a hand-set network description instead of a model file.
+    #[arg(long, value_name = "NET.json", conflicts_with = "model")]
+    pub arch: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
