@@ -126,7 +126,8 @@ impl Model {
         for (i, l) in spec.layers.iter().enumerate() {
             let init = l.init.as_ref();
             let no_w = l.tie.is_none() && init.and_then(|x| x.weight.as_ref()).is_none();
-            let no_b = l.bias != crate::nn::Bias::None && init.and_then(|x| x.bias.as_ref()).is_none();
+            let no_b =
+                l.bias != crate::nn::Bias::None && init.and_then(|x| x.bias.as_ref()).is_none();
             if no_w || no_b {
                 return Err(Error::network(
                     format!("layer {}", i + 1),
@@ -138,13 +139,26 @@ impl Model {
             }
         }
         let mut params = Parameters::new();
-        let net = Mlp::new(spec.clone(), &mut params, Init::Zeros, &mut crate::rng::Rng::seed(0))?;
+        let net = Mlp::new(
+            spec.clone(),
+            &mut params,
+            Init::Zeros,
+            &mut crate::rng::Rng::seed(0),
+        )?;
         let names = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
         let task = TaskInfo::Regression {
             targets: names("y", spec.out_features()),
         };
         let features = names("x", spec.in_features);
-        let meta = Model::meta(spec, Loss::Mse, task, features, Scaler::None, Init::Zeros, 0);
+        let meta = Model::meta(
+            spec,
+            Loss::Mse,
+            task,
+            features,
+            Scaler::None,
+            Init::Zeros,
+            0,
+        );
         Ok(Model { meta, net, params })
     }
 

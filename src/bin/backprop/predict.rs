@@ -8,14 +8,17 @@ use std::io::Write;
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     if stdout_closed() {
-        bail!("standard output is closed: nowhere to write the predictions (redirect it to a file)");
+        bail!(
+            "standard output is closed: nowhere to write the predictions (redirect it to a file)"
+        );
     }
     let (model, data) = match (&a.arch, &a.data) {
         (Some(arch), None) => (crate::summary::from_arch(arch)?, &a.model_or_data),
         (Some(_), Some(_)) => bail!("with --arch, give only DATA (the network is the description)"),
         (None, Some(data)) => {
             let path = std::path::Path::new(&a.model_or_data);
-            let m = Model::load(path).with_context(|| format!("loading model {}", path.display()))?;
+            let m =
+                Model::load(path).with_context(|| format!("loading model {}", path.display()))?;
             (m, data)
         }
         (None, None) => bail!("give MODEL and DATA, or --arch NET.json and DATA"),
@@ -56,7 +59,9 @@ fn write(model: &Model, p: &backprop::io::Prediction) -> Result<()> {
                 writeln!(out, "{}", vals.join(","))?;
             }
         }
-        (TaskInfo::Classification { .. }, None) => bail!("internal error: a classifier without classes"),
+        (TaskInfo::Classification { .. }, None) => {
+            bail!("internal error: a classifier without classes")
+        }
     }
     out.flush()?;
     Ok(())
