@@ -4,7 +4,7 @@
 use crate::args::TrainArgs;
 use anyhow::{bail, Context, Result};
 use backprop::data::{Dataset, ScaleKind};
-use backprop::io::Checkpoint;
+use backprop::io::{Checkpoint, DataInfo};
 use backprop::nn::{Activation, Init, MlpSpec};
 use backprop::optim::{LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
@@ -177,19 +177,37 @@ fn parse_init(s: &str) -> Result<Init> {
     })
 }
 
+/// One flag (or group) compared on `--resume`: whether the user gave it, its name, whether it
+/// agrees with the checkpoint, and the checkpoint's value.
+type Check = (bool, &'static str, bool, String);
+
 /// With `--resume`, every training flag the user gave must agree with the checkpoint's run
 /// (only --epochs, the output flags and --threads may change); the error names each that does
 /// not, with the checkpoint's value.
 pub fn check_resume(a: &TrainArgs, ckpt: &Checkpoint, data: &Dataset) -> Result<()> {
     let fresh = pipeline(a)?;
-    let (t, meta) = (&ckpt.trainer, &ckpt.model.meta);
+    let mut checks = model_checks(a, &fresh, ckpt, data)?;
+    checks.extend(trainer_checks(a, &fresh, ckpt));
+    let bad: Vec<String> = checks
+        .into_iter()
+        .filter(|(given, _, same, _)| *given && !same)
+        .map(|(_, flags, _, theirs)| format!("{flags} (the checkpoint has {theirs})"))
+        .collect();
+    if !bad.is_empty() {
+        bail!("--resume: these flags conflict with the checkpoint's run: {}; drop them (only --epochs, the output flags and --threads may change on resume)", bad.join("; "));
+    }
+    Ok(())
+}
+
+/// The network, loss, initialiser, seed, splits and scaling.
+fn model_checks(
+    a: &TrainArgs,
+    fresh: &Pipeline,
+    ckpt: &Checkpoint,
+    data: &Dataset,
+) -> Result<Vec<Check>> {
+    let meta = &ckpt.model.meta;
     let info = ckpt.data.as_ref();
-    let mut bad: Vec<String> = vec![];
-    let mut differ = |given: bool, flags: &str, same: bool, theirs: String| {
-        if given && !same {
-            bad.push(format!("{flags} (the checkpoint has {theirs})"));
-        }
-    };
     let shape_given = a.arch.is_some()
         || a.hidden.is_some()
         || a.activation.is_some()
@@ -201,109 +219,113 @@ pub fn check_resume(a: &TrainArgs, ckpt: &Checkpoint, data: &Dataset) -> Result<
     } else {
         None
     };
-    differ(
-        shape_given,
-        "the network (--arch/--hidden/--activation/--output-activation/--dropout)",
-        spec.as_ref() == Some(&meta.architecture),
-        describe(&meta.architecture),
-    );
-    differ(
-        a.loss.is_some(),
-        "--loss",
-        fresh.loss == Some(meta.loss),
-        meta.loss.to_string(),
-    );
-    differ(
-        a.init.is_some(),
-        "--init",
-        fresh.init == Some(meta.init),
-        format!("{:?}", meta.init),
-    );
+    let split = |f: fn(&DataInfo) -> f32| info.map_or("?".into(), |i| f(i).to_string());
+    Ok(vec![
+        (
+            shape_given,
+            "the network (--arch/--hidden/--activation/--output-activation/--dropout)",
+            spec.as_ref() == Some(&meta.architecture),
+            describe(&meta.architecture),
+        ),
+        (
+            a.loss.is_some(),
+            "--loss",
+            fresh.loss == Some(meta.loss),
+            meta.loss.to_string(),
+        ),
+        (
+            a.init.is_some(),
+            "--init",
+            fresh.init == Some(meta.init),
+            format!("{:?}", meta.init),
+        ),
+        (
+            a.seed.is_some(),
+            "--seed",
+            fresh.trainer.seed == meta.seed,
+            meta.seed.to_string(),
+        ),
+        (
+            a.val_split.is_some(),
+            "--val-split",
+            info.is_some_and(|i| i.val_split == fresh.val_split),
+            split(|i| i.val_split),
+        ),
+        (
+            a.test_split.is_some(),
+            "--test-split",
+            info.is_some_and(|i| i.test_split == fresh.test_split),
+            split(|i| i.test_split),
+        ),
+        (
+            a.scale.is_some(),
+            "--scale",
+            scale_of(&meta.scaler) == fresh.scale,
+            format!("{:?}", scale_of(&meta.scaler)),
+        ),
+    ])
+}
+
+/// The optimizer and the training settings.
+fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Check> {
+    let (t, ours) = (&ckpt.trainer, &fresh.trainer);
     let opt_given = a.optimizer.is_some()
         || a.lr.is_some()
         || a.momentum.is_some()
         || a.nesterov
         || a.weight_decay.is_some();
-    let mut theirs = t.optimizer.clone();
-    if let Some(lr) = ckpt.state.lr.filter(|_| a.lr.is_none()) {
-        theirs = with_lr(theirs, lr); // a schedule may have moved the lr; compare the rest
-    }
-    let ours = if a.lr.is_none() {
-        with_lr(fresh.trainer.optimizer.clone(), theirs.lr())
+    // without --lr, compare everything but the lr (a schedule may have moved it)
+    let mine = if a.lr.is_none() {
+        with_lr(ours.optimizer.clone(), t.optimizer.lr())
     } else {
-        fresh.trainer.optimizer.clone()
+        ours.optimizer.clone()
     };
-    differ(
-        opt_given,
-        "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay)",
-        ours == theirs || ours == t.optimizer,
-        format!("{:?}", t.optimizer),
-    );
-    differ(
-        a.batch_size.is_some(),
-        "--batch-size",
-        fresh.trainer.batch_size == t.batch_size,
-        t.batch_size.to_string(),
-    );
-    differ(
-        a.seed.is_some(),
-        "--seed",
-        fresh.trainer.seed == meta.seed,
-        meta.seed.to_string(),
-    );
-    differ(
-        a.val_split.is_some(),
-        "--val-split",
-        info.is_some_and(|i| i.val_split == fresh.val_split),
-        info.map_or("?".into(), |i| i.val_split.to_string()),
-    );
-    differ(
-        a.test_split.is_some(),
-        "--test-split",
-        info.is_some_and(|i| i.test_split == fresh.test_split),
-        info.map_or("?".into(), |i| i.test_split.to_string()),
-    );
-    differ(
-        a.scale.is_some(),
-        "--scale",
-        scale_of(&meta.scaler) == fresh.scale,
-        format!("{:?}", scale_of(&meta.scaler)),
-    );
-    differ(
-        a.early_stopping.is_some(),
-        "--early-stopping",
-        fresh.trainer.early_stopping.map(|e| e.patience) == t.early_stopping.map(|e| e.patience),
-        format!("{:?}", t.early_stopping.map(|e| e.patience)),
-    );
-    differ(
-        a.target_loss.is_some(),
-        "--target-loss",
-        fresh.trainer.target_loss == t.target_loss,
-        format!("{:?}", t.target_loss),
-    );
-    differ(
-        a.clip_norm.is_some(),
-        "--clip-norm",
-        fresh.trainer.clip_grad_norm == t.clip_grad_norm,
-        format!("{:?}", t.clip_grad_norm),
-    );
     let sched = |s: &Option<LrSchedule>| s.as_ref().map_or("none".to_string(), |s| s.to_string());
-    differ(
-        a.lr_schedule.is_some() || a.warmup.is_some(),
-        "--lr-schedule/--warmup",
-        sched(&fresh.trainer.lr_schedule) == sched(&t.lr_schedule),
-        sched(&t.lr_schedule),
-    );
-    differ(
-        a.freeze.is_some(),
-        "--freeze",
-        fresh.trainer.freeze == t.freeze,
-        format!("{:?}", t.freeze),
-    );
-    if !bad.is_empty() {
-        bail!("--resume: these flags conflict with the checkpoint's run: {}; drop them (only --epochs, the output flags and --threads may change on resume)", bad.join("; "));
-    }
-    Ok(())
+    let patience = |e: &Option<EarlyStopping>| e.map(|e| e.patience);
+    vec![
+        (
+            opt_given,
+            "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay)",
+            mine == t.optimizer,
+            format!("{:?}", t.optimizer),
+        ),
+        (
+            a.batch_size.is_some(),
+            "--batch-size",
+            ours.batch_size == t.batch_size,
+            t.batch_size.to_string(),
+        ),
+        (
+            a.early_stopping.is_some(),
+            "--early-stopping",
+            patience(&ours.early_stopping) == patience(&t.early_stopping),
+            format!("{:?}", patience(&t.early_stopping)),
+        ),
+        (
+            a.target_loss.is_some(),
+            "--target-loss",
+            ours.target_loss == t.target_loss,
+            format!("{:?}", t.target_loss),
+        ),
+        (
+            a.clip_norm.is_some(),
+            "--clip-norm",
+            ours.clip_grad_norm == t.clip_grad_norm,
+            format!("{:?}", t.clip_grad_norm),
+        ),
+        (
+            a.lr_schedule.is_some() || a.warmup.is_some(),
+            "--lr-schedule/--warmup",
+            sched(&ours.lr_schedule) == sched(&t.lr_schedule),
+            sched(&t.lr_schedule),
+        ),
+        (
+            a.freeze.is_some(),
+            "--freeze",
+            ours.freeze == t.freeze,
+            format!("{:?}", t.freeze),
+        ),
+    ]
 }
 
 fn with_lr(o: OptimizerConfig, lr: f32) -> OptimizerConfig {
