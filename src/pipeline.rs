@@ -241,7 +241,7 @@ impl Pipeline {
         }
         let mut params = Parameters::new();
         let net = Mlp::new(spec.clone(), &mut params, init, &mut rng)?;
-        let meta = Model::meta(
+        let mut meta = Model::meta(
             spec,
             loss,
             task_of(data),
@@ -250,6 +250,7 @@ impl Pipeline {
             init,
             seed,
         );
+        meta.target_columns = data.target_columns.clone();
         let model = Model { meta, net, params };
         let trainer = Trainer {
             loss,

@@ -547,7 +547,6 @@ fn resume_refuses_a_different_lr_and_different_data() {
 }
 
 #[test]
-#[ignore = "bug: --resume refuses optimizer flags equal to the checkpoint's (e.g. --lr 0.1 or --optimizer sgd alone on an SGD lr 0.1 momentum 0.9 run): the given flags are completed with defaults (Adam, momentum 0) and compared as a whole config"]
 fn resume_accepts_flags_equal_to_the_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -873,7 +872,6 @@ fn bad_descriptions_are_refused_naming_the_layer() {
 }
 
 #[test]
-#[ignore = "bug: an unknown field in a layer is reported as `network description: network: unknown field ...` with a line/column, without naming the layer"]
 fn an_unknown_field_names_its_layer() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -898,7 +896,6 @@ fn an_unknown_field_names_its_layer() {
 }
 
 #[test]
-#[ignore = "bug: predict/evaluate of a model with several targets reject the training file (targets present) unless --target is given again: `expected 8 fields (the model's features), or 9 with the target columns, found 16`"]
 fn a_multi_target_model_predicts_on_its_training_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

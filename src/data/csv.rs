@@ -177,8 +177,14 @@ pub fn read_csv_from(
         }
     };
     let feature_names = t.feature_names();
+    let target_columns = if t.header.is_some() {
+        t.target_names()
+    } else {
+        vec![]
+    };
     let mut ds = Dataset::new(Features::F32(t.features), t.width - t.tcols.len(), targets)?;
     ds.feature_names = feature_names;
+    ds.target_columns = target_columns;
     Ok(ds)
 }
 

@@ -57,6 +57,10 @@ pub struct Dataset {
     features: Features,
     n_features: usize,
     targets: Targets,
+    /// The target columns' names as the file's header gave them (empty when it had none, or the
+    /// data did not come from a file with a header): a model remembers them so `predict` and
+    /// `evaluate` find the same columns without `--target`.
+    pub target_columns: Vec<String>,
     /// Feature (column) names, `n_features` of them.
     pub feature_names: Vec<String>,
 }
@@ -110,6 +114,7 @@ impl Dataset {
             features,
             n_features,
             targets,
+            target_columns: vec![],
             feature_names,
         })
     }
@@ -288,6 +293,7 @@ impl Dataset {
             features,
             n_features: d,
             targets,
+            target_columns: self.target_columns.clone(),
             feature_names: self.feature_names.clone(),
         }
     }

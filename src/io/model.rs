@@ -51,6 +51,10 @@ pub struct ModelMeta {
     pub task: TaskInfo,
     /// The input columns, in order.
     pub feature_names: Vec<String>,
+    /// The target columns of the training file, by header name (empty if it had no header):
+    /// `predict` and `evaluate` use them when no `--target` is given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_columns: Vec<String>,
     /// The feature scaling fitted on the training data, applied before the network.
     pub scaler: Scaler,
     /// The initialiser the weights started from.
@@ -100,6 +104,7 @@ impl Model {
             loss,
             task,
             feature_names,
+            target_columns: vec![],
             scaler,
             init,
             seed,
@@ -331,6 +336,16 @@ impl ModelMeta {
             ));
         }
         let out = arch.out_features();
+        let columns = match &self.task {
+            TaskInfo::Classification { .. } => 1,
+            TaskInfo::Regression { targets } => targets.len(),
+        };
+        if !self.target_columns.is_empty() && self.target_columns.len() != columns {
+            return Err(format!(
+                "{} target column names for {columns} target(s)",
+                self.target_columns.len()
+            ));
+        }
         match &self.task {
             TaskInfo::Classification { classes } => {
                 let ok = classes.len() == out || (out == 1 && classes.len() == 2);

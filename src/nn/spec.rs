@@ -254,6 +254,13 @@ impl MlpSpec {
         let mut v: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::network("network", format!("not JSON: {e}")))?;
         strip_comments(&mut v);
+        // each layer on its own first, so an error names the layer it is in
+        if let Some(layers) = v.get("layers").and_then(|l| l.as_array()) {
+            for (i, l) in layers.iter().enumerate() {
+                serde_json::from_value::<LayerSpec>(l.clone())
+                    .map_err(|e| Error::network(format!("layer {}", i + 1), e))?;
+            }
+        }
         let spec: MlpSpec = serde_json::from_value(v).map_err(|e| {
             Error::network(
                 "network",
@@ -478,12 +485,14 @@ impl MlpSpec {
     fn check_tie(&self, i: usize, t: Tie) -> Result<()> {
         let at = format!("layer {}", i + 1);
         if t.layer == 0 || t.layer > i {
+            let expected = if i == 0 {
+                "the first layer has no earlier layer to tie to".to_string()
+            } else {
+                format!("expected an earlier layer (1 ≤ k ≤ {i})")
+            };
             return Err(Error::network(
                 at,
-                format!(
-                    "ties to layer {}; expected an earlier layer (1 ≤ k ≤ {i})",
-                    t.layer
-                ),
+                format!("ties to layer {}; {expected}", t.layer),
             ));
         }
         let owner = &self.layers[t.layer - 1];

@@ -98,7 +98,12 @@ pub struct ForModel {
 pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> Result<ForModel> {
     let src = Source::parse(Some(data));
     let names = &model.meta.feature_names;
-    let opts = csv_options(a)?;
+    let mut opts = csv_options(a)?;
+    // without --target, the columns the model was trained on (by header name)
+    if let (None, [first, rest @ ..]) = (&a.target, model.meta.target_columns.as_slice()) {
+        opts.target = TargetColumn::Name(first.clone());
+        opts.targets = rest.iter().map(|n| TargetColumn::Name(n.clone())).collect();
+    }
     let table = match &src {
         Source::Mnist(_) | Source::Embedded => {
             let ds = load(&src, a, true)?;

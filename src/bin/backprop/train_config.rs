@@ -106,7 +106,16 @@ fn optimizer(a: &TrainArgs) -> Result<OptimizerConfig> {
             bail!("--lr {lr}: expected a positive learning rate");
         }
     }
-    let mut o = OptimizerConfig::default_for(a.optimizer.as_deref().unwrap_or("adam"), a.lr)?;
+    let name = a.optimizer.as_deref().unwrap_or("adam");
+    let mut o = OptimizerConfig::default_for(name, a.lr)?;
+    // (on --resume these flags are laid over the checkpoint's optimizer instead: `overlay`)
+    let has_momentum = matches!(o.name(), "sgd" | "rmsprop") || a.resume.is_some();
+    if a.momentum.is_some() && !has_momentum {
+        bail!("--momentum applies to sgd and rmsprop, not {name} (Adam's β₁ plays that part); add --optimizer sgd");
+    }
+    if a.nesterov && o.name() != "sgd" && a.resume.is_none() {
+        bail!("--nesterov applies to sgd, not {name}; add --optimizer sgd");
+    }
     if let Some(m) = a.momentum {
         o = o.with_momentum(m);
     }
@@ -274,19 +283,15 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
         || a.momentum.is_some()
         || a.nesterov
         || a.weight_decay.is_some();
-    // without --lr, compare everything but the lr (a schedule may have moved it)
-    let mine = if a.lr.is_none() {
-        with_lr(ours.optimizer.clone(), t.optimizer.lr())
-    } else {
-        ours.optimizer.clone()
-    };
+    // the flags given, laid over the checkpoint's optimizer: equal unless one of them differs
+    let mine = overlay(a, &t.optimizer);
     let sched = |s: &Option<LrSchedule>| s.as_ref().map_or("none".to_string(), |s| s.to_string());
     let patience = |e: &Option<EarlyStopping>| e.map(|e| e.patience);
     vec![
         (
             opt_given,
             "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay)",
-            mine == t.optimizer,
+            mine.as_ref() == Some(&t.optimizer),
             format!("{:?}", t.optimizer),
         ),
         (
@@ -328,10 +333,30 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
     ]
 }
 
-fn with_lr(o: OptimizerConfig, lr: f32) -> OptimizerConfig {
-    let mut v = serde_json::to_value(&o).expect("an optimizer config serialises");
-    v["lr"] = serde_json::json!(lr);
-    serde_json::from_value(v).expect("the same config with another lr")
+/// The checkpoint's optimizer with the optimizer flags the user gave laid over it (`None` if
+/// they name another optimizer or cannot be applied).
+fn overlay(a: &TrainArgs, theirs: &OptimizerConfig) -> Option<OptimizerConfig> {
+    if a.optimizer
+        .as_deref()
+        .is_some_and(|n| !n.eq_ignore_ascii_case(theirs.name()))
+    {
+        return None;
+    }
+    let mut v = serde_json::to_value(theirs).ok()?;
+    if let Some(lr) = a.lr {
+        v["lr"] = serde_json::json!(lr);
+    }
+    let mut o: OptimizerConfig = serde_json::from_value(v).ok()?;
+    if let Some(m) = a.momentum {
+        o = o.with_momentum(m);
+    }
+    if let Some(w) = a.weight_decay {
+        o = o.with_weight_decay(w);
+    }
+    if a.nesterov {
+        o = o.with_nesterov(true);
+    }
+    Some(o)
 }
 
 fn scale_of(s: &backprop::data::Scaler) -> ScaleKind {
