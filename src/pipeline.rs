@@ -21,7 +21,7 @@
 
 use crate::data::{split, Dataset, ScaleKind, Scaler, SplitSizes, Targets};
 use crate::error::{Error, Result};
-use crate::io::{Checkpoint, DataInfo, Model, TaskInfo};
+use crate::io::{Checkpoint, DataInfo, Model, TaskInfo, TargetScale};
 use crate::loss::Loss;
 use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
@@ -78,8 +78,14 @@ pub struct Pipeline {
     pub trainer: Trainer,
     /// The initialiser; `None` = Kaiming uniform under ReLU, Xavier uniform otherwise.
     pub init: Option<Init>,
-    /// Feature scaling fitted on the training part.
+    /// Feature scaling fitted on the training part (default: auto).
     pub scale: ScaleKind,
+    /// Standardise regression targets for training (per target, on the training part) and fold
+    /// the inverse into the output layer of the saved model, so it predicts in the targets' own
+    /// units (default: on; applies to an identity output layer with a per-unit bias under a
+    /// squared or absolute error loss). Training and validation losses are then reported in
+    /// standardised units; the test report and the model are in the original ones.
+    pub scale_targets: bool,
     /// Fraction held out for validation (early stopping watches it).
     pub val_split: f32,
     /// Fraction held out for the final test report (ignored when a test set is given).
@@ -94,8 +100,8 @@ pub struct Pipeline {
 
 impl Default for Pipeline {
     /// The command line's defaults: one hidden layer of 64 ReLU units, Adam (lr 1e-3), batch 32,
-    /// 200 epochs, early stopping with patience 10 on a 10 % validation split, 10 % test split,
-    /// standard scaling, seed 0, nothing saved.
+    /// 200 epochs, early stopping with patience 10 on a 10 % validation split, no test split,
+    /// automatic feature scaling, standardised regression targets, seed 0, nothing saved.
     fn default() -> Pipeline {
         let trainer = Trainer {
             epochs: 200,
@@ -107,9 +113,10 @@ impl Default for Pipeline {
             loss: None,
             trainer,
             init: None,
-            scale: ScaleKind::Standard,
+            scale: ScaleKind::Auto,
+            scale_targets: true,
             val_split: 0.1,
-            test_split: 0.1,
+            test_split: 0.0,
             out: None,
             checkpoint: None,
             checkpoint_every: None,
@@ -257,11 +264,20 @@ impl Pipeline {
             early_stopping: self.trainer.early_stopping.filter(|_| !val.is_empty()),
             ..self.trainer.clone()
         };
+        let target_scale = (self.scale_targets && foldable(&model.meta.architecture, loss))
+            .then(|| target_scale(&train))
+            .flatten();
+        if let Some(ts) = &target_scale {
+            for d in [&mut train, &mut val] {
+                d.map_target_values(|j, t| (t - ts.mean[j]) / ts.std[j]);
+            }
+        }
         let info = DataInfo {
             fingerprint: data.fingerprint(),
             rows: data.len(),
             val_split: self.val_split,
             test_split: test_f,
+            target_scale,
         };
         let parts = Parts {
             train,
@@ -320,6 +336,11 @@ impl Pipeline {
                 ));
             }
             meta.scaler.transform(d);
+        }
+        if let Some(ts) = &info.target_scale {
+            for d in [&mut train, &mut val] {
+                d.map_target_values(|j, t| (t - ts.mean[j]) / ts.std[j]);
+            }
         }
         let mut trainer = ckpt.trainer.clone();
         if let Some(e) = epochs {
@@ -409,6 +430,9 @@ impl Pipeline {
                 written = Some(path.clone());
             }
         }
+        if let Some(ts) = &info.target_scale {
+            fold_target_scale(&mut model, ts)?;
+        }
         if let Some(out) = &self.out {
             model.save(out)?;
         }
@@ -455,6 +479,52 @@ fn checkpoint(
         state: state.clone(),
         data: Some(info.clone()),
     })
+}
+
+/// Whether target scaling can be folded into this network's output layer exactly.
+fn foldable(spec: &MlpSpec, loss: Loss) -> bool {
+    let last = spec.layers.last().expect("validated: at least one layer");
+    matches!(loss, Loss::Mse | Loss::SquaredError | Loss::HalfSse | Loss::Mae)
+        && last.activation == Activation::Identity
+        && last.bias == crate::nn::Bias::PerUnit
+        && last.tie.is_none()
+        && last.trainable.weight
+        && last.trainable.bias
+}
+
+/// Per-target mean and standard deviation (f64 sums) of a regression set; `None` for classes.
+fn target_scale(train: &Dataset) -> Option<TargetScale> {
+    let Targets::Values { data, names } = train.targets() else {
+        return None;
+    };
+    let (k, n) = (names.len(), train.len().max(1) as f64);
+    let mut mean = vec![0.0f64; k];
+    data.iter().enumerate().for_each(|(i, &v)| mean[i % k] += v as f64 / n);
+    let mut var = vec![0.0f64; k];
+    data.iter()
+        .enumerate()
+        .for_each(|(i, &v)| var[i % k] += (v as f64 - mean[i % k]).powi(2) / n);
+    let std = var.iter().map(|v| if *v > 0.0 { v.sqrt() as f32 } else { 1.0 }).collect();
+    Some(TargetScale {
+        mean: mean.iter().map(|&m| m as f32).collect(),
+        std,
+    })
+}
+
+/// y = std·(W·x + b) + mean, as the output layer's own weights: W ← diag(std)·W,
+/// b ← std·b + mean.
+fn fold_target_scale(model: &mut Model, ts: &TargetScale) -> Result<()> {
+    let last = model.net.layers.last().expect("validated: at least one layer");
+    let (w, b) = (last.weight, last.bias.expect("foldable: a per-unit bias"));
+    let inp = last.in_features;
+    let p = &mut model.params;
+    for (j, row) in p[w].data_mut().chunks_exact_mut(inp).enumerate() {
+        row.iter_mut().for_each(|v| *v *= ts.std[j]);
+    }
+    for (j, v) in p[b].data_mut().iter_mut().enumerate() {
+        *v = *v * ts.std[j] + ts.mean[j];
+    }
+    Ok(())
 }
 
 fn is_binary(v: &[f32]) -> bool {

@@ -237,6 +237,7 @@ fn checkpoint_round_trip_keeps_everything() {
         rows: 10,
         val_split: 0.1,
         test_split: 0.2,
+        target_scale: None,
     };
     let c = Checkpoint {
         model: m.clone(),

@@ -49,6 +49,7 @@ fn checkpoint() -> Checkpoint {
             rows: 1,
             val_split: 0.0,
             test_split: 0.0,
+            target_scale: None,
         }),
     }
 }

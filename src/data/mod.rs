@@ -190,6 +190,14 @@ impl Dataset {
         format!("{h:016x}")
     }
 
+    /// Applies `f(target index, value)` to every regression target value (no-op for classes).
+    pub fn map_target_values(&mut self, f: impl Fn(usize, f32) -> f32) {
+        if let Targets::Values { data, names } = &mut self.targets {
+            let k = names.len().max(1);
+            data.iter_mut().enumerate().for_each(|(i, v)| *v = f(i % k, *v));
+        }
+    }
+
     /// The number of classes for a classification dataset.
     pub fn num_classes(&self) -> Option<usize> {
         match &self.targets {

@@ -157,6 +157,10 @@ pub enum ScaleKind {
     Standard,
     /// Each feature to `[0, 1]` over the training data.
     MinMax,
+    /// Leave features that already lie within `[0, 1]` (pixels, one-hot codes, 0/1 flags)
+    /// alone, and standardise otherwise: standardising a border pixel with std 1.4·10⁻⁴ turns it
+    /// into values in the thousands (MNIST: 96.7 % test accuracy standardised, 97.9 % as is).
+    Auto,
 }
 
 /// A fitted per-feature scaling, applied identically to training, validation, test and
@@ -208,8 +212,15 @@ impl Scaler {
                 .enumerate()
                 .for_each(|(i, &b)| f(i % d, (b as f32 * scale) as f64)),
         };
+        let in_unit = || {
+            let mut ok = true;
+            for_each(&mut |_, x| ok &= (0.0..=1.0).contains(&x));
+            ok
+        };
         match kind {
             ScaleKind::None => Scaler::None,
+            ScaleKind::Auto if in_unit() => Scaler::None,
+            ScaleKind::Auto => Scaler::fit(ScaleKind::Standard, train),
             _ if n == 0 && kind == ScaleKind::Standard => Scaler::Standard {
                 mean: vec![0.0; d],
                 std: vec![1.0; d],

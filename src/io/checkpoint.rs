@@ -34,6 +34,19 @@ pub struct DataInfo {
     pub val_split: f32,
     /// The fraction held out for the test report.
     pub test_split: f32,
+    /// Regression targets standardised for training as `(t − mean) / std` per target; undone
+    /// in the saved model by folding it into the output layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scale: Option<TargetScale>,
+}
+
+/// Per-target mean and standard deviation of the training part's regression targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetScale {
+    /// Means, one per target.
+    pub mean: Vec<f32>,
+    /// Standard deviations (1 where a target is constant), one per target.
+    pub std: Vec<f32>,
 }
 
 /// A resumable training run.

@@ -17,7 +17,7 @@ mod checkpoint;
 mod model;
 mod summary;
 
-pub use checkpoint::{Checkpoint, DataInfo};
+pub use checkpoint::{Checkpoint, DataInfo, TargetScale};
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION};
 
 use crate::error::{Error, Result};

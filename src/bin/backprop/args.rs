@@ -144,7 +144,8 @@ pub struct TrainArgs {
     /// Fraction held out for validation (early stopping watches it) [default: 0.1].
     #[arg(long, allow_negative_numbers = true)]
     pub val_split: Option<f32>,
-    /// Fraction held out for the final test report (never used for training or stopping) [default: 0.1].
+    /// Fraction held out for a final test report (never used for training or stopping)
+    /// [default: 0; 0.1 for the built-in digits; keep a test file aside and use `evaluate`].
     #[arg(long, allow_negative_numbers = true)]
     pub test_split: Option<f32>,
     /// Stop after this many epochs without improvement of the validation loss (0 = off) [default: 10].
@@ -153,7 +154,8 @@ pub struct TrainArgs {
     /// Stop once the validation (or training) loss reaches this.
     #[arg(long, allow_negative_numbers = true)]
     pub target_loss: Option<f32>,
-    /// Feature scaling fitted on the training part: standard, minmax, none [default: standard].
+    /// Feature scaling fitted on the training part: auto (none when every feature is already
+    /// within [0, 1], else standard), standard, minmax, none [default: auto].
     #[arg(long)]
     pub scale: Option<String>,
     /// Weight initialisation: pytorch, xavier_uniform, xavier_normal, kaiming_uniform,

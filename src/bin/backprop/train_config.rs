@@ -18,9 +18,11 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         network: network(a)?,
         loss: a.loss.as_deref().map(parse::<Loss>).transpose()?,
         init: a.init.as_deref().map(parse_init).transpose()?,
-        scale: scale(a.scale.as_deref().unwrap_or("standard"))?,
+        scale: scale(a.scale.as_deref().unwrap_or("auto"))?,
         val_split: a.val_split.unwrap_or(0.1),
-        test_split: a.test_split.unwrap_or(0.1),
+        // the built-in demo holds out a test part to report; user data trains on all of it
+        // (scripts/defaults.py: iris 0.933 → 0.967, digits 0.972 → 0.981 median accuracy)
+        test_split: a.test_split.unwrap_or(if a.data.is_none() { 0.1 } else { 0.0 }),
         out: Some(a.out.clone()),
         checkpoint: Some(checkpoint_path(a)),
         checkpoint_every: a.checkpoint_every,
@@ -167,7 +169,8 @@ fn scale(s: &str) -> Result<ScaleKind> {
         "standard" => ScaleKind::Standard,
         "minmax" => ScaleKind::MinMax,
         "none" => ScaleKind::None,
-        s => bail!("--scale {s:?}: expected standard, minmax or none"),
+        "auto" => ScaleKind::Auto,
+        s => bail!("--scale {s:?}: expected auto, standard, minmax or none"),
     })
 }
 
@@ -269,7 +272,9 @@ fn model_checks(
         (
             a.scale.is_some(),
             "--scale",
-            scale_of(&meta.scaler) == fresh.scale,
+            scale_of(&meta.scaler) == fresh.scale
+                || fresh.scale == ScaleKind::Auto
+                    && matches!(scale_of(&meta.scaler), ScaleKind::None | ScaleKind::Standard),
             format!("{:?}", scale_of(&meta.scaler)),
         ),
     ])
