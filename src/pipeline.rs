@@ -21,7 +21,7 @@
 
 use crate::data::{split, Dataset, ScaleKind, Scaler, SplitSizes, Targets};
 use crate::error::{Error, Result};
-use crate::io::{Checkpoint, DataInfo, Model, TaskInfo, TargetScale};
+use crate::io::{Checkpoint, DataInfo, Model, TargetScale, TaskInfo};
 use crate::loss::Loss;
 use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
@@ -484,8 +484,10 @@ fn checkpoint(
 /// Whether target scaling can be folded into this network's output layer exactly.
 fn foldable(spec: &MlpSpec, loss: Loss) -> bool {
     let last = spec.layers.last().expect("validated: at least one layer");
-    matches!(loss, Loss::Mse | Loss::SquaredError | Loss::HalfSse | Loss::Mae)
-        && last.activation == Activation::Identity
+    matches!(
+        loss,
+        Loss::Mse | Loss::SquaredError | Loss::HalfSse | Loss::Mae
+    ) && last.activation == Activation::Identity
         && last.bias == crate::nn::Bias::PerUnit
         && last.tie.is_none()
         && last.trainable.weight
@@ -499,12 +501,17 @@ fn target_scale(train: &Dataset) -> Option<TargetScale> {
     };
     let (k, n) = (names.len(), train.len().max(1) as f64);
     let mut mean = vec![0.0f64; k];
-    data.iter().enumerate().for_each(|(i, &v)| mean[i % k] += v as f64 / n);
+    data.iter()
+        .enumerate()
+        .for_each(|(i, &v)| mean[i % k] += v as f64 / n);
     let mut var = vec![0.0f64; k];
     data.iter()
         .enumerate()
         .for_each(|(i, &v)| var[i % k] += (v as f64 - mean[i % k]).powi(2) / n);
-    let std = var.iter().map(|v| if *v > 0.0 { v.sqrt() as f32 } else { 1.0 }).collect();
+    let std = var
+        .iter()
+        .map(|v| if *v > 0.0 { v.sqrt() as f32 } else { 1.0 })
+        .collect();
     Some(TargetScale {
         mean: mean.iter().map(|&m| m as f32).collect(),
         std,
@@ -514,7 +521,11 @@ fn target_scale(train: &Dataset) -> Option<TargetScale> {
 /// y = std·(W·x + b) + mean, as the output layer's own weights: W ← diag(std)·W,
 /// b ← std·b + mean.
 fn fold_target_scale(model: &mut Model, ts: &TargetScale) -> Result<()> {
-    let last = model.net.layers.last().expect("validated: at least one layer");
+    let last = model
+        .net
+        .layers
+        .last()
+        .expect("validated: at least one layer");
     let (w, b) = (last.weight, last.bias.expect("foldable: a per-unit bias"));
     let inp = last.in_features;
     let p = &mut model.params;

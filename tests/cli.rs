@@ -647,3 +647,29 @@ fn explain_reproduces_a_published_example_with_shared_frozen_biases() {
         &["--format \"yaml\""],
     );
 }
+
+/// `gradcheck` on a regression model whose targets are in the hundreds and a ReLU net: it used to
+/// report FAIL from f32 round-off and kinks; now it passes, saying what it skipped and why.
+#[test]
+fn gradcheck_passes_on_a_relu_regression_model_with_large_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = String::from("a,b,c,y\n");
+    let mut r = backprop::Rng::seed(9);
+    for _ in 0..80 {
+        let (a, b, c) = (r.normal(), r.normal(), r.normal());
+        s += &format!("{a},{b},{c},{}\n", 150.0 + 60.0 * a - 30.0 * b * c);
+    }
+    std::fs::write(dir.path().join("r.csv"), s).unwrap();
+    let out = run(dir.path(), &["train", "r.csv", "--epochs", "30", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        dir.path(),
+        &["gradcheck", "model.safetensors", "r.csv", "--rows", "16"],
+    );
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}{}", text(&out.stderr));
+    assert!(
+        o.contains("PASS") && o.contains("kink") && o.contains("noise"),
+        "{o}"
+    );
+}

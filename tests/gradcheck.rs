@@ -224,3 +224,43 @@ fn gradcheck_catches_a_wrong_backward() {
         report.max_rel()
     );
 }
+
+/// The model-level check used by `backprop gradcheck`: a correct regression model with targets
+/// in the hundreds passes (round-off allowance scaled to the loss), a ReLU net's kinks are
+/// skipped and counted, and a gradient that is wrong in one element fails.
+#[test]
+fn model_check_passes_correct_gradients_and_catches_a_wrong_one() {
+    use backprop::nn::{analytic_gradients, check_against, check_gradients, Activation, Init};
+    use backprop::nn::{Mlp, MlpSpec};
+    use backprop::{Loss, Parameters};
+    let spec = MlpSpec::from_sizes(&[4, 16, 1], Activation::Relu, Activation::Identity);
+    let mut params = Parameters::new();
+    let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut Rng::seed(3)).unwrap();
+    let x = Tensor::randn([8, 4], 0.0, 1.0, &mut Rng::seed(4));
+    let t = Tensor::randn([8, 1], 150.0, 80.0, &mut Rng::seed(5)); // like diabetes' targets
+    let ok = check_gradients(&net, &params, &x, &t, Loss::Mse, 1e-3, 1e-2).unwrap();
+    assert!(ok.passed(), "{ok:?}");
+    assert!(ok.tensors.iter().all(|c| c.checked > 0));
+    // a ReLU net on random data has units near their kink for some ±h steps: counted, not failed
+    let x0 = Tensor::randn([64, 4], 0.0, 1.0, &mut Rng::seed(6));
+    let t0 = Tensor::randn([64, 1], 0.0, 1.0, &mut Rng::seed(7));
+    let kinky = check_gradients(&net, &params, &x0, &t0, Loss::Mse, 5e-2, 1e-2).unwrap();
+    assert!(kinky.passed(), "{kinky:?}");
+    assert!(
+        kinky.tensors.iter().map(|c| c.kinks).sum::<usize>() > 0,
+        "{kinky:?}"
+    );
+    // one analytic element off by 10 %: caught
+    let mut wrong = analytic_gradients(&net, &params, &x, &t, Loss::Mse).unwrap();
+    let i = wrong[0]
+        .data()
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .unwrap()
+        .0;
+    wrong[0].data_mut()[i] *= 1.1;
+    let bad = check_against(&net, &params, &x, &t, Loss::Mse, 1e-3, 1e-2, &wrong).unwrap();
+    assert!(!bad.passed(), "{bad:?}");
+    assert_eq!(bad.tensors[0].failed, 1, "{bad:?}");
+}

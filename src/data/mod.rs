@@ -194,7 +194,9 @@ impl Dataset {
     pub fn map_target_values(&mut self, f: impl Fn(usize, f32) -> f32) {
         if let Targets::Values { data, names } = &mut self.targets {
             let k = names.len().max(1);
-            data.iter_mut().enumerate().for_each(|(i, v)| *v = f(i % k, *v));
+            data.iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = f(i % k, *v));
         }
     }
 

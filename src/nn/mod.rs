@@ -2,6 +2,7 @@
 //! [`Parameters`] store under PyTorch state-dict names (`layers.0.weight`).
 
 mod activation;
+mod check;
 mod init;
 mod linear;
 mod mlp;
@@ -9,6 +10,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, Dropout};
+pub use check::{analytic_gradients, check_against, check_gradients, ModelCheck, TensorCheck};
 pub use init::Init;
 pub use linear::Linear;
 pub use mlp::{LayerVars, Mlp};

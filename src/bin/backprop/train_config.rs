@@ -22,7 +22,9 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         val_split: a.val_split.unwrap_or(0.1),
         // the built-in demo holds out a test part to report; user data trains on all of it
         // (scripts/defaults.py: iris 0.933 → 0.967, digits 0.972 → 0.981 median accuracy)
-        test_split: a.test_split.unwrap_or(if a.data.is_none() { 0.1 } else { 0.0 }),
+        test_split: a
+            .test_split
+            .unwrap_or(if a.data.is_none() { 0.1 } else { 0.0 }),
         out: Some(a.out.clone()),
         checkpoint: Some(checkpoint_path(a)),
         checkpoint_every: a.checkpoint_every,
@@ -274,7 +276,10 @@ fn model_checks(
             "--scale",
             scale_of(&meta.scaler) == fresh.scale
                 || fresh.scale == ScaleKind::Auto
-                    && matches!(scale_of(&meta.scaler), ScaleKind::None | ScaleKind::Standard),
+                    && matches!(
+                        scale_of(&meta.scaler),
+                        ScaleKind::None | ScaleKind::Standard
+                    ),
             format!("{:?}", scale_of(&meta.scaler)),
         ),
     ])
