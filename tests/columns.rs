@@ -209,6 +209,9 @@ fn delimiter_is_sniffed() {
     // quoted delimiters do not count
     assert_eq!(sniff_delimiter(b"a,\"b;c\",d\n1,2,3\n", true, b','), b',');
     assert_eq!(sniff_delimiter(b"a|b\n1|2\n", true, b'|'), b'|', "fallback");
+    // a byte-order mark from a spreadsheet export is not part of the first name
+    let bom = read("\u{feff}a;b;y\n1;2;x\n3;4;z\n", &CsvOptions::default()).unwrap();
+    assert_eq!(bom, comma);
     // a given delimiter is used as it is
     let given = CsvOptions {
         delimiter: b'|',
@@ -384,6 +387,44 @@ fn the_plan_reads_new_files_by_name_or_position() {
     // another delimiter
     let t = by_plan(&ds, "size\tcolour\n9\tred\n", &CsvOptions::default()).unwrap();
     assert_eq!(t.features, [0.0, 1.0, 9.0]);
+}
+
+#[test]
+fn targets_keep_their_order_through_the_plan() {
+    // headerless, targets given as columns 2 then 0
+    let opts = CsvOptions {
+        target: TargetColumn::Index(2),
+        targets: vec![TargetColumn::Index(0)],
+        ..CsvOptions::default()
+    };
+    let ds = read("0.5,1,2.5\n1.5,2,3.5\n", &opts).unwrap();
+    match ds.targets() {
+        Targets::Values { data, names } => {
+            assert_eq!(
+                (data.as_slice(), names.as_slice()),
+                (&[2.5, 0.5, 3.5, 1.5][..], &strings(&["y0", "y1"])[..])
+            )
+        }
+        t => panic!("{t:?}"),
+    }
+    let t = by_plan(&ds, "0.5,1,2.5\n", &CsvOptions::default()).unwrap();
+    assert_eq!(t.targets, Some(strings(&["2.5", "0.5"])));
+    assert_eq!(t.target_names, ["y0", "y1"]);
+    let t = by_plan(&ds, "7\n", &CsvOptions::default()).unwrap();
+    assert_eq!((t.features, t.targets), (vec![7.0], None));
+    // with a header, a renamed target column given at prediction time
+    let ds = read("a,y\n1,x\n2,z\n", &CsvOptions::default()).unwrap();
+    let renamed = CsvOptions {
+        target: TargetColumn::Name("label".into()),
+        ..CsvOptions::default()
+    };
+    let t = by_plan(&ds, "label,a\nz,3\n", &renamed).unwrap();
+    assert_eq!((t.features, t.targets), (vec![3.0], Some(strings(&["z"]))));
+    let t = by_plan(&ds, "a\n3\n", &renamed).unwrap();
+    assert_eq!(
+        t.targets, None,
+        "a named target that is not there is absent"
+    );
 }
 
 #[test]

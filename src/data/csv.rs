@@ -22,7 +22,8 @@
 //!   `1, 2` are two classes named `"1"` and `"2"` (sorted numerically), string labels are sorted
 //!   in byte order.
 //! - **Errors** name the file, the 1-based line, the column (1-based, with its header name) and
-//!   what was expected. ±inf is rejected. CRLF line ends and blank lines are fine.
+//!   what was expected. ±inf is rejected. CRLF line ends, blank lines and a UTF-8 byte-order
+//!   mark are fine.
 
 use super::columns::{targets_from_text, Cell, Column, ColumnPlan, Fitter, Impute};
 use super::{Dataset, Features};
@@ -861,26 +862,28 @@ impl<R: Read> Rows<R> {
     fn open(mut reader: R, path: &Path, opts: &CsvOptions) -> Result<Rows<R>> {
         let mut head = Vec::new();
         let mut complete = false;
-        if opts.sniff_delimiter {
-            let mut buf = [0u8; 8192];
-            while head.len() < SNIFF_BYTES
-                && head.iter().filter(|&&b| b == b'\n').count() <= SNIFF_LINES
-            {
-                match reader.read(&mut buf) {
-                    Ok(0) => {
-                        complete = true;
-                        break;
-                    }
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(cause) => {
-                        return Err(Error::Io {
-                            path: path.into(),
-                            cause,
-                        })
-                    }
+        let mut buf = [0u8; 8192];
+        while head.len() < SNIFF_BYTES
+            && head.iter().filter(|&&b| b == b'\n').count() <= SNIFF_LINES
+        {
+            match reader.read(&mut buf) {
+                Ok(0) => {
+                    complete = true;
+                    break;
+                }
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(cause) => {
+                    return Err(Error::Io {
+                        path: path.into(),
+                        cause,
+                    })
                 }
             }
+        }
+        // a UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            head.drain(..3);
         }
         let delimiter = match opts.sniff_delimiter {
             true => sniff_delimiter(&head, complete, opts.delimiter),
