@@ -406,7 +406,10 @@ impl Fitter {
                     v
                 }
                 Kind::Text { first, line, .. } => {
-                    let Cell::Text(s) = cell else { unreachable!() };
+                    let s = match cell {
+                        Cell::Text(s) => s.to_string(),
+                        Cell::Num(v) => v.to_string(),
+                    };
                     return Err(format!(
                         "expected text like the column's other values (\"{first}\" on line {line}), found the number \"{s}\": a column is all numbers or all text"
                     ));
@@ -934,6 +937,8 @@ pub fn read_npy_features(
             (targets, target_names) = (None, Vec::new());
         }
         Some(plan) => {
+            plan.validate()
+                .map_err(|msg| pe(0, "columns".into(), msg))?;
             let (raw, nt) = (plan.columns.len(), plan.n_targets());
             let present = match cols.len() {
                 c if c == raw => nt > 0,
