@@ -258,6 +258,7 @@ impl Pipeline {
             seed,
         );
         meta.target_columns = data.target_columns.clone();
+        meta.columns = data.columns.clone();
         let model = Model { meta, net, params };
         let trainer = Trainer {
             loss,

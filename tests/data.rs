@@ -78,10 +78,10 @@ fn csv_without_header_and_labels_from_one() {
     let ds = csv("b.csv", "1,2,1\n3,4,3\n", &CsvOptions::default()).unwrap();
     assert_eq!(ds.feature_names, ["x0", "x1"]);
     assert_eq!(ds.len(), 2);
-    // Integer labels keep their value: k = max + 1, so class 0 exists but is empty.
+    // Labels are names: the classes are the labels that occur, "1" and "3" (no empty class 0).
     assert_eq!(
         classes(&ds),
-        (vec![1, 3], ["0", "1", "2", "3"].map(String::from).to_vec())
+        (vec![0, 1], ["1", "3"].map(String::from).to_vec())
     );
     let forced = CsvOptions {
         header: Some(false),
@@ -185,9 +185,10 @@ fn csv_auto_task_rule() {
         task: Task::Classification,
         ..CsvOptions::default()
     };
+    // forced classification: one class per distinct label (0, 7, …, 203), not 0..=203
     assert_eq!(
         csv("r.csv", &many, &forced).unwrap().num_classes(),
-        Some(204)
+        Some(30)
     );
     let reg = CsvOptions {
         task: Task::Regression,

@@ -63,6 +63,10 @@ pub struct Dataset {
     pub target_columns: Vec<String>,
     /// Feature (column) names, `n_features` of them.
     pub feature_names: Vec<String>,
+    /// How the raw columns of the file became these features (dropped columns, one-hot
+    /// categories, fill values for missing values), when the data came from a table (CSV or
+    /// npy): a model saves it so that `predict` and `evaluate` read new files the same way.
+    pub columns: Option<ColumnPlan>,
 }
 
 impl Dataset {
@@ -116,6 +120,7 @@ impl Dataset {
             targets,
             target_columns: vec![],
             feature_names,
+            columns: None,
         })
     }
 
@@ -305,14 +310,19 @@ impl Dataset {
             targets,
             target_columns: self.target_columns.clone(),
             feature_names: self.feature_names.clone(),
+            columns: self.columns.clone(),
         }
     }
 }
 
+pub mod columns;
+pub use self::columns::{
+    class_labels, read_npy_features, read_npy_table, Column, ColumnPlan, Impute,
+};
 pub mod csv;
 pub use self::csv::{
-    read_csv, read_csv_features, read_csv_features_from, read_csv_from, CsvOptions, FeatureTable,
-    TargetColumn, Task,
+    read_csv, read_csv_features, read_csv_features_from, read_csv_from, sniff_delimiter,
+    CsvOptions, FeatureTable, TargetColumn, Task,
 };
 pub mod idx;
 pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};

@@ -2,7 +2,7 @@
 //! as one safetensors file (see the module docs of [`crate::io`]).
 
 use crate::autograd::Tape;
-use crate::data::Scaler;
+use crate::data::{ColumnPlan, Scaler};
 use crate::error::{Error, Result};
 use crate::io::{atomic_write, from_safetensors, read_file, read_tensor, to_safetensors};
 use crate::loss::Loss;
@@ -55,6 +55,10 @@ pub struct ModelMeta {
     /// `predict` and `evaluate` use them when no `--target` is given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_columns: Vec<String>,
+    /// How the training file's raw columns became the features (dropped columns, one-hot
+    /// categories, fill values): `predict` and `evaluate` read new files by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<ColumnPlan>,
     /// The feature scaling fitted on the training data, applied before the network.
     pub scaler: Scaler,
     /// The initialiser the weights started from.
@@ -105,6 +109,7 @@ impl Model {
             task,
             feature_names,
             target_columns: vec![],
+            columns: None,
             scaler,
             init,
             seed,
@@ -327,6 +332,15 @@ impl ModelMeta {
                 "{} feature names for {n_features} inputs; expected one name per input",
                 self.feature_names.len()
             ));
+        }
+        if let Some(plan) = &self.columns {
+            plan.validate()?;
+            if plan.out_features() != n_features {
+                return Err(format!(
+                    "the column plan makes {} features, but the network takes {n_features}",
+                    plan.out_features()
+                ));
+            }
         }
         self.scaler.validate()?;
         if self.scaler.n_features().is_some_and(|n| n != n_features) {

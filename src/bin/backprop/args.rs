@@ -79,6 +79,22 @@ pub struct DataArgs {
     /// Whether the CSV has a header row: yes, no, or auto.
     #[arg(long, default_value = "auto", value_name = "yes|no|auto")]
     pub header: String,
+    /// Columns to leave out (e.g. an ID), by name or 0-based index, comma-separated; a model
+    /// remembers them, so predict and evaluate leave them out too.
+    #[arg(long, value_name = "COL[,COL…]")]
+    pub drop: Option<String>,
+    /// The CSV field separator: , ; | or tab (also \t) [default: detected: , ; or tab].
+    #[arg(long, value_name = "C")]
+    pub delimiter: Option<String>,
+    /// Missing feature values (empty, NA, NaN, ?) when training: error, mean or median (fitted
+    /// on the training file and saved in the model; a missing category is all zeros)
+    /// [default: error].
+    #[arg(long, value_name = "error|mean|median")]
+    pub impute: Option<String>,
+    /// Targets for .npy features: `X.npy --labels y.npy` (a single .npy array holds its target
+    /// as a column instead: the last, or --target INDEX).
+    #[arg(long, value_name = "y.npy")]
+    pub labels: Option<String>,
 }
 
 /// `backprop train`'s flags. Every training setting is an `Option` so that `--resume` can tell

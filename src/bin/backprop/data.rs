@@ -1,10 +1,15 @@
-//! Where data comes from: a CSV file, `-` (stdin), `mnist:DIR`, or the built-in digits.
+//! Where data comes from: a CSV file, a `.npy` array, `-` (stdin), `mnist:DIR`, or the built-in
+//! digits.
 
 use crate::args::DataArgs;
 use anyhow::{bail, Context, Result};
+use backprop::data::columns::canonical_integer;
 use backprop::data::{
-    read_csv, read_csv_from, read_mnist_dir, CsvOptions, Dataset, TargetColumn, Task,
+    read_csv, read_csv_from, read_mnist_dir, read_npy_features, read_npy_table, CsvOptions,
+    Dataset, Impute, TargetColumn, Task,
 };
+use backprop::io::TaskInfo;
+use std::path::Path;
 
 /// The UCI digits data, compiled into the binary (see data/README.md).
 pub const DIGITS_CSV: &str = include_str!("../../../data/digits.csv");
@@ -13,6 +18,7 @@ pub const DIGITS_CSV: &str = include_str!("../../../data/digits.csv");
 pub enum Source {
     Embedded,
     Csv(String),
+    Npy(String),
     Stdin,
     Mnist(String),
 }
@@ -22,6 +28,7 @@ impl Source {
         match s {
             None => Source::Embedded,
             Some("-") => Source::Stdin,
+            Some(s) if s.to_ascii_lowercase().ends_with(".npy") => Source::Npy(s.to_string()),
             Some(s) => match s.strip_prefix("mnist:") {
                 Some(dir) => Source::Mnist(dir.to_string()),
                 None => Source::Csv(s.to_string()),
@@ -32,10 +39,38 @@ impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Embedded => "built-in UCI digits (1797 × 64, 10 classes)".into(),
-            Source::Csv(p) => p.clone(),
+            Source::Csv(p) | Source::Npy(p) => p.clone(),
             Source::Stdin => "stdin".into(),
             Source::Mnist(d) => format!("MNIST in {d}"),
         }
+    }
+}
+
+/// Column names or 0-based indices, comma-separated (`--target`, `--drop`).
+fn column_list(list: &str, flag: &str) -> Result<Vec<TargetColumn>> {
+    let cols: Vec<TargetColumn> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| match c.parse::<usize>() {
+            Ok(i) => TargetColumn::Index(i),
+            Err(_) => TargetColumn::Name(c.to_string()),
+        })
+        .collect();
+    if cols.is_empty() {
+        bail!("{flag} {list:?}: expected column names or 0-based indices, comma-separated");
+    }
+    Ok(cols)
+}
+
+/// `--delimiter`: one ASCII character, or `tab` / `\t`.
+fn delimiter(s: &str) -> Result<u8> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && !matches!(s, "\"" | "\n" | "\r") => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => bail!("--delimiter {s:?}: expected one character such as , ; | or tab"),
     }
 }
 
@@ -51,18 +86,8 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
         ..CsvOptions::default()
     };
     if let Some(t) = &a.target {
-        let mut cols = t
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| match c.parse::<usize>() {
-                Ok(i) => TargetColumn::Index(i),
-                Err(_) => TargetColumn::Name(c.to_string()),
-            });
-        let Some(first) = cols.next() else {
-            bail!("--target {t:?}: expected column names or 0-based indices, comma-separated");
-        };
-        o.target = first;
+        let mut cols = column_list(t, "--target")?.into_iter();
+        o.target = cols.next().expect("column_list is never empty");
         o.targets = cols.collect();
     }
     o.task = match a.task.as_str() {
@@ -71,15 +96,46 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
         "regression" => Task::Regression,
         t => bail!("--task {t:?}: expected classification, regression or auto"),
     };
+    if let Some(d) = &a.drop {
+        o.drop = column_list(d, "--drop")?;
+    }
+    if let Some(d) = &a.delimiter {
+        o.delimiter = delimiter(d)?;
+        o.sniff_delimiter = false;
+    }
+    o.impute = match a.impute.as_deref() {
+        None | Some("error") => Impute::Error,
+        Some("mean") => Impute::Mean,
+        Some("median") => Impute::Median,
+        Some(i) => bail!("--impute {i:?}: expected error, mean or median"),
+    };
     Ok(o)
+}
+
+/// `--labels`, which only .npy features take.
+fn labels<'a>(src: &Source, a: &'a DataArgs) -> Result<Option<&'a Path>> {
+    match (&a.labels, src) {
+        (None, _) => Ok(None),
+        (Some(l), Source::Npy(_)) => {
+            if a.target.is_some() {
+                bail!("--labels {l} with --target: the labels file holds the targets; give one of them");
+            }
+            Ok(Some(Path::new(l)))
+        }
+        (Some(l), _) => bail!(
+            "--labels {l}: labels files go with .npy features (X.npy --labels y.npy); a CSV file has its targets as columns (--target)"
+        ),
+    }
 }
 
 /// Loads labelled data; for `mnist:DIR`, `test` picks the t10k files instead of the training files.
 pub fn load(src: &Source, a: &DataArgs, test: bool) -> Result<Dataset> {
     let opts = csv_options(a)?;
+    let labels = labels(src, a)?;
     Ok(match src {
         Source::Embedded => read_csv_from(DIGITS_CSV.as_bytes(), "digits.csv (built in)", &opts)?,
         Source::Csv(p) => read_csv(p, &opts)?,
+        Source::Npy(p) => read_npy_table(p, labels, &opts)?,
         Source::Stdin => read_csv_from(std::io::stdin().lock(), "<stdin>", &opts)?,
         Source::Mnist(dir) => {
             read_mnist_dir(dir, !test).with_context(|| format!("reading MNIST from {dir}"))?
@@ -94,15 +150,23 @@ pub struct ForModel {
     pub source: String,
 }
 
-/// Reads DATA for an existing model: the same columns as in training, target optional.
+/// Reads DATA for an existing model: the same columns as in training, target optional. A model
+/// with a column plan reads by it (dropped columns, categories, fill values, and the target
+/// columns without `--target`).
 pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> Result<ForModel> {
     let src = Source::parse(Some(data));
+    let labels = labels(&src, a)?;
     let names = &model.meta.feature_names;
     let mut opts = csv_options(a)?;
-    // without --target, the columns the model was trained on (by header name)
-    if let (None, [first, rest @ ..]) = (&a.target, model.meta.target_columns.as_slice()) {
-        opts.target = TargetColumn::Name(first.clone());
-        opts.targets = rest.iter().map(|n| TargetColumn::Name(n.clone())).collect();
+    match &model.meta.columns {
+        Some(plan) => opts.columns = Some(plan.clone()),
+        // without --target, the columns the model was trained on (by header name)
+        None => {
+            if let (None, [first, rest @ ..]) = (&a.target, model.meta.target_columns.as_slice()) {
+                opts.target = TargetColumn::Name(first.clone());
+                opts.targets = rest.iter().map(|n| TargetColumn::Name(n.clone())).collect();
+            }
+        }
     }
     let table = match &src {
         Source::Mnist(_) | Source::Embedded => {
@@ -126,6 +190,7 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
             );
         }
         Source::Csv(p) => backprop::data::read_csv_features(p, &opts, Some(names))?,
+        Source::Npy(p) => read_npy_features(p, labels, model.meta.columns.as_ref(), &opts)?,
         Source::Stdin => backprop::data::read_csv_features_from(
             std::io::stdin().lock(),
             "<stdin>",
@@ -135,10 +200,19 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
     };
     let n = table.len();
     let x = backprop::Tensor::from_vec(table.features, [n, table.n_features])?;
+    let mut targets = table.targets;
+    // labels are names: "01" is the class "1"
+    if let (TaskInfo::Classification { classes }, Some(t)) = (&model.meta.task, &mut targets) {
+        for s in t.iter_mut().filter(|s| !classes.contains(s)) {
+            if let Some(c) = canonical_integer(s.trim()).filter(|c| classes.contains(c)) {
+                *s = c;
+            }
+        }
+    }
     check_width(
         ForModel {
             x,
-            targets: table.targets,
+            targets,
             source: src.describe(),
         },
         model,
