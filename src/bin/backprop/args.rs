@@ -109,7 +109,8 @@ pub struct TrainArgs {
     /// A network description (JSON; see the README), instead of --hidden/--activation.
     #[arg(long, value_name = "NET.json")]
     pub arch: Option<PathBuf>,
-    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: 64].
+    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: one
+    /// layer of 64, or 256 for data of 10,000 rows or more].
     #[arg(long, value_name = "SIZES")]
     pub hidden: Option<String>,
     /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: relu].

@@ -78,7 +78,18 @@ fn network(a: &TrainArgs) -> Result<Network> {
         let spec = MlpSpec::from_json(&text).with_context(|| format!("in {}", path.display()))?;
         return Ok(Network::Spec(spec));
     }
-    let hidden = a.hidden.as_deref().unwrap_or("64");
+    let Some(hidden) = a.hidden.as_deref() else {
+        return Ok(Network::Hidden {
+            sizes: None,
+            activation: parse::<Activation>(a.activation.as_deref().unwrap_or("relu"))?,
+            output_activation: a
+                .output_activation
+                .as_deref()
+                .map(parse::<Activation>)
+                .transpose()?,
+            dropout: dropout(a)?,
+        });
+    };
     let sizes: Vec<usize> = if hidden == "none" || hidden.is_empty() {
         vec![]
     } else {
@@ -88,20 +99,24 @@ fn network(a: &TrainArgs) -> Result<Network> {
             .collect::<Option<_>>()
             .with_context(|| format!("--hidden {hidden:?}: expected comma-separated positive layer sizes, like 64,32"))?
     };
-    let dropout = a.dropout.unwrap_or(0.0);
-    if !(0.0..1.0).contains(&dropout) {
-        bail!("--dropout {dropout}: expected a probability in [0, 1)");
-    }
     Ok(Network::Hidden {
-        sizes,
+        sizes: Some(sizes),
         activation: parse::<Activation>(a.activation.as_deref().unwrap_or("relu"))?,
         output_activation: a
             .output_activation
             .as_deref()
             .map(parse::<Activation>)
             .transpose()?,
-        dropout,
+        dropout: dropout(a)?,
     })
+}
+
+fn dropout(a: &TrainArgs) -> Result<f32> {
+    let dropout = a.dropout.unwrap_or(0.0);
+    if !(0.0..1.0).contains(&dropout) {
+        bail!("--dropout {dropout}: expected a probability in [0, 1)");
+    }
+    Ok(dropout)
 }
 
 fn optimizer(a: &TrainArgs) -> Result<OptimizerConfig> {
