@@ -45,6 +45,31 @@ impl Loss {
         matches!(self, Loss::CrossEntropy | Loss::Hinge)
     }
 
+    /// Class-weighted cross-entropy (Keras' `class_weight`, scikit-learn's `class_weight`):
+    /// `E = −(1/N) Σₙ w(tₙ) ln softmax(yₙ)[tₙ]`, written as `−(1/N) Σ T ⊙ log_softmax(y)` with
+    /// `T` the one-hot targets scaled by their class's weight — composed from `log_softmax`,
+    /// `mul`, `sum` and `scale`, so its gradient is theirs.
+    ///
+    /// ```
+    /// use backprop::{Graph, Loss, Parameters, Tape, Tensor};
+    /// let ps = Parameters::new();
+    /// let mut tape = Tape::new();
+    /// let mut g = Graph::new(&mut tape, &ps);
+    /// let y = g.input(&Tensor::from_vec(vec![2.0, 0.0, 0.0, 1.0], [2, 2]).unwrap());
+    /// // sample 0 is class 0 (weight 1), sample 1 is class 1 (weight 3)
+    /// let t = g.input(&Tensor::from_vec(vec![1.0, 0.0, 0.0, 3.0], [2, 2]).unwrap());
+    /// let e = Loss::weighted_cross_entropy(&mut g, y, t);
+    /// let ce = |z: f32| (1.0 + (-z).exp()).ln(); // −ln softmax for two classes, margin z
+    /// assert!((g.value(e).item() - (ce(2.0) + 3.0 * ce(1.0)) / 2.0).abs() < 1e-6);
+    /// ```
+    pub fn weighted_cross_entropy(g: &mut Graph, logits: Var, weighted_onehot: Var) -> Var {
+        let n = g.shape(logits).dim(0).max(1);
+        let ls = g.log_softmax(logits);
+        let p = g.mul(ls, weighted_onehot);
+        let s = g.sum(p);
+        g.scale(s, -1.0 / n as f32)
+    }
+
     /// Records the loss of `output` against `target` and returns the scalar.
     ///
     /// ```

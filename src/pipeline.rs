@@ -107,6 +107,9 @@ pub struct Pipeline {
     /// squared or absolute error loss). Training and validation losses are then reported in
     /// standardised units; the test report and the model are in the original ones.
     pub scale_targets: bool,
+    /// Weight the cross-entropy by class, scikit-learn's "balanced" `n / (classes · n_c)`
+    /// counted on the training part (`trainer.class_weights` gives weights by hand).
+    pub balanced_class_weights: bool,
     /// Fraction held out for validation (early stopping watches it).
     pub val_split: f32,
     /// Fraction held out for the final test report (ignored when a test set is given).
@@ -137,6 +140,7 @@ impl Default for Pipeline {
             init: None,
             scale: ScaleKind::Auto,
             scale_targets: true,
+            balanced_class_weights: false,
             val_split: 0.1,
             test_split: 0.0,
             out: None,
@@ -283,9 +287,22 @@ impl Pipeline {
         meta.target_columns = data.target_columns.clone();
         meta.columns = data.columns.clone();
         let model = Model { meta, net, params };
+        let class_weights = if self.balanced_class_weights {
+            if loss != Loss::CrossEntropy {
+                return Err(Error::invalid(
+                    "class weights",
+                    format!("balanced, with loss {loss}"),
+                    "cross_entropy (class weights scale its terms)",
+                ));
+            }
+            crate::train::balanced_class_weights(&train)
+        } else {
+            self.trainer.class_weights.clone()
+        };
         let trainer = Trainer {
             loss,
             early_stopping: self.trainer.early_stopping.filter(|_| !val.is_empty()),
+            class_weights,
             ..self.trainer.clone()
         };
         let target_scale = (self.scale_targets && foldable(&model.meta.architecture, loss))

@@ -56,6 +56,19 @@ impl Trainer {
         mut fit: Fit,
     ) -> Result<History> {
         model.check_trainable()?;
+        if let Some(w) = &self.class_weights {
+            let k = train.num_classes();
+            if self.loss != Loss::CrossEntropy
+                || k != Some(w.len())
+                || w.iter().any(|v| !(*v >= 0.0))
+            {
+                return Err(Error::invalid(
+                    "class weights",
+                    format!("{} weights, loss {}, {:?} classes", w.len(), self.loss, k),
+                    "one non-negative weight per class, with cross_entropy",
+                ));
+            }
+        }
         let held_out;
         let (train, val) = match fit.validation {
             None if self.validation_split > 0.0 => {
@@ -286,7 +299,14 @@ impl Run<'_> {
                 fill_targets(train, idx, enc, buf, &mut truth)
             });
             let (_, y) = self.model.forward_for_loss(&mut g, x, cfg.loss)?;
-            let l = cfg.loss.apply(&mut g, y, t);
+            let l = match &cfg.class_weights {
+                Some(w) => {
+                    let k = w.len();
+                    let wt = g.input_with([m, k], |buf| weighted_onehot(&truth, w, buf));
+                    Loss::weighted_cross_entropy(&mut g, y, wt)
+                }
+                None => cfg.loss.apply(&mut g, y, t),
+            };
             let lv = g.value(l).item();
             if let Some(reason) =
                 bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
@@ -328,6 +348,15 @@ impl Run<'_> {
             .take_rng()
             .expect("internal error: the tape lost the run's generator");
         Ok(Ok(acc.finish(readout)))
+    }
+}
+
+/// One-hot rows of the class indices in `truth`, each scaled by its class's weight.
+fn weighted_onehot(truth: &[f32], w: &[f32], buf: &mut [f32]) {
+    let k = w.len();
+    buf.fill(0.0);
+    for (r, &c) in truth.iter().enumerate() {
+        buf[r * k + c as usize] = w[c as usize];
     }
 }
 

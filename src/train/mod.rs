@@ -46,6 +46,7 @@ mod targets;
 
 pub use ensemble::Ensemble;
 pub use fit::{evaluate, Fit};
+
 pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
 pub(crate) use targets::check_output_width;
@@ -134,6 +135,40 @@ pub struct Trainer {
     /// Stop (keeping the last good weights) when the loss grows past 10⁶ × its first value or
     /// past 10³⁰, as for a NaN.
     pub stop_on_divergence: bool,
+    /// Per-class weights of the training loss (cross-entropy only), e.g. scikit-learn's
+    /// "balanced" `n / (classes · n_c)` from [`balanced_class_weights`]. Validation metrics stay
+    /// unweighted.
+    pub class_weights: Option<Vec<f32>>,
+}
+
+/// scikit-learn's `class_weight="balanced"`: `w_c = n / (classes · n_c)` over `data`'s labels
+/// (a class with no samples gets weight 0). `None` for regression data.
+///
+/// ```
+/// use backprop::data::{Dataset, Features, Targets};
+/// let ds = Dataset::new(Features::F32(vec![0.0; 4]), 1,
+///     Targets::Classes { labels: vec![0, 0, 0, 1], names: vec!["a".into(), "b".into()] }).unwrap();
+/// assert_eq!(backprop::train::balanced_class_weights(&ds), Some(vec![4.0 / 6.0, 2.0]));
+/// ```
+pub fn balanced_class_weights(data: &crate::data::Dataset) -> Option<Vec<f32>> {
+    let crate::data::Targets::Classes { labels, names } = data.targets() else {
+        return None;
+    };
+    let mut counts = vec![0usize; names.len()];
+    labels.iter().for_each(|&l| counts[l as usize] += 1);
+    let (n, k) = (labels.len() as f64, names.len() as f64);
+    Some(
+        counts
+            .iter()
+            .map(|&c| {
+                if c == 0 {
+                    0.0
+                } else {
+                    (n / (k * c as f64)) as f32
+                }
+            })
+            .collect(),
+    )
 }
 
 impl Default for Trainer {
@@ -153,6 +188,7 @@ impl Default for Trainer {
             lr_schedule: None,
             freeze: vec![],
             stop_on_divergence: true,
+            class_weights: None,
         }
     }
 }

@@ -185,6 +185,10 @@ pub struct TrainArgs {
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
+    /// Weight the cross-entropy by class: `balanced` = n / (classes · n_c) on the training part
+    /// (scikit-learn's class_weight="balanced"), for imbalanced classes.
+    #[arg(long, value_name = "balanced")]
+    pub class_weight: Option<String>,
     /// Keep training when the loss grows past 10⁶ × its first value (normally a stop, like NaN).
     #[arg(long)]
     pub allow_divergence: bool,

@@ -49,6 +49,11 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     t.lr_schedule = schedule(a)?;
     t.freeze = freeze(a);
     t.stop_on_divergence = !a.allow_divergence;
+    p.balanced_class_weights = match a.class_weight.as_deref() {
+        None => false,
+        Some("balanced") => true,
+        Some(w) => bail!("--class-weight {w:?}: expected `balanced`"),
+    };
     Ok(p)
 }
 
@@ -354,6 +359,12 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
             "--freeze",
             ours.freeze == t.freeze,
             format!("{:?}", t.freeze),
+        ),
+        (
+            a.class_weight.is_some(),
+            "--class-weight",
+            t.class_weights.is_some(),
+            format!("{:?}", t.class_weights),
         ),
     ]
 }
