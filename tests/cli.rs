@@ -693,22 +693,43 @@ fn balanced_class_weights_favour_the_minority_class() {
     }
     std::fs::write(dir.path().join("imb.csv"), s).unwrap();
     let rare_predictions = |extra: &[&str]| {
-        let mut args = vec!["train", "imb.csv", "--epochs", "30", "--quiet", "--val-split", "0"];
+        let mut args = vec![
+            "train",
+            "imb.csv",
+            "--epochs",
+            "30",
+            "--quiet",
+            "--val-split",
+            "0",
+        ];
         args.extend_from_slice(extra);
         let out = run(dir.path(), &args);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let out = run(dir.path(), &["predict", "model.safetensors", "imb.csv"]);
-        text(&out.stdout).lines().filter(|l| l.starts_with("rare,")).count()
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("rare,"))
+            .count()
     };
     let plain = rare_predictions(&[]);
     let weighted = rare_predictions(&["--class-weight", "balanced", "--checkpoint-every", "30"]);
-    assert!(weighted > plain + 20, "rare predicted {plain} → {weighted} times");
+    assert!(
+        weighted > plain + 20,
+        "rare predicted {plain} → {weighted} times"
+    );
     let c = backprop::io::Checkpoint::load(dir.path().join("model.safetensors.ckpt")).unwrap();
     let w = c.trainer.class_weights.unwrap();
     assert!((w[1] / w[0] - 9.0).abs() < 1e-3, "{w:?}"); // classes sorted: common, rare
     fails(
         dir.path(),
-        &["train", "imb.csv", "--class-weight", "balanced", "--loss", "mse"],
+        &[
+            "train",
+            "imb.csv",
+            "--class-weight",
+            "balanced",
+            "--loss",
+            "mse",
+        ],
         &["class weights", "cross_entropy"],
     );
 }

@@ -60,7 +60,7 @@ impl Trainer {
             let k = train.num_classes();
             if self.loss != Loss::CrossEntropy
                 || k != Some(w.len())
-                || w.iter().any(|v| !(*v >= 0.0))
+                || w.iter().any(|v| v.is_nan() || *v < 0.0)
             {
                 return Err(Error::invalid(
                     "class weights",
