@@ -269,3 +269,31 @@ fn checkpoint_round_trip_keeps_everything() {
     assert!(e.contains("backprop-checkpoint"), "{e}");
     let _ = ScaleKind::None;
 }
+
+/// `Model::forward` runs rows in chunks (bounded memory): the result equals running every row
+/// on its own, across a chunk boundary.
+#[test]
+fn chunked_prediction_equals_row_by_row() {
+    let m = model(2);
+    let n = backprop::io::PREDICT_CHUNK + 37;
+    let x = Tensor::randn([n, 3], 0.0, 1.0, &mut Rng::seed(11));
+    let all = m.forward(&x).unwrap();
+    assert_eq!(all.dims(), &[n, 2]);
+    for i in [
+        0,
+        1,
+        backprop::io::PREDICT_CHUNK - 1,
+        backprop::io::PREDICT_CHUNK,
+        n - 1,
+    ] {
+        let one = m
+            .forward(&Tensor::from_slice(x.row(i), [1, 3]).unwrap())
+            .unwrap();
+        for (a, b) in one.data().iter().zip(all.row(i)) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "row {i}: {a} vs {b}"
+            );
+        }
+    }
+}

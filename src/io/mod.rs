@@ -18,7 +18,7 @@ mod model;
 mod summary;
 
 pub use checkpoint::{Checkpoint, DataInfo, TargetScale};
-pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION};
+pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION, PREDICT_CHUNK};
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;

@@ -13,6 +13,9 @@ use crate::train::Readout;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Rows per forward pass in [`Model::forward`] and [`Model::predict`].
+pub const PREDICT_CHUNK: usize = 4096;
+
 /// The model-file format version this build writes. Version 2 made `architecture` the full
 /// network description (bias kinds, ties, trainable flags, step units); version-1 files are
 /// read too (their `"bias": true/false` means per-unit/none).
@@ -223,13 +226,25 @@ impl Model {
     }
 
     /// The network's raw outputs for raw (unscaled) features `x` `(n, features)`.
+    ///
+    /// Rows go through the network in chunks of [`PREDICT_CHUNK`], so memory stays that of the
+    /// input and output plus one chunk's activations, whatever the number of rows.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut x = x.clone();
-        let d = x.shape().last();
-        for row in x.data_mut().chunks_exact_mut(d.max(1)) {
-            self.meta.scaler.transform_row(row);
+        let d = x.shape().last().max(1);
+        let n = x.numel() / d;
+        let k = self.out_features();
+        let mut out = Vec::with_capacity(n * k);
+        let mut tape = Tape::new();
+        for rows in x.data().chunks(PREDICT_CHUNK * d) {
+            let mut c = rows.to_vec();
+            for row in c.chunks_exact_mut(d) {
+                self.meta.scaler.transform_row(row);
+            }
+            let chunk = Tensor::from_vec(c, [rows.len() / d, d])?;
+            let y = self.net.predict(&self.params, &mut tape, &chunk)?;
+            out.extend_from_slice(y.data());
         }
-        self.net.predict(&self.params, &mut Tape::new(), &x)
+        Tensor::from_vec(out, [n, k])
     }
 
     /// Class probabilities and classes (classifiers) or values (regression) for raw features.
