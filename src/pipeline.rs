@@ -27,7 +27,7 @@ use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
 use crate::rng::Rng;
 use crate::train::{
-    evaluate, Control, Event, Fit, History, Metrics, StopReason, TrainState, Trainer,
+    evaluate, Control, Event, Fit, History, Metrics, Pretrain, StopReason, TrainState, Trainer,
 };
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -110,6 +110,9 @@ pub struct Pipeline {
     /// Weight the cross-entropy by class, scikit-learn's "balanced" `n / (classes · n_c)`
     /// counted on the training part (`trainer.class_weights` gives weights by hand).
     pub balanced_class_weights: bool,
+    /// Greedy layer-wise pre-training of the hidden layers before training (autoencoders on the
+    /// training part's features; see [`Pretrain`]).
+    pub pretrain: Option<Pretrain>,
     /// Fraction held out for validation (early stopping watches it).
     pub val_split: f32,
     /// Fraction held out for the final test report (ignored when a test set is given).
@@ -141,6 +144,7 @@ impl Default for Pipeline {
             scale: ScaleKind::Auto,
             scale_targets: true,
             balanced_class_weights: false,
+            pretrain: None,
             val_split: 0.1,
             test_split: 0.0,
             out: None,
@@ -275,6 +279,9 @@ impl Pipeline {
         }
         let mut params = Parameters::new();
         let net = Mlp::new(spec.clone(), &mut params, init, &mut rng)?;
+        if let Some(pre) = &self.pretrain {
+            pre.run(&net, &mut params, &train)?;
+        }
         let mut meta = Model::meta(
             spec,
             loss,

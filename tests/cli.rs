@@ -733,3 +733,53 @@ fn balanced_class_weights_favour_the_minority_class() {
         &["class weights", "cross_entropy"],
     );
 }
+
+/// `--pretrain autoencoder:E` trains the hidden layers before fine-tuning: on a deep narrow
+/// sigmoid net that SGD cannot start in a few epochs, the pre-trained one learns.
+#[test]
+fn pretraining_gets_a_deep_sigmoid_net_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let acc = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--hidden",
+            "32,32,32,32,32",
+            "--activation",
+            "sigmoid",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+            "--momentum",
+            "0.9",
+            "--epochs",
+            "8",
+            "--early-stopping",
+            "0",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(dir.path(), &args);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.contains("held-out test"))
+            .unwrap()
+            .to_string();
+        line.split("accuracy ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse::<f32>()
+            .unwrap()
+    };
+    let (plain, pre) = (acc(&[]), acc(&["--pretrain", "autoencoder:5"]));
+    assert!(plain < 30.0 && pre > 60.0, "{plain} vs {pre}");
+    fails(
+        dir.path(),
+        &["train", "--pretrain", "rbm"],
+        &["--pretrain \"rbm\""],
+    );
+}

@@ -42,6 +42,7 @@
 mod ensemble;
 mod fit;
 mod metrics;
+mod pretrain;
 mod targets;
 
 pub use ensemble::Ensemble;
@@ -49,6 +50,7 @@ pub use fit::{evaluate, Fit};
 
 pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
+pub use pretrain::Pretrain;
 pub(crate) use targets::check_output_width;
 pub use targets::encode_targets;
 

@@ -189,6 +189,11 @@ pub struct TrainArgs {
     /// (scikit-learn's class_weight="balanced"), for imbalanced classes.
     #[arg(long, value_name = "balanced")]
     pub class_weight: Option<String>,
+    /// Greedy layer-wise pre-training of the hidden layers before training, as autoencoders
+    /// (tied decoder): autoencoder[:EPOCHS[:DENOISE]] — epochs per layer (default 10) and the
+    /// fraction of inputs zeroed (default 0).
+    #[arg(long, value_name = "autoencoder[:E[:P]]")]
+    pub pretrain: Option<String>,
     /// Keep training when the loss grows past 10⁶ × its first value (normally a stop, like NaN).
     #[arg(long)]
     pub allow_divergence: bool,

@@ -8,7 +8,7 @@ use backprop::io::{Checkpoint, DataInfo};
 use backprop::nn::{Activation, Init, MlpSpec};
 use backprop::optim::{LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
-use backprop::train::EarlyStopping;
+use backprop::train::{EarlyStopping, Pretrain};
 use backprop::Loss;
 use std::path::PathBuf;
 
@@ -49,6 +49,11 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     t.lr_schedule = schedule(a)?;
     t.freeze = freeze(a);
     t.stop_on_divergence = !a.allow_divergence;
+    p.pretrain = a
+        .pretrain
+        .as_deref()
+        .map(|s| pretrain(s, t_seed(a)))
+        .transpose()?;
     p.balanced_class_weights = match a.class_weight.as_deref() {
         None => false,
         Some("balanced") => true,
@@ -163,6 +168,39 @@ fn schedule(a: &TrainArgs) -> Result<Option<LrSchedule>> {
         text.parse::<LrSchedule>()
             .with_context(|| format!("--lr-schedule {text:?}"))?,
     ))
+}
+
+fn t_seed(a: &TrainArgs) -> u64 {
+    a.seed.unwrap_or(0)
+}
+
+/// `autoencoder[:EPOCHS[:DENOISE]]`.
+fn pretrain(s: &str, seed: u64) -> Result<Pretrain> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--pretrain {s:?}: expected autoencoder[:EPOCHS[:DENOISE]], e.g. autoencoder:10:0.2"
+        )
+    };
+    let mut parts = s.split(':');
+    if parts.next() != Some("autoencoder") {
+        return Err(bad());
+    }
+    let mut p = Pretrain::new(10);
+    if let Some(e) = parts.next() {
+        p.epochs = e.parse().ok().filter(|&e: &usize| e > 0).ok_or_else(bad)?;
+    }
+    if let Some(d) = parts.next() {
+        p.denoise = d
+            .parse()
+            .ok()
+            .filter(|d: &f32| (0.0..1.0).contains(d))
+            .ok_or_else(bad)?;
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    p.seed = seed;
+    Ok(p)
 }
 
 fn freeze(a: &TrainArgs) -> Vec<String> {
