@@ -206,7 +206,13 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
-    /// One JSON record per epoch on stdout.
+    /// Print an epoch line every N epochs, and the last epoch's (above the progress bar on a
+    /// terminal, plain lines otherwise; --json records stay one per epoch) [default: every epoch
+    /// up to 100 epochs, else every epochs/50: about 50 lines].
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<usize>,
+    /// One JSON record per epoch on stdout, then a final {"summary": …} record (numbers to 6
+    /// significant digits).
     #[arg(long)]
     pub json: bool,
     /// Write per-epoch metrics as CSV.
