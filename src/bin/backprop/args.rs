@@ -19,6 +19,21 @@ pub enum Command {
         after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train encoder.csv --target 'y*' --arch examples/arch/encoder-8-3-8.json\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule cosine:20\n  backprop train data.csv --resume model.safetensors.ckpt --epochs 300   # continue a run"
     )]
     Train(Box<TrainArgs>),
+    /// Stratified k-fold cross-validation: train on k − 1 folds, score the held-out fold; mean
+    /// and standard deviation.
+    #[command(
+        after_help = CV_HELP,
+        mut_arg("out", |a| a.hide(true)),
+        mut_arg("resume", |a| a.hide(true)),
+        mut_arg("checkpoint", |a| a.hide(true)),
+        mut_arg("checkpoint_every", |a| a.hide(true)),
+        mut_arg("history", |a| a.hide(true)),
+        mut_arg("plot", |a| a.hide(true)),
+        mut_arg("test_split", |a| a.hide(true)),
+        mut_arg("log_every", |a| a.help("Print an epoch line every N epochs of each fold, and its last [default: none; a line per fold]")),
+        mut_arg("json", |a| a.help("One JSON record per fold on stdout, then a final {\"summary\": …} record (the text report goes to stderr)")),
+    )]
+    Cv(Box<CvArgs>),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
         after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
@@ -44,6 +59,21 @@ pub enum Command {
     )]
     Bench(BenchArgs),
 }
+
+const CV_HELP: &str =
+    "Each of the k folds is held out once: a fresh network is trained on the other k − 1 folds
+(with the same flags as `backprop train`, its --val-split taken from them for early stopping)
+and scored on the held-out fold: accuracy for classes, R² for regression, and the loss. Folds
+are dealt by --seed, stratified by class. The report gives each fold, then the mean and the
+standard deviation over folds (population, as numpy's std). No model is saved: cv trains k of
+them; train on all the data with `backprop train` for the model to keep (--out, --resume,
+--checkpoint, --checkpoint-every, --history, --plot and --test-split are refused).
+With --json: one record per fold and a final {\"summary\": …} on stdout.
+
+Examples:
+  backprop cv data.csv --folds 5
+  backprop cv data.csv --target price --hidden 64,32 --epochs 100 --seed 1
+  backprop cv                                       # built-in UCI digits";
 
 const EXPLAIN_HELP: &str = "Examples:
   backprop explain --example lfd          # Learning From Data's worked example
@@ -215,7 +245,13 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
-    /// One JSON record per epoch on stdout.
+    /// Print an epoch line every N epochs, and the last epoch's (above the progress bar on a
+    /// terminal, plain lines otherwise; --json records stay one per epoch) [default: every epoch
+    /// up to 100 epochs, else every epochs/50: about 50 lines].
+    #[arg(long, value_name = "N")]
+    pub log_every: Option<usize>,
+    /// One JSON record per epoch on stdout, then a final {"summary": …} record (numbers to 6
+    /// significant digits).
     #[arg(long)]
     pub json: bool,
     /// Write per-epoch metrics as CSV.
@@ -224,6 +260,16 @@ pub struct TrainArgs {
     /// Draw loss and accuracy curves as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+}
+
+/// `backprop cv`'s flags: the number of folds, and `backprop train`'s.
+#[derive(Args, Debug, Clone)]
+pub struct CvArgs {
+    /// Number of folds (at least 2).
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub folds: usize,
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -4,6 +4,7 @@
 mod args;
 mod bench;
 mod benchmark;
+mod cv;
 mod data;
 mod evaluate;
 mod explain;
@@ -94,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(&a),
         Command::Predict(a) => predict::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
+        Command::Cv(a) => cv::run(&a),
         Command::Gradcheck(a) => gradcheck::run(&a),
         Command::Explain(a) => explain::run(&a),
         Command::Summary(a) => summary::run(&a),

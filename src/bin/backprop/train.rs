@@ -4,13 +4,14 @@
 use crate::args::TrainArgs;
 use crate::data::{load, Source};
 use crate::errln;
-use crate::progress::Reporter;
+use crate::progress::{metrics_json, short, EpochLines, Reporter};
 use crate::train_config::{check_resume, describe, pipeline};
 use anyhow::{bail, Context, Result};
 use backprop::io::Checkpoint;
 use backprop::pipeline::{Hooks, Outcome, Start};
 use backprop::train::{Control, Event, History, Metrics, StopReason};
 use std::cell::RefCell;
+use std::io::Write as _;
 use std::time::Instant;
 
 pub fn run(a: &TrainArgs) -> Result<()> {
@@ -24,10 +25,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     };
     let p = pipeline(a)?;
     let stop = crate::signals::stop_flag()?;
-    let reporter = RefCell::new(Reporter::new(a.quiet, a.json));
+    let reporter = RefCell::new(Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?));
     let mut on_start = |s: &Start| {
         print_start(a, &src, s);
-        reporter.borrow_mut().start(s.epochs.0, s.sizes[0]);
+        reporter
+            .borrow_mut()
+            .start(s.epochs.0, s.epochs.1, s.sizes[0]);
     };
     let mut callback = |e: Event| -> Control {
         reporter.borrow_mut().event(&e);
@@ -56,6 +59,15 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     };
     reporter.borrow_mut().finish();
     finish(a, &outcome, started)
+}
+
+/// `--log-every N` (at least 1; the default depends on the epochs).
+pub fn epoch_lines(log_every: Option<usize>) -> Result<EpochLines> {
+    match log_every {
+        Some(0) => bail!("--log-every 0: expected at least 1 (--quiet turns the epoch lines off)"),
+        Some(n) => Ok(EpochLines::Every(n)),
+        None => Ok(EpochLines::Auto),
+    }
 }
 
 fn print_start(a: &TrainArgs, src: &Source, s: &Start) {
@@ -91,6 +103,10 @@ fn finish(a: &TrainArgs, o: &Outcome, started: Instant) -> Result<()> {
     }
     if !a.quiet {
         summary(&o.history, o.test.as_ref(), started, a);
+    }
+    if a.json {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", json_summary(a, o, started));
     }
     let saved = match &o.checkpoint {
         Some(c) => format!("{} and checkpoint {}", a.out.display(), c.display()),
@@ -161,4 +177,41 @@ fn summary(h: &History, test: Option<&Metrics>, started: Instant, a: &TrainArgs)
         started.elapsed().as_secs_f64(),
         a.out.display()
     );
+}
+
+/// `--json`'s last record: why training stopped, the saved model's epoch and metrics, the
+/// held-out test metrics, where the model went, and the wall time.
+fn json_summary(a: &TrainArgs, o: &Outcome, started: Instant) -> serde_json::Value {
+    let h = &o.history;
+    let saved = h.best();
+    let mut s = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        s.insert(k.into(), v);
+    };
+    put(
+        "stop",
+        serde_json::to_value(h.stop).unwrap_or(serde_json::Value::Null),
+    );
+    put(
+        "epochs",
+        serde_json::json!(h.epochs.last().map(|e| e.epoch)),
+    );
+    put("best_epoch", serde_json::json!(h.best_epoch));
+    put("saved_epoch", serde_json::json!(saved.map(|e| e.epoch)));
+    put("restored_best", serde_json::json!(h.restored_best));
+    if let Some(e) = saved {
+        put("train", metrics_json(&e.train));
+        if let Some(v) = &e.val {
+            put("validation", metrics_json(v));
+        }
+    }
+    if let Some(t) = &o.test {
+        put("test", metrics_json(t));
+    }
+    put("model", serde_json::json!(a.out.display().to_string()));
+    if let Some(c) = &o.checkpoint {
+        put("checkpoint", serde_json::json!(c.display().to_string()));
+    }
+    put("seconds", short(started.elapsed().as_secs_f64()));
+    serde_json::json!({ "summary": s })
 }
