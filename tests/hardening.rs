@@ -4,9 +4,13 @@
 //! Allocation is measured with a global allocator that adds up, per thread, the bytes every
 //! allocation and reallocation asks for: an upper bound of what a call held at its peak.
 
-use backprop::data::{read_npy, read_npy_dataset, Task};
+use backprop::data::idx::{read_idx_images_from_bytes, read_idx_labels_from_bytes};
+use backprop::data::{read_idx_labels, read_mnist_dir, read_npy, read_npy_dataset, Task};
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 struct Counting;
@@ -144,5 +148,152 @@ fn npy_labels_without_columns_name_the_labels_file() {
             .unwrap_err()
             .to_string(),
         &["y2.npy:0: shape:", "one target per row for classification"],
+    );
+}
+
+// ---- IDX ----
+
+fn idx_images(n: u32, rows: u32, cols: u32) -> Vec<u8> {
+    [0x0803u32, n, rows, cols]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect()
+}
+
+fn idx_labels(n: u32) -> Vec<u8> {
+    [0x0801u32, n]
+        .iter()
+        .flat_map(|w| w.to_be_bytes())
+        .collect()
+}
+
+/// Gzip of `head` followed by `zeros` zero bytes (compressed as it goes, ~1000:1).
+fn gzip_with_zeros(head: &[u8], zeros: usize) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::default());
+    e.write_all(head).unwrap();
+    let chunk = vec![0u8; MB];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        e.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    e.finish().unwrap()
+}
+
+#[test]
+fn mnist_count_mismatch_is_found_before_the_images_are_decompressed() {
+    // 40,000 blank 28x28 images: 31 MB that gzip packs into ~31 KB; labels for only 3 of them.
+    let n = 40_000u32;
+    let images = gzip_with_zeros(&idx_images(n, 28, 28), n as usize * 784);
+    assert!(images.len() < MB / 8, "{}", images.len());
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "train-images-idx3-ubyte.gz", &images);
+    let mut labels = idx_labels(3);
+    labels.extend([1, 2, 3]);
+    write(dir.path(), "train-labels-idx1-ubyte", labels);
+    let (res, bytes) = allocated(|| read_mnist_dir(dir.path(), true));
+    let err = res.unwrap_err().to_string();
+    check(
+        &err,
+        &[
+            "train-labels-idx1-ubyte:0: count:",
+            "expected 40000 labels, one per image",
+            "found 3",
+        ],
+    );
+    assert!(bytes < 2 * MB, "{bytes} bytes allocated before {err}");
+}
+
+#[test]
+fn mnist_bad_label_is_found_before_the_images_are_decompressed() {
+    let n = 40_000u32;
+    let dir = tempfile::tempdir().unwrap();
+    let images = gzip_with_zeros(&idx_images(n, 28, 28), n as usize * 784);
+    write(dir.path(), "train-images-idx3-ubyte.gz", &images);
+    let mut labels = idx_labels(n);
+    labels.extend(std::iter::repeat_n(3, n as usize - 1));
+    labels.push(10);
+    write(dir.path(), "train-labels-idx1-ubyte", labels);
+    let (res, bytes) = allocated(|| read_mnist_dir(dir.path(), true));
+    let err = res.unwrap_err().to_string();
+    check(&err, &["train-labels-idx1-ubyte:40000: label:", "found 10"]);
+    assert!(bytes < 2 * MB, "{bytes} bytes allocated before {err}");
+}
+
+#[test]
+fn idx_gzip_header_declaring_more_than_the_file_can_hold_is_refused_at_once() {
+    // One million 28x28 images announced by a gzip file of a few dozen bytes: deflate cannot
+    // expand more than 1032:1, so the header is wrong before a byte of data is read.
+    let gz = gzip_with_zeros(&idx_images(1_000_000, 28, 28), 100);
+    let (res, bytes) = allocated(|| read_idx_images_from_bytes(&gz, "tiny.gz"));
+    let err = res.unwrap_err().to_string();
+    check(
+        &err,
+        &[
+            "tiny.gz:0: data:",
+            "1000000 images of 28x28",
+            &format!("a gzip file of {} bytes holds at most", gz.len()),
+        ],
+    );
+    assert!(bytes < MB, "{bytes} bytes allocated before {err}");
+}
+
+#[test]
+fn idx_gzip_stream_longer_than_the_header_is_not_inflated() {
+    // Two labels announced, 64 MB of zeros behind them: only what the header declares (plus one
+    // byte, to notice the excess) is decompressed.
+    let mut head = idx_labels(2);
+    head.extend([1, 2]);
+    let gz = gzip_with_zeros(&head, 64 * MB);
+    let (res, bytes) = allocated(|| read_idx_labels_from_bytes(&gz, "long.gz"));
+    let err = res.unwrap_err().to_string();
+    check(&err, &["long.gz:0: data:", "2 labels", "trailing bytes"]);
+    assert!(bytes < 2 * MB, "{bytes} bytes allocated before {err}");
+    // The same through a file.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "long.gz", &gz);
+    let (res, bytes) = allocated(|| read_idx_labels(&p));
+    check(
+        &res.unwrap_err().to_string(),
+        &["long.gz:0: data:", "trailing bytes"],
+    );
+    assert!(bytes < 2 * MB, "{bytes} bytes allocated");
+}
+
+#[test]
+fn idx_gzip_stream_shorter_than_the_header_is_truncated() {
+    let mut head = idx_labels(5000);
+    head.extend([4; 10]);
+    let gz = gzip_with_zeros(&head, 0);
+    check(
+        &read_idx_labels_from_bytes(&gz, "short.gz")
+            .unwrap_err()
+            .to_string(),
+        &[
+            "short.gz:0: data:",
+            "expected 5008 bytes",
+            "found 18 after decompression",
+            "truncated",
+        ],
+    );
+}
+
+#[test]
+fn idx_from_bytes_reads_raw_and_gzip_alike() {
+    let mut raw = idx_images(2, 1, 3);
+    raw.extend([1, 2, 3, 4, 5, 6]);
+    let gz = gzip_with_zeros(&raw, 0);
+    for bytes in [&raw, &gz] {
+        assert_eq!(
+            read_idx_images_from_bytes(bytes, "x").unwrap(),
+            (vec![1, 2, 3, 4, 5, 6], 1, 3)
+        );
+    }
+    check(
+        &read_idx_labels_from_bytes(&raw, "x.idx")
+            .unwrap_err()
+            .to_string(),
+        &["x.idx:0: magic:", "found 0x00000803 (IDX images)"],
     );
 }
