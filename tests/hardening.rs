@@ -6,12 +6,15 @@
 
 use backprop::data::idx::{read_idx_images_from_bytes, read_idx_labels_from_bytes};
 use backprop::data::{read_idx_labels, read_mnist_dir, read_npy, read_npy_dataset, Task};
+use backprop::io::{Checkpoint, Model};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 struct Counting;
 
@@ -296,4 +299,118 @@ fn idx_from_bytes_reads_raw_and_gzip_alike() {
             .to_string(),
         &["x.idx:0: magic:", "found 0x00000803 (IDX images)"],
     );
+}
+
+// ---- model files and checkpoints ----
+
+/// Runs the real binary to train a tiny model (and a checkpoint) in `dir`.
+fn tiny_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let model = dir.join("m.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args(["train", "--epochs", "1", "--hidden", "4", "-q"])
+        .args(["--checkpoint-every", "1", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ckpt = dir.join("m.safetensors.ckpt");
+    assert!(ckpt.exists());
+    (model, ckpt)
+}
+
+/// The tensors of a safetensors file as `(name, (shape, bytes))`, and its metadata.
+type Tensors = Vec<(String, (Vec<usize>, Vec<u8>))>;
+
+fn unpack(bytes: &[u8]) -> (Tensors, HashMap<String, String>) {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let tensors = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, (v.shape().to_vec(), v.data().to_vec())))
+        .collect();
+    (tensors, meta.metadata().clone().unwrap_or_default())
+}
+
+fn pack(tensors: &Tensors, meta: HashMap<String, String>) -> Vec<u8> {
+    let views = tensors.iter().map(|(n, (s, b))| {
+        let v = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b);
+        (n.clone(), v.unwrap())
+    });
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+/// `[1; 5 - rank] ++ dims`: the same values as a rank-5 shape.
+fn rank5(dims: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; 5 - dims.len()];
+    s.extend(dims);
+    s
+}
+
+#[test]
+fn model_tensor_of_rank_5_is_a_model_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _) = tiny_model(dir.path());
+    let (mut tensors, meta) = unpack(&std::fs::read(&model).unwrap());
+    let (_, (shape, _)) = tensors
+        .iter_mut()
+        .find(|(n, _)| n == "layers.0.weight")
+        .unwrap();
+    *shape = rank5(shape);
+    let bad = write(dir.path(), "rank5.safetensors", pack(&tensors, meta));
+    let err = Model::load(&bad).unwrap_err();
+    assert!(matches!(err, backprop::Error::ModelFile { .. }), "{err:?}");
+    check(
+        &err.to_string(),
+        &[
+            "rank5.safetensors: tensor layers.0.weight has 5 dimensions",
+            "at most 4",
+        ],
+    );
+}
+
+#[test]
+fn checkpoint_optimizer_state_of_rank_5_is_a_model_file_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, ckpt) = tiny_model(dir.path());
+    let (tensors, meta) = unpack(&std::fs::read(&ckpt).unwrap());
+    let key = "backprop-checkpoint";
+    let json: serde_json::Value = serde_json::from_str(&meta[key]).unwrap();
+    let state = json["optimizer_state"].as_array().unwrap();
+    // An optimizer state tensor (not the scalar step count), e.g. exp_avg.0.
+    let (i, name, dims) = state
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let dims: Vec<usize> = serde_json::from_value(e[1].clone()).unwrap();
+            (i, e[0].as_str().unwrap().to_string(), dims)
+        })
+        .find(|(_, _, d)| d.len() == 2)
+        .unwrap();
+    // 1. Both the metadata and the tensor say rank 5 (this panicked in `Shape`).
+    // 2. Only the metadata says rank 5.
+    for also_tensor in [true, false] {
+        let mut json = json.clone();
+        json["optimizer_state"][i][1] = serde_json::json!(rank5(&dims));
+        let mut meta = meta.clone();
+        meta.insert(key.into(), json.to_string());
+        let mut tensors = tensors.clone();
+        if also_tensor {
+            let t = tensors
+                .iter_mut()
+                .find(|(n, _)| *n == format!("optimizer/{name}"))
+                .unwrap();
+            t.1 .0 = rank5(&dims);
+        }
+        let bad = write(dir.path(), "rank5.ckpt", pack(&tensors, meta));
+        let err = Checkpoint::load(&bad).unwrap_err();
+        assert!(matches!(err, backprop::Error::ModelFile { .. }), "{err:?}");
+        check(
+            &err.to_string(),
+            &[
+                &format!("rank5.ckpt: tensor optimizer/{name} has 5 dimensions"),
+                "at most 4",
+            ],
+        );
+    }
 }

@@ -22,7 +22,7 @@ pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION};
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, MAX_RANK};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::io::Write;
@@ -113,6 +113,16 @@ pub(crate) fn from_safetensors<'a>(bytes: &'a [u8], key: &str, path: &Path) -> R
         })?;
     let st =
         SafeTensors::deserialize(bytes).map_err(|e| bad(format!("corrupt tensor data: {e}")))?;
+    // Every tensor must fit a `Shape` (which holds at most MAX_RANK dimensions) whether or not
+    // it is read later, so that the error names the tensor and its rank instead of a panic.
+    let mut names = st.names();
+    names.sort_unstable();
+    for name in names {
+        let view = st
+            .tensor(name)
+            .map_err(|e| bad(format!("tensor {name}: {e}")))?;
+        check_dims(view.shape(), name, path)?;
+    }
     Ok(Loaded { json, st })
 }
 
@@ -127,6 +137,8 @@ pub(crate) fn read_tensor(
         path: path.to_path_buf(),
         msg,
     };
+    // `shape` may come from the file's metadata (optimizer state): check it fits a `Shape`.
+    check_dims(shape, name, path)?;
     let view = st
         .tensor(name)
         .map_err(|_| bad(format!("tensor {name} is missing")))?;
@@ -149,6 +161,31 @@ pub(crate) fn read_tensor(
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     Tensor::from_vec(data, shape).map_err(|e| bad(format!("tensor {name}: {e}")))
+}
+
+/// Checks that `dims`, read from a file for tensor `name`, can be a [`Shape`](crate::Shape): at most
+/// [`MAX_RANK`] dimensions whose product does not overflow.
+fn check_dims(dims: &[usize], name: &str, path: &Path) -> Result<()> {
+    let bad = |msg: String| Error::ModelFile {
+        path: path.to_path_buf(),
+        msg,
+    };
+    if dims.len() > MAX_RANK {
+        return Err(bad(format!(
+            "tensor {name} has {} dimensions {dims:?}; at most {MAX_RANK} are supported",
+            dims.len()
+        )));
+    }
+    if dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .is_none()
+    {
+        return Err(bad(format!(
+            "tensor {name} has shape {dims:?}, which is too large"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads every tensor of `like` (same names and shapes) under `prefix`.
