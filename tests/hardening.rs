@@ -6,13 +6,13 @@
 
 use backprop::data::idx::{read_idx_images_from_bytes, read_idx_labels_from_bytes};
 use backprop::data::{read_idx_labels, read_mnist_dir, read_npy, read_npy_dataset, Task};
-use backprop::io::{Checkpoint, Model};
+use backprop::io::{atomic_write, Checkpoint, Model};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -413,4 +413,175 @@ fn checkpoint_optimizer_state_of_rank_5_is_a_model_file_error() {
             ],
         );
     }
+}
+
+// ---- saving ----
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_to_a_fifo_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let ok = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(ok.success());
+    // The reader reports through a channel with a timeout: if the save replaced the FIFO, the
+    // reader stays blocked opening it, and the test fails instead of hanging.
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let r = std::fs::File::open(fifo).and_then(|mut f| f.read_to_end(&mut s));
+            let _ = tx.send(r.map(|_| s));
+        });
+    }
+    atomic_write(&fifo, b"model bytes").unwrap();
+    let got = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("nothing was written into the FIFO");
+    assert_eq!(got.unwrap(), b"model bytes");
+    let t = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(t.is_fifo(), "the FIFO was replaced by {t:?}");
+    assert_eq!(listing(dir.path()), ["pipe"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_to_a_device_node_writes_through_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    // The device /dev/null is, made here so that a broken save cannot replace the real one.
+    let made = Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .output();
+    match made {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            let why = String::from_utf8_lossy(&o.stderr);
+            eprintln!("note: skipping the device-node case: mknod failed (needs root): {why}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("note: skipping the device-node case: cannot run mknod: {e}");
+            return;
+        }
+    }
+    atomic_write(&null, b"discarded").unwrap();
+    atomic_write(&null, b"again").unwrap();
+    let t = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(t.is_char_device(), "the device was replaced by {t:?}");
+    assert_eq!(listing(dir.path()), ["null"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("models");
+    std::fs::create_dir(&sub).unwrap();
+    write(&sub, "real.bin", b"old");
+    // link -> models/real.bin (relative), and chain -> link.
+    let link = dir.path().join("link.bin");
+    symlink("models/real.bin", &link).unwrap();
+    let chain = dir.path().join("chain.bin");
+    symlink("link.bin", &chain).unwrap();
+    atomic_write(&link, b"new").unwrap();
+    assert_eq!(std::fs::read(sub.join("real.bin")).unwrap(), b"new");
+    atomic_write(&chain, b"newer").unwrap();
+    assert_eq!(std::fs::read(sub.join("real.bin")).unwrap(), b"newer");
+    for l in [&link, &chain] {
+        let m = std::fs::symlink_metadata(l).unwrap();
+        assert!(m.file_type().is_symlink(), "{l:?} is no longer a link");
+    }
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        Path::new("models/real.bin")
+    );
+    // No temporary file left, in either directory.
+    assert_eq!(listing(dir.path()), ["chain.bin", "link.bin", "models"]);
+    assert_eq!(listing(&sub), ["real.bin"]);
+    // A dangling link names the file to create.
+    let dangling = dir.path().join("dangling.bin");
+    symlink("models/new.bin", &dangling).unwrap();
+    atomic_write(&dangling, b"created").unwrap();
+    assert_eq!(std::fs::read(sub.join("new.bin")).unwrap(), b"created");
+    assert!(std::fs::symlink_metadata(&dangling)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A loop is an error naming the path, not a hang.
+    let a = dir.path().join("a");
+    symlink("b", &a).unwrap();
+    symlink("a", dir.path().join("b")).unwrap();
+    check(
+        &atomic_write(&a, b"x").unwrap_err().to_string(),
+        &["a: too many levels of symbolic links"],
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn stale_temporaries_of_dead_processes_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A PID above the kernel's maximum can never be running; PID 1 always is.
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let dead = pid_max + 1;
+    let stale = [format!(".m.bin.tmp-{dead}"), format!(".m.bin.tmp-{dead}-7")];
+    let kept = [
+        ".m.bin.tmp-1".to_string(),       // a running process's save in progress
+        ".m.bin.tmp-1-3".to_string(),     // likewise
+        format!(".other.bin.tmp-{dead}"), // another file's: not this save's business
+        format!(".m.bin.tmp-{dead}x"),    // not a name this program makes
+        "m.bin.tmp-5".to_string(),
+    ];
+    for n in stale.iter().chain(&kept) {
+        write(dir.path(), n, b"partial");
+    }
+    atomic_write(&dir.path().join("m.bin"), b"whole").unwrap();
+    let mut want: Vec<String> = kept.to_vec();
+    want.push("m.bin".into());
+    want.sort();
+    assert_eq!(listing(dir.path()), want);
+    assert_eq!(std::fs::read(dir.path().join("m.bin")).unwrap(), b"whole");
+}
+
+#[test]
+fn concurrent_saves_from_one_process_do_not_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.bin");
+    let payloads: Vec<Vec<u8>> = (0..4u8).map(|t| vec![t; 256 * 1024]).collect();
+    std::thread::scope(|s| {
+        for p in &payloads {
+            let path = &path;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    atomic_write(path, p).unwrap();
+                }
+            });
+        }
+    });
+    let last = std::fs::read(&path).unwrap();
+    assert!(
+        payloads.contains(&last),
+        "the file is a mix of several saves"
+    );
+    assert_eq!(listing(dir.path()), ["m.bin"]);
 }
