@@ -5,8 +5,8 @@
 
 use backprop::data::{read_csv, split, CsvOptions, ScaleKind, Scaler, SplitSizes};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::Adam;
-use backprop::train::{evaluate, fit, Control, Event, TrainConfig};
+use backprop::optim::OptimizerConfig;
+use backprop::train::{evaluate, Control, Event, Fit, Trainer};
 use backprop::{Loss, Parameters, Rng};
 
 fn main() -> Result<(), backprop::Error> {
@@ -34,34 +34,33 @@ fn main() -> Result<(), backprop::Error> {
     let mut params = Parameters::new();
     let spec = MlpSpec::from_sizes(&[64, 128, 10], Activation::Relu, Activation::Identity);
     let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut rng)?;
-    let mut opt = Adam::new(1e-3).build()?;
-    let mut config = TrainConfig::new(Loss::CrossEntropy);
+    let opt = OptimizerConfig::adam(1e-3);
+    let mut config = Trainer::new(Loss::CrossEntropy);
     config.epochs = 40;
     config.batch_size = 32;
-    fit(
+    config.clone().optimizer(opt.clone()).fit_with(
         &net,
         &mut params,
-        10,
-        &mut opt,
         &train,
-        None,
-        &config,
-        &mut |e| {
-            if let Event::Epoch { report, .. } = e {
-                if report.epoch % 10 == 0 {
-                    let acc = report.train.accuracy.unwrap_or(0.0);
-                    println!(
-                        "epoch {:3}  loss {:.4}  train accuracy {:.2} %",
-                        report.epoch,
-                        report.train.loss,
-                        100.0 * acc
-                    );
+        Fit {
+            callback: Some(&mut |e| {
+                if let Event::Epoch { report, .. } = e {
+                    if report.epoch % 10 == 0 {
+                        let acc = report.train.accuracy.unwrap_or(0.0);
+                        println!(
+                            "epoch {:3}  loss {:.4}  train accuracy {:.2} %",
+                            report.epoch,
+                            report.train.loss,
+                            100.0 * acc
+                        );
+                    }
                 }
-            }
-            Control::Continue
+                Control::Continue
+            }),
+            ..Fit::default()
         },
     )?;
-    let m = evaluate(&net, &params, Loss::CrossEntropy, &test, 10)?;
+    let m = evaluate(&net, &params, Loss::CrossEntropy, &test)?;
     println!(
         "held-out accuracy {:.2} % (loss {:.4})",
         100.0 * m.accuracy.unwrap_or(0.0),

@@ -6,8 +6,8 @@
 
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::Adam;
-use backprop::train::{fit, Control, TrainConfig};
+use backprop::optim::OptimizerConfig;
+use backprop::train::{Control, Fit, Trainer};
 use backprop::{Loss, Parameters, Rng, Tape};
 
 fn main() -> Result<(), backprop::Error> {
@@ -29,19 +29,18 @@ fn main() -> Result<(), backprop::Error> {
     for (name, t) in params.named() {
         println!("{name:16} {:?}", t.dims());
     }
-    let mut opt = Adam::new(0.1).build()?;
-    let mut config = TrainConfig::new(Loss::BceWithLogits);
+    let opt = OptimizerConfig::adam(0.1);
+    let mut config = Trainer::new(Loss::BceWithLogits);
     config.epochs = 1000;
     config.batch_size = 0;
-    let h = fit(
+    let h = config.clone().optimizer(opt.clone()).fit_with(
         &net,
         &mut params,
-        1,
-        &mut opt,
         &data,
-        None,
-        &config,
-        &mut |_| Control::Continue,
+        Fit {
+            callback: Some(&mut |_| Control::Continue),
+            ..Fit::default()
+        },
     )?;
     let last = h.epochs.last().expect("at least one epoch");
     println!(

@@ -5,8 +5,8 @@
 
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::Sgd;
-use backprop::train::{fit, Control, Event, TrainConfig};
+use backprop::optim::OptimizerConfig;
+use backprop::train::{Control, Event, Fit, Trainer};
 use backprop::{Loss, Parameters, Rng, Tape};
 
 fn main() -> Result<(), backprop::Error> {
@@ -22,30 +22,29 @@ fn main() -> Result<(), backprop::Error> {
     let mut params = Parameters::new();
     let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
     let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3))?;
-    let mut opt = Sgd::new(0.5).momentum(0.9).build()?;
-    let mut config = TrainConfig::new(Loss::Mse);
+    let opt = OptimizerConfig::sgd(0.5).with_momentum(0.9);
+    let mut config = Trainer::new(Loss::Mse);
     config.epochs = 2000;
     config.batch_size = 0;
-    fit(
+    config.clone().optimizer(opt.clone()).fit_with(
         &net,
         &mut params,
-        1,
-        &mut opt,
         &data,
-        None,
-        &config,
-        &mut |e| {
-            if let Event::Epoch { report, .. } = e {
-                if report.epoch % 200 == 0 {
-                    println!(
-                        "epoch {:4}  loss {:.5}  accuracy {:.2}",
-                        report.epoch,
-                        report.train.loss,
-                        report.train.accuracy.unwrap_or(0.0)
-                    );
+        Fit {
+            callback: Some(&mut |e| {
+                if let Event::Epoch { report, .. } = e {
+                    if report.epoch % 200 == 0 {
+                        println!(
+                            "epoch {:4}  loss {:.5}  accuracy {:.2}",
+                            report.epoch,
+                            report.train.loss,
+                            report.train.accuracy.unwrap_or(0.0)
+                        );
+                    }
                 }
-            }
-            Control::Continue
+                Control::Continue
+            }),
+            ..Fit::default()
         },
     )?;
     let out = net.predict(&params, &mut Tape::new(), &data.features_tensor())?;

@@ -29,6 +29,14 @@ pub enum Error {
         /// The shape it was given.
         got: Shape,
     },
+    /// A network description (architecture) that cannot be built.
+    #[error("network description: {layer}: {msg}")]
+    Network {
+        /// Where: `layer 2` (1-based, as in the seeds' W(l)), or `network`.
+        layer: String,
+        /// What was wrong and what was expected.
+        msg: String,
+    },
     /// A buffer's length does not fit the shape it was given.
     #[error("data of length {got} does not fit shape {shape:?} ({expected} values)")]
     DataLength {
@@ -95,6 +103,13 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    pub(crate) fn network(layer: impl ToString, msg: impl ToString) -> Error {
+        Error::Network {
+            layer: layer.to_string(),
+            msg: msg.to_string(),
+        }
+    }
+
     pub(crate) fn invalid(
         name: &'static str,
         value: impl ToString,

@@ -26,8 +26,34 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 //!
-//! A network with explicit weights can be written as JSON (see [`from_json`]); each `W` is given
-//! in the seed's layout, `(1 + inputs)` rows by `units` columns with the bias row first:
+//! A network with explicit weights is written as JSON (see [`example_from_json`]): a network
+//! description ([`MlpSpec`], the same one `backprop train --arch` reads) whose layers give their
+//! values in `init` — `weight` as one row of input weights per unit, PyTorch's `(out, in)` — plus
+//! the sample, and optionally the loss and learning rate. Shared biases (`"bias": "shared"`) and
+//! frozen parameters (`"trainable"`) are shown as such: a frozen parameter's "updated" value is
+//! its old one. Matt Mazur's step-by-step example (E = ½Σ(t − o)², one frozen bias per layer):
+//!
+//! ```
+//! use backprop::explain::{example_from_json, explain};
+//! use backprop::nn::Mlp;
+//! let ex = example_from_json(r#"{
+//!   "input": [0.05, 0.10], "target": [0.01, 0.99], "loss": "half_sse", "lr": 0.5,
+//!   "layers": [
+//!     {"units": 2, "activation": "sigmoid", "bias": "shared", "trainable": {"bias": false},
+//!      "init": {"weight": [[0.15, 0.20], [0.25, 0.30]], "bias": [0.35]}},
+//!     {"units": 2, "activation": "sigmoid", "bias": "shared", "trainable": {"bias": false},
+//!      "init": {"weight": [[0.40, 0.45], [0.50, 0.55]], "bias": [0.60]}}]
+//! }"#)?;
+//! let net = Mlp::from_params(ex.spec, &ex.params)?;
+//! let e = explain(&net, &ex.params, &ex.input, &ex.target, ex.loss.unwrap(), ex.lr.unwrap())?;
+//! assert!((e.error - 0.298371109).abs() < 1e-6);
+//! assert!((e.layers[1].updated[0][0] - 0.35891648).abs() < 1e-6); // w5 after the step
+//! assert_eq!(e.layers[1].shared_bias.unwrap().updated, 0.6); // frozen
+//! # Ok::<(), backprop::Error>(())
+//! ```
+//!
+//! The seed's own layout also works: each layer as `{"activation": …, "W": [[…]]}` with `W`
+//! `(1 + inputs)` rows by `units` columns, bias row first:
 //!
 //! ```
 //! let spec = r#"{
@@ -45,37 +71,55 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 //!
-//! Per layer, `"activation"` is any name [`Activation`] parses (`tanh`, `sigmoid`, `relu`,
-//! `identity`, `leaky_relu:0.1`, `softmax`); optional `"bias": false` drops the bias row (then
-//! `W` has `inputs` rows), and optional `"inputs": [k, …]` makes the layer read the concatenation
-//! of earlier outputs (0 = the input x(0), k = x(k)), as in [`MlpSpec::layer_from`]. `"target"`
-//! holds the target values, or the class index for cross-entropy and hinge losses.
+//! In that layout, per layer, `"activation"` is any name [`Activation`] parses; optional
+//! `"bias": false` drops the bias row (then `W` has `inputs` rows), and optional
+//! `"inputs": [k, …]` makes the layer read the concatenation of earlier outputs (0 = the input
+//! x(0), k = x(k)), as in [`MlpSpec::layer_from`]. `"target"` holds the target values, or the
+//! class index for cross-entropy and hinge losses.
 
 mod display;
 mod json;
 
-pub use json::{from_json, to_json};
+pub use json::{example_from_json, from_json, to_json, Example};
 
 use crate::autograd::{Graph, Tape};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::nn::{Activation, Linear, Mlp, MlpSpec};
-use crate::params::Parameters;
+use crate::nn::{Activation, Bias, Linear, Mlp, MlpSpec, Tie, Trainable};
+use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
+use serde::Serialize;
 
 /// A matrix as rows, in the seed's layout: row 0 is the bias (if any), then one row per input;
 /// one column per unit.
 pub type Rows = Vec<Vec<f32>>;
 
+/// A bias shared by all units of a layer: one value, whose gradient is the sum of the units' δ.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SharedBias {
+    /// b(l).
+    pub value: f32,
+    /// ∂e/∂b(l) = Σⱼ δ(l)ⱼ.
+    pub grad: f32,
+    /// b(l) − η ∂e/∂b(l) (unchanged when the bias is frozen).
+    pub updated: f32,
+}
+
 /// What happened in one layer l during the forward pass, the backward pass and the update.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerExplanation {
     /// θ of the layer.
     pub activation: Activation,
     /// The outputs this layer reads (0 = x(0), k = x(k)); `[l − 1]` unless it has skips.
     pub sources: Vec<usize>,
-    /// Whether W(l) has a bias row.
+    /// Whether W(l) has a bias row (a per-unit bias).
     pub bias: bool,
+    /// The layer's bias when it is one value shared by all units (then W(l) has no bias row).
+    pub shared_bias: Option<SharedBias>,
+    /// Which parameters the step may change (frozen ones keep their values).
+    pub trainable: Trainable,
+    /// The layer whose weight this one reuses (1-based), and whether transposed.
+    pub tied_to: Option<Tie>,
     /// x(l−1) as this layer sees it: `[1; inputs]` (without the 1 if there is no bias).
     pub input: Vec<f32>,
     /// s(l), the input signal, d(l) values.
@@ -93,8 +137,9 @@ pub struct LayerExplanation {
 }
 
 /// Forward pass, backward pass and one gradient-descent step for one sample; `Display` prints
-/// them as tables.
-#[derive(Clone, Debug, PartialEq)]
+/// them as tables (4 significant digits; [`Explanation::table`] takes another precision), and
+/// it serialises to JSON at full f32 precision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     /// Layers 1, …, L.
     pub layers: Vec<LayerExplanation>,
@@ -137,7 +182,12 @@ pub fn explain(
     };
     let yv = g.input(&target);
     let vars = net.forward_layers(&mut g, xv)?;
-    let out = vars.last().expect("validated: at least one layer").x;
+    let last = vars.last().expect("validated: at least one layer");
+    let out = if net.loss_reads_logits(loss) {
+        last.s
+    } else {
+        last.x
+    };
     let e = loss.apply(&mut g, out, yv);
     let error = g.value(e).item();
     let values: Vec<(Vec<f32>, Vec<f32>)> = vars
@@ -159,39 +209,60 @@ pub fn explain(
         } else {
             spec.inputs.clone()
         };
-        let mut input = if lin.bias.is_some() {
-            vec![1.0]
-        } else {
-            vec![]
-        };
+        let per_unit = spec.bias == Bias::PerUnit;
+        let mut input = if per_unit { vec![1.0] } else { vec![] };
         for &k in &sources {
             input.extend_from_slice(if k == 0 { x } else { &layers[k - 1].x });
         }
-        let zeros = |n| vec![0.0; n];
         let delta = grads
             .wrt(vars[i].s)
-            .map_or_else(|| zeros(s.len()), Tensor::to_vec);
-        let weights = to_rows(lin, &params[lin.weight], lin.bias.map(|b| &params[b]));
-        let gw = grads
-            .get(lin.weight)
-            .cloned()
-            .unwrap_or_else(|| Tensor::zeros(*params[lin.weight].shape()));
-        let gb = lin.bias.map(|b| {
+            .map_or_else(|| vec![0.0; s.len()], Tensor::to_vec);
+        let grad_of = |p| {
             grads
-                .get(b)
+                .get(p)
                 .cloned()
-                .unwrap_or_else(|| Tensor::zeros(*params[b].shape()))
-        });
-        let grad = to_rows(lin, &gw, gb.as_ref());
+                .unwrap_or_else(|| Tensor::zeros(*params[p].shape()))
+        };
+        let row_bias = |p: Option<ParamId>| p.filter(|_| per_unit);
+        let weights = to_rows(
+            lin,
+            &params[lin.weight],
+            row_bias(lin.bias).map(|b| &params[b]),
+        );
+        let gb = row_bias(lin.bias).map(grad_of);
+        let grad = to_rows(lin, &grad_of(lin.weight), gb.as_ref());
+        let owner = spec.tie.map_or(spec, |t| &net.spec.layers[t.layer - 1]);
+        let (step_w, step_b) = (
+            if owner.trainable.weight { lr } else { 0.0 },
+            if spec.trainable.bias { lr } else { 0.0 },
+        );
         let updated = weights
             .iter()
             .zip(&grad)
-            .map(|(w, d)| w.iter().zip(d).map(|(w, d)| w - lr * d).collect())
+            .enumerate()
+            .map(|(r, (w, d))| {
+                let eta = if per_unit && r == 0 { step_b } else { step_w };
+                w.iter().zip(d).map(|(w, d)| w - eta * d).collect()
+            })
             .collect();
+        let shared_bias = lin.bias.filter(|_| spec.bias == Bias::Shared).map(|b| {
+            let (value, grad) = (params[b].data()[0], grad_of(b).data()[0]);
+            SharedBias {
+                value,
+                grad,
+                updated: value - step_b * grad,
+            }
+        });
         layers.push(LayerExplanation {
             activation: spec.activation,
             sources,
-            bias: lin.bias.is_some(),
+            bias: per_unit,
+            shared_bias,
+            trainable: Trainable {
+                weight: owner.trainable.weight,
+                bias: spec.trainable.bias,
+            },
+            tied_to: spec.tie,
             input,
             s,
             x: xl,
@@ -243,13 +314,21 @@ fn check_sample(spec: &MlpSpec, x: &[f32], y: &[f32], loss: Loss) -> Result<()> 
     Ok(())
 }
 
-/// Our `(out, in)` weight and `(out)` bias as the seed's `(1 + in) × out` rows, bias row first.
+/// Our `(out, in)` weight (stored `(in, out)` for a transposed tie) and `(out)` bias as the
+/// seed's `(1 + in) × out` rows, bias row first.
 fn to_rows(lin: &Linear, weight: &Tensor, bias: Option<&Tensor>) -> Rows {
     let (out, inp) = (lin.out_features, lin.in_features);
     let w = weight.data();
+    let at = |j: usize, k: usize| {
+        if lin.transpose {
+            w[k * out + j]
+        } else {
+            w[j * inp + k]
+        }
+    };
     bias.map(|b| b.to_vec())
         .into_iter()
-        .chain((0..inp).map(|k| (0..out).map(|j| w[j * inp + k]).collect()))
+        .chain((0..inp).map(|k| (0..out).map(|j| at(j, k)).collect()))
         .collect()
 }
 

@@ -3,16 +3,16 @@
 //! Train feed-forward neural networks by backpropagation and gradient descent on the CPU.
 //!
 //! The data flows one way through the crate: [`tensor`] (numbers) → [`autograd`] (the graph:
-//! ops with forward and backward) → [`nn`] / [`Loss`] / [`optim`] → [`train`] → `io` → the
-//! `backprop` command line.
+//! ops with forward and backward) → [`nn`] / [`Loss`] / [`optim`] → [`train`] → [`io`] →
+//! [`pipeline`] → the `backprop` command line.
 //!
 //! A complete training run — XOR with a 2-2-1 sigmoid network, as in the lecture notes:
 //!
 //! ```
 //! use backprop::data::{Dataset, Features, Targets};
 //! use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-//! use backprop::optim::Sgd;
-//! use backprop::train::{fit, Control, TrainConfig};
+//! use backprop::optim::OptimizerConfig;
+//! use backprop::train::Trainer;
 //! use backprop::{Loss, Parameters, Rng, Tape};
 //!
 //! let data = Dataset::new(
@@ -23,22 +23,24 @@
 //! let mut params = Parameters::new();
 //! let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
 //! let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3))?;
-//! let mut opt = Sgd::new(0.5).momentum(0.9).build()?;
-//! let mut config = TrainConfig::new(Loss::Mse);
-//! config.epochs = 2000;
-//! config.batch_size = 0; // full-batch gradient descent
-//! let history = fit(&net, &mut params, 1, &mut opt, &data, None, &config, &mut |_| Control::Continue)?;
+//! let history = Trainer::new(Loss::Mse)
+//!     .optimizer(OptimizerConfig::sgd(0.5).with_momentum(0.9))
+//!     .epochs(2000)
+//!     .batch_size(0) // full-batch gradient descent
+//!     .fit(&net, &mut params, &data)?;
 //! assert_eq!(history.epochs.last().unwrap().train.accuracy, Some(1.0));
 //!
 //! let out = net.predict(&params, &mut Tape::new(), &data.features_tensor())?;
 //! assert!(out.data()[1] > 0.8 && out.data()[0] < 0.2);
 //! # Ok::<(), backprop::Error>(())
 //! ```
+//!
+//! The same run as `backprop train` does it — split, scale, train, test, save — is one call:
+//! see [`pipeline`].
 
 #![warn(missing_docs)]
 
 pub mod autograd;
-pub mod bench;
 pub mod classic;
 pub mod data;
 mod error;
@@ -48,6 +50,7 @@ mod loss;
 pub mod nn;
 pub mod optim;
 mod params;
+pub mod pipeline;
 mod rng;
 pub mod tensor;
 pub mod train;

@@ -566,3 +566,84 @@ fn labels_and_rows_the_model_does_not_know_are_clear_errors() {
         &["--row 500", "90 rows"],
     );
 }
+
+/// Matt Mazur's "A Step by Step Backpropagation Example" (2015), from the command line: a 2-2-2
+/// sigmoid net with E = ½Σ(target − out)², one shared bias per layer that is not updated,
+/// η = 0.5. The published values (9 digits) are reproduced to 1e-6 relative.
+#[test]
+fn explain_reproduces_a_published_example_with_shared_frozen_biases() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/explain/mazur.json");
+    let out = run(dir.path(), &["explain", "--spec", spec, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let close = |got: &serde_json::Value, want: f64, what: &str| {
+        let g = got.as_f64().unwrap_or(f64::NAN);
+        assert!(
+            ((g - want) / want).abs() <= 1e-6,
+            "{what}: {g} vs published {want}"
+        );
+    };
+    close(&v["error"], 0.298371109, "E_total");
+    let (l1, l2) = (&v["layers"][0], &v["layers"][1]);
+    close(&l1["x"][0], 0.593269992, "out_h1");
+    close(&l1["x"][1], 0.596884378, "out_h2");
+    close(&l2["x"][0], 0.75136507, "out_o1");
+    close(&l2["x"][1], 0.772928465, "out_o2");
+    // rows of `updated`: one per input, one column per unit (no bias row: the bias is shared)
+    let w = |l: &serde_json::Value, r: usize, c: usize| l["updated"][r][c].clone();
+    for (got, want, name) in [
+        (w(l2, 0, 0), 0.35891648, "w5"),
+        (w(l2, 1, 0), 0.408666186, "w6"),
+        (w(l2, 0, 1), 0.511301270, "w7"),
+        (w(l2, 1, 1), 0.561370121, "w8"),
+        (w(l1, 0, 0), 0.149780716, "w1"),
+        (w(l1, 1, 0), 0.19956143, "w2"),
+        (w(l1, 0, 1), 0.24975114, "w3"),
+        (w(l1, 1, 1), 0.29950229, "w4"),
+    ] {
+        close(&got, want, name);
+    }
+    // the shared biases are reported, and not updated
+    for (l, b) in [(l1, 0.35), (l2, 0.60)] {
+        close(&l["shared_bias"]["value"], b, "b");
+        assert_eq!(l["shared_bias"]["updated"], l["shared_bias"]["value"]);
+        assert!(l["shared_bias"]["grad"].as_f64().unwrap() > 0.0);
+    }
+    // the table at 9 digits shows the same numbers; --loss overrides the file's loss
+    let out = run(dir.path(), &["explain", "--spec", spec, "--digits", "9"]);
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("0.358916491") && t.contains("bias frozen"),
+        "{t}"
+    );
+    let out = run(
+        dir.path(),
+        &[
+            "explain",
+            "--spec",
+            spec,
+            "--loss",
+            "squared_error",
+            "--format",
+            "json",
+        ],
+    );
+    let v2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v2["loss"], "squared_error");
+    close(
+        &v2["error"],
+        2.0 * 0.298371109,
+        "E = (1/N)Σ‖·‖² = 2 × ½Σ for one sample",
+    );
+    fails(
+        dir.path(),
+        &["explain", "--spec", spec, "--digits", "0"],
+        &["--digits 0"],
+    );
+    fails(
+        dir.path(),
+        &["explain", "--spec", spec, "--format", "yaml"],
+        &["--format \"yaml\""],
+    );
+}

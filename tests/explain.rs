@@ -153,7 +153,7 @@ fn json_round_trips_skips_without_bias() {
         .layer(3, Activation::LeakyRelu(0.1))
         .layer_from(&[1, 0], 2, Activation::Identity);
     let mut spec = spec;
-    spec.layers[1].bias = false;
+    spec.layers[1].bias = backprop::nn::Bias::None;
     let mut params = Parameters::new();
     let net = Mlp::new(
         spec.clone(),

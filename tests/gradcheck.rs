@@ -56,6 +56,11 @@ fn case(kind: OpKind, rng: &mut Rng) -> (Vec<Tensor>, Build) {
             Box::new(|g, v| g.powf(v[0], 2.5)),
         ),
         OpKind::Scale => (vec![m(rng)], Box::new(|g, v| g.scale(v[0], -1.5))),
+        // flat on both sides of the threshold: the finite difference and the gradient are both 0
+        OpKind::Step => (
+            vec![away(&[3, 4], 0.1, 2.0, rng)],
+            Box::new(|g, v| g.step(v[0])),
+        ),
         // bias-style broadcasting of a row over a batch, checked for both operands
         OpKind::Add => (
             vec![m(rng), Tensor::randn([4], 0.0, 1.0, rng)],

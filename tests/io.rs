@@ -2,10 +2,12 @@
 //! for every kind of damage.
 
 use backprop::data::{ScaleKind, Scaler};
+use backprop::io::DataInfo;
 use backprop::io::{atomic_write, Checkpoint, Model, TaskInfo};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
+use backprop::optim::LrSchedule;
 use backprop::optim::OptimizerConfig;
-use backprop::train::{TrainConfig, TrainState};
+use backprop::train::{TrainState, Trainer};
 use backprop::{Loss, Parameters, Rng, Tensor};
 
 fn model(seed: u64) -> Model {
@@ -120,6 +122,29 @@ fn with_meta(f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
 }
 
 #[test]
+fn version_1_files_still_load() {
+    // version 1 wrote `"bias": true/false` and had no bias kinds, ties or trainable flags
+    let dir = tmp();
+    let v1 = with_meta(|m| {
+        m["version"] = 1.into();
+        for l in m["architecture"]["layers"].as_array_mut().unwrap() {
+            l["bias"] = true.into();
+        }
+    });
+    let path = dir.path().join("v1.safetensors");
+    std::fs::write(&path, &v1).unwrap();
+    let back = Model::load(&path).unwrap();
+    assert_eq!(back.params, model(1).params);
+    assert_eq!(back.meta.version, 1);
+    assert!(back
+        .meta
+        .architecture
+        .layers
+        .iter()
+        .all(|l| l.bias == backprop::nn::Bias::PerUnit));
+}
+
+#[test]
 fn damaged_files_give_clear_errors() {
     assert!(err(b"").contains("not a valid safetensors file"));
     assert!(err(b"hello world, not a model").contains("not a valid safetensors file"));
@@ -128,7 +153,7 @@ fn damaged_files_give_clear_errors() {
     assert!(e.contains("not a valid safetensors file"), "truncated: {e}");
     let e = err(&with_meta(|m| m["version"] = 99.into()));
     assert!(
-        e.contains("version 99") && e.contains("reads version 1"),
+        e.contains("version 99") && e.contains("reads versions 1 to 2"),
         "{e}"
     );
     let e = err(&with_meta(|m| m["format"] = "something-else".into()));
@@ -145,7 +170,10 @@ fn damaged_files_give_clear_errors() {
     let e = err(&with_meta(|m| {
         m["architecture"]["layers"][0]["out_features"] = 4_000_000_000u64.into()
     }));
-    assert!(e.contains("expected [4000000000, 3]"), "{e}");
+    assert!(
+        e.contains("3×4000000000 weights") && e.contains("parameters"),
+        "{e}"
+    );
     let e = err(&with_meta(|m| {
         m["feature_names"] = serde_json::json!(["a"])
     }));
@@ -193,23 +221,38 @@ fn checkpoint_round_trip_keeps_everything() {
     state.best = Some((0.25, 5));
     state.best_params = Some(m.params.clone());
     state.bad_epochs = 2;
+    state.optimizer_state = vec![("momentum_buffer.0".into(), Tensor::ones([4, 3]))];
+    state.lr = Some(0.0125);
+    let mut schedule: LrSchedule = "warmup:2,cosine:10".parse().unwrap();
+    let mut opt = OptimizerConfig::sgd(0.05).build().unwrap();
+    schedule.start(&mut *opt);
+    backprop::optim::LrScheduler::step(&mut schedule, &mut *opt, Some(1.0));
+    state.schedule = Some(schedule);
+    state.first_loss = Some(2.5);
+    let trainer = Trainer::new(Loss::CrossEntropy)
+        .optimizer(OptimizerConfig::sgd(0.05).with_momentum(0.9))
+        .lr_schedule("step:3".parse().unwrap());
+    let data = DataInfo {
+        fingerprint: "00ff".into(),
+        rows: 10,
+        val_split: 0.1,
+        test_split: 0.2,
+    };
     let c = Checkpoint {
         model: m.clone(),
-        optimizer: OptimizerConfig::default_for("sgd", Some(0.05))
-            .unwrap()
-            .with_momentum(0.9),
-        optimizer_state: vec![("momentum_buffer.0".into(), Tensor::ones([4, 3]))],
-        lr: 0.0125,
-        config: TrainConfig::new(Loss::CrossEntropy),
+        trainer,
         state,
+        data: Some(data),
     };
     c.save(&path).unwrap();
     let back = Checkpoint::load(&path).unwrap();
     assert_eq!(back.model, m);
-    assert_eq!(back.optimizer, c.optimizer);
-    assert_eq!(back.optimizer_state, c.optimizer_state);
-    assert_eq!(back.lr, 0.0125);
-    assert_eq!(back.config, c.config);
+    assert_eq!(back.trainer, c.trainer);
+    assert_eq!(back.data, c.data);
+    assert_eq!(back.state.optimizer_state, c.state.optimizer_state);
+    assert_eq!(back.state.lr, Some(0.0125));
+    assert_eq!(back.state.schedule, c.state.schedule);
+    assert_eq!(back.state.first_loss, Some(2.5));
     assert_eq!(
         (back.state.epoch, back.state.best, back.state.bad_epochs),
         (7, Some((0.25, 5)), 2)

@@ -3,8 +3,8 @@
 use backprop::classic::{Adaline, MultiClassPerceptron, Perceptron};
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
-use backprop::optim::{Adam, Optimizer, Sgd};
-use backprop::train::{fit, Control, EarlyStopping, Event, StopReason, TrainConfig};
+use backprop::optim::OptimizerConfig;
+use backprop::train::{Control, EarlyStopping, Event, Fit, Monitor, StopReason, Trainer};
 use backprop::{Error, Loss, Parameters, Rng, Tape, Tensor};
 
 fn xor() -> Dataset {
@@ -39,16 +39,12 @@ fn pytorch_mlp(
 }
 
 /// A training configuration: loss, epochs and batch size (0 = full batch), other fields default.
-fn config(loss: Loss, epochs: usize, batch_size: usize) -> TrainConfig {
-    TrainConfig {
+fn config(loss: Loss, epochs: usize, batch_size: usize) -> Trainer {
+    Trainer {
         epochs,
         batch_size,
-        ..TrainConfig::new(loss)
+        ..Trainer::new(loss)
     }
-}
-
-fn quiet(_: Event) -> Control {
-    Control::Continue
 }
 
 #[test]
@@ -103,19 +99,13 @@ fn xor_2_2_1_sigmoid_network_learns_xor_by_backprop() {
     let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3)).unwrap();
-    let mut opt = Sgd::new(0.5).momentum(0.9).build().unwrap();
+    let opt = OptimizerConfig::sgd(0.5).with_momentum(0.9);
     let cfg = config(Loss::Mse, 2000, 0);
-    let h = fit(
-        &net,
-        &mut params,
-        1,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut quiet,
-    )
-    .unwrap();
+    let h = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+        .unwrap();
     let last = h.epochs.last().unwrap();
     assert_eq!(
         last.train.accuracy,
@@ -148,19 +138,12 @@ fn encoder_8_3_8_learns_the_identity() {
     let spec = MlpSpec::from_sizes(&[8, 3, 8], Activation::Sigmoid, Activation::Sigmoid);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::XavierUniform, &mut Rng::seed(1)).unwrap();
-    let mut opt = Adam::new(0.05).build().unwrap();
+    let opt = OptimizerConfig::adam(0.05);
     let cfg = config(Loss::Mse, 3000, 0);
-    fit(
-        &net,
-        &mut params,
-        8,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut quiet,
-    )
-    .unwrap();
+    cfg.clone()
+        .optimizer(opt.clone())
+        .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+        .unwrap();
     let y = net
         .predict(&params, &mut Tape::new(), &data.features_tensor())
         .unwrap();
@@ -174,27 +157,28 @@ fn online_and_minibatch_and_full_batch_update_counts() {
     for (bs, batches) in [(1, 4), (3, 2), (0, 1)] {
         let mut params = Parameters::new();
         let net = Mlp::new(spec.clone(), &mut params, Init::PyTorch, &mut Rng::seed(0)).unwrap();
-        let mut opt = Sgd::new(0.1).build().unwrap();
-        let mut cfg = TrainConfig::new(Loss::Mse);
+        let opt = OptimizerConfig::sgd(0.1);
+        let mut cfg = Trainer::new(Loss::Mse);
         cfg.epochs = 2;
         cfg.batch_size = bs;
         let mut seen = vec![];
-        fit(
-            &net,
-            &mut params,
-            1,
-            &mut opt,
-            &data,
-            None,
-            &cfg,
-            &mut |e| {
-                if let Event::Batch { batches, .. } = e {
-                    seen.push(batches);
-                }
-                Control::Continue
-            },
-        )
-        .unwrap();
+        cfg.clone()
+            .optimizer(opt.clone())
+            .fit_with(
+                &net,
+                &mut params,
+                &data,
+                Fit {
+                    callback: Some(&mut |e| {
+                        if let Event::Batch { batches, .. } = e {
+                            seen.push(batches);
+                        }
+                        Control::Continue
+                    }),
+                    ..Fit::default()
+                },
+            )
+            .unwrap();
         assert_eq!(seen, vec![batches; 2 * batches], "batch size {bs}");
     }
 }
@@ -211,20 +195,13 @@ fn same_seed_same_run() {
             &mut Rng::seed(seed),
         )
         .unwrap();
-        let mut opt = Sgd::new(0.3).build().unwrap();
+        let opt = OptimizerConfig::sgd(0.3);
         let mut cfg = config(Loss::Mse, 30, 1);
         cfg.seed = seed;
-        fit(
-            &net,
-            &mut params,
-            1,
-            &mut opt,
-            &data,
-            None,
-            &cfg,
-            &mut quiet,
-        )
-        .unwrap();
+        cfg.clone()
+            .optimizer(opt.clone())
+            .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+            .unwrap();
         params
     };
     assert_eq!(run(5), run(5));
@@ -236,32 +213,36 @@ fn early_stopping_restores_the_best_weights() {
     // training loss of a regression that can only get worse once the lr makes it oscillate
     let data = xor();
     let (net, mut params) = pytorch_mlp(&[2, 4, 1], Activation::Tanh, Activation::Sigmoid, 2);
-    let mut opt = Sgd::new(0.5).build().unwrap();
+    let opt = OptimizerConfig::sgd(0.5);
     let mut cfg = config(Loss::Mse, 10_000, 0);
     cfg.early_stopping = Some(EarlyStopping {
+        monitor: Monitor::ValLoss,
         patience: 3,
         min_delta: 0.1,
         restore_best: true,
     });
     let mut best_params = None;
-    let h = fit(
-        &net,
-        &mut params,
-        1,
-        &mut opt,
-        &data,
-        Some(&data),
-        &cfg,
-        &mut |e| {
-            if let Event::Epoch { state, params, .. } = e {
-                if state.best.map(|b| b.1) == Some(state.epoch) {
-                    best_params = Some(params.clone());
-                }
-            }
-            Control::Continue
-        },
-    )
-    .unwrap();
+    let h = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(
+            &net,
+            &mut params,
+            &data,
+            Fit {
+                validation: Some(&data),
+                callback: Some(&mut |e| {
+                    if let Event::Epoch { state, params, .. } = e {
+                        if state.best.map(|b| b.1) == Some(state.epoch) {
+                            best_params = Some(params.clone());
+                        }
+                    }
+                    Control::Continue
+                }),
+                ..Fit::default()
+            },
+        )
+        .unwrap();
     assert_eq!(h.stop, StopReason::EarlyStopping);
     let best = h.best_epoch.unwrap();
     assert_eq!(
@@ -276,20 +257,14 @@ fn early_stopping_restores_the_best_weights() {
 fn target_loss_stops_early() {
     let data = xor();
     let (net, mut params) = pytorch_mlp(&[2, 4, 1], Activation::Tanh, Activation::Identity, 2);
-    let mut opt = Adam::new(0.05).build().unwrap();
+    let opt = OptimizerConfig::adam(0.05);
     let mut cfg = config(Loss::BceWithLogits, 5000, 0);
     cfg.target_loss = Some(0.3);
-    let h = fit(
-        &net,
-        &mut params,
-        1,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut quiet,
-    )
-    .unwrap();
+    let h = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+        .unwrap();
     assert_eq!(h.stop, StopReason::TargetLoss);
     assert!(h.epochs.len() < 5000 && h.epochs.last().unwrap().train.loss <= 0.3);
 }
@@ -298,25 +273,29 @@ fn target_loss_stops_early() {
 fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
     let data = xor();
     let (net, mut params) = pytorch_mlp(&[2, 8, 1], Activation::Relu, Activation::Identity, 0);
-    let mut opt = Sgd::new(1e4).build().unwrap(); // diverges
+    let opt = OptimizerConfig::sgd(1e4); // diverges
     let cfg = config(Loss::Mse, 1000, 1);
     let mut last_good = params.clone();
-    let err = fit(
-        &net,
-        &mut params,
-        1,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut |e| {
-            if let Event::Epoch { params, .. } = e {
-                last_good = params.clone();
-            }
-            Control::Continue
-        },
-    )
-    .unwrap_err();
+    let err = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(
+            &net,
+            &mut params,
+            &data,
+            Fit {
+                callback: Some(&mut |e| {
+                    if let Event::Epoch { params, .. } = e {
+                        last_good = params.clone();
+                    }
+                    Control::Continue
+                }),
+                ..Fit::default()
+            },
+        )
+        .unwrap()
+        .check()
+        .unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
     assert!(err.to_string().contains("last good weights"));
     assert_eq!(params, last_good);
@@ -350,19 +329,13 @@ fn skip_connection_network_trains_and_its_gradient_checks() {
     let y = net.predict(&params, &mut tape, &x).unwrap();
     assert_eq!(y.dims(), &[5, 1]);
     let data = xor();
-    let mut opt = Adam::new(0.05).build().unwrap();
+    let opt = OptimizerConfig::adam(0.05);
     let cfg = config(Loss::BceWithLogits, 400, 0);
-    let h = fit(
-        &net,
-        &mut params,
-        1,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut quiet,
-    )
-    .unwrap();
+    let h = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+        .unwrap();
     assert!(h.epochs.last().unwrap().train.loss < h.epochs[0].train.loss);
 }
 
@@ -393,22 +366,15 @@ fn dropout_is_active_in_training_and_off_in_eval() {
 fn wrong_output_width_or_loss_is_a_clear_error() {
     let data = xor();
     let (net, mut params) = pytorch_mlp(&[2, 3, 3], Activation::Tanh, Activation::Identity, 0);
-    let mut opt = Sgd::new(0.1).build().unwrap();
-    let cfg = TrainConfig::new(Loss::CrossEntropy);
-    let err = fit(
-        &net,
-        &mut params,
-        3,
-        &mut opt,
-        &data,
-        None,
-        &cfg,
-        &mut quiet,
-    )
-    .unwrap_err()
-    .to_string();
+    let opt = OptimizerConfig::sgd(0.1);
+    let cfg = Trainer::new(Loss::CrossEntropy);
+    let err = cfg
+        .clone()
+        .optimizer(opt.clone())
+        .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("output width") && err.contains('3'), "{err}");
-    assert!(opt.lr() > 0.0);
 }
 
 /// The UCI digits (embedded in `data/`): ≥ 97 % accuracy on a stratified held-out 20 %.
@@ -442,22 +408,15 @@ fn digits_reach_97_percent_on_held_out_data() {
         let mut params = Parameters::new();
         let spec = MlpSpec::from_sizes(&[64, 128, 10], Activation::Relu, Activation::Identity);
         let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut rng).unwrap();
-        let mut opt = Adam::new(1e-3).build().unwrap();
-        let mut cfg = TrainConfig::new(Loss::CrossEntropy);
+        let opt = OptimizerConfig::adam(1e-3);
+        let mut cfg = Trainer::new(Loss::CrossEntropy);
         cfg.epochs = 40;
         cfg.seed = seed;
-        fit(
-            &net,
-            &mut params,
-            10,
-            &mut opt,
-            &train,
-            None,
-            &cfg,
-            &mut quiet,
-        )
-        .unwrap();
-        let acc = evaluate(&net, &params, Loss::CrossEntropy, &test, 10)
+        cfg.clone()
+            .optimizer(opt.clone())
+            .fit_with(&net, &mut params, &train, Fit { ..Fit::default() })
+            .unwrap();
+        let acc = evaluate(&net, &params, Loss::CrossEntropy, &test)
             .unwrap()
             .accuracy
             .unwrap();
@@ -481,20 +440,13 @@ fn an_ensemble_averages_its_members() {
             &mut rng,
         )
         .unwrap();
-        let mut opt = Adam::new(0.05).build().unwrap();
+        let opt = OptimizerConfig::adam(0.05);
         let mut cfg = config(Loss::CrossEntropy, 300, 0);
         cfg.seed = k;
-        fit(
-            &net,
-            &mut params,
-            2,
-            &mut opt,
-            &data,
-            None,
-            &cfg,
-            &mut quiet,
-        )
-        .unwrap();
+        cfg.clone()
+            .optimizer(opt.clone())
+            .fit_with(&net, &mut params, &data, Fit { ..Fit::default() })
+            .unwrap();
         ens.push(net, params);
     }
     let x = data.features_tensor();

@@ -110,6 +110,7 @@ op_kinds!(
     LeakyRelu,
     Powf,
     Scale,
+    Step,
     Add,
     Sub,
     Mul,
@@ -141,6 +142,7 @@ impl Op {
                 Unary::LeakyRelu(_) => OpKind::LeakyRelu,
                 Unary::Powf(_) => OpKind::Powf,
                 Unary::Scale(_) => OpKind::Scale,
+                Unary::Step => OpKind::Step,
             },
             Op::Binary(b, _, _) => match b {
                 Binary::Add => OpKind::Add,
@@ -174,6 +176,7 @@ pub struct Tape {
     aux: Vec<Tensor>,
     list: Vec<Var>,
     param_nodes: Vec<Option<Var>>,
+    frozen: Vec<bool>,
     rng: Option<Rng>,
 }
 
@@ -196,6 +199,19 @@ impl Tape {
     /// Takes the generator back out of the tape.
     pub fn take_rng(&mut self) -> Option<Rng> {
         self.rng.take()
+    }
+
+    /// Freezes parameters for every graph recorded on this tape: they are read as constants, so
+    /// no gradient is computed for them and an optimizer leaves them alone (PyTorch's
+    /// `requires_grad_(False)`). Replaces any earlier set.
+    pub fn set_frozen(&mut self, ids: &[ParamId]) {
+        self.frozen.clear();
+        for id in ids {
+            if self.frozen.len() <= id.0 {
+                self.frozen.resize(id.0 + 1, false);
+            }
+            self.frozen[id.0] = true;
+        }
     }
 
     /// How many nodes the last graph on this tape recorded.
@@ -392,7 +408,8 @@ impl<'t, 'p> Graph<'t, 'p> {
         if let Some(v) = self.tape.param_nodes[id.0] {
             return v;
         }
-        let v = self.push_node(Op::Param(id), self.grad_enabled);
+        let frozen = self.tape.frozen.get(id.0).copied().unwrap_or(false);
+        let v = self.push_node(Op::Param(id), self.grad_enabled && !frozen);
         self.tape.param_nodes[id.0] = Some(v);
         v
     }

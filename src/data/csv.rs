@@ -337,12 +337,15 @@ fn scan(
         return Err(pe(1, "rows", "no data rows (the file is empty)".into()));
     }
     let (width, line1) = (first.len(), first.position().map_or(0, |p| p.line()));
-    let wanted: Vec<&TargetColumn> = std::iter::once(&opts.target).chain(&opts.targets).collect();
-    let named: Vec<&String> = wanted
+    let mut wanted: Vec<TargetColumn> = std::iter::once(&opts.target)
+        .chain(&opts.targets)
+        .cloned()
+        .collect();
+    let named: Vec<String> = wanted
         .iter()
         .filter_map(|t| {
             if let TargetColumn::Name(n) = t {
-                Some(n)
+                Some(n.clone())
             } else {
                 None
             }
@@ -355,6 +358,37 @@ fn scan(
         .header
         .or((!named.is_empty() && !row1.iter().all(|s| is_num(s))).then_some(true));
     let names = (header_given == Some(true)).then_some(&row1[..]);
+    // a name with * or ? is a pattern: every header column it matches, in file order
+    if wanted
+        .iter()
+        .any(|t| matches!(t, TargetColumn::Name(n) if is_pattern(n)))
+    {
+        let mut expanded = vec![];
+        for t in wanted {
+            match (&t, names) {
+                (TargetColumn::Name(n), Some(h)) if is_pattern(n) => {
+                    let hits: Vec<TargetColumn> = h
+                        .iter()
+                        .filter(|c| glob_match(n, c))
+                        .map(|c| TargetColumn::Name(c.clone()))
+                        .collect();
+                    if hits.is_empty() {
+                        let msg =
+                            format!("no column matches \"{n}\"; columns are {}", row1.join(", "));
+                        return Err(pe(line1, "target", msg));
+                    }
+                    expanded.extend(hits);
+                }
+                (TargetColumn::Name(n), None) if is_pattern(n) => {
+                    let msg =
+                        format!("target pattern \"{n}\" needs a header row naming the columns");
+                    return Err(pe(line1, "target", msg));
+                }
+                _ => expanded.push(t),
+            }
+        }
+        wanted = expanded;
+    }
     let present = match predict.map(|e| e.map(<[String]>::len)) {
         None => true,
         Some(Some(n)) if width == n + wanted.len() => true,
@@ -364,7 +398,10 @@ fn scan(
             let msg = format!("expected {n} fields (the model's features), or {with} with the target columns, found {width}");
             return Err(pe(line1, "row", msg));
         }
-        Some(None) => named.iter().all(|n| names.is_some_and(|h| h.contains(n))),
+        Some(None) => wanted.iter().all(|t| match t {
+            TargetColumn::Name(n) => names.is_some_and(|h| h.contains(n)),
+            _ => true,
+        }),
     };
     let mut tcols = Vec::new();
     for t in wanted.iter().filter(|_| present) {
@@ -498,5 +535,45 @@ fn csv_error(path: &Path, e: ::csv::Error) -> Error {
             field: "row".into(),
             msg: format!("{other:?}"),
         },
+    }
+}
+
+fn is_pattern(s: &str) -> bool {
+    s.contains('*') || s.contains('?')
+}
+
+/// Shell-style matching of a whole column name: `*` any run of characters, `?` one character.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // classic two-pointer match with backtracking to the last star
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs_match_whole_names() {
+        assert!(glob_match("y*", "y0") && glob_match("y*", "y") && glob_match("*_t", "a_t"));
+        assert!(glob_match("y?", "y1") && !glob_match("y?", "y10") && !glob_match("y*", "xy"));
+        assert!(glob_match("a*b*c", "aXbYc") && !glob_match("a*b*c", "aXbY"));
     }
 }

@@ -147,6 +147,44 @@ impl Dataset {
         &self.targets
     }
 
+    /// A 64-bit FNV-1a hash (16 hex digits) of the feature count, every feature value (as stored),
+    /// and every target (with class and target names), in order: equal data gives an equal
+    /// fingerprint, so a resumed run can check it was given the data it started on.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        eat(&(self.n_features as u64).to_le_bytes());
+        match &self.features {
+            Features::F32(v) => v.iter().for_each(|x| eat(&x.to_bits().to_le_bytes())),
+            Features::U8 { data, scale } => {
+                eat(data);
+                eat(&scale.to_bits().to_le_bytes());
+            }
+        }
+        match &self.targets {
+            Targets::Classes { labels, names } => {
+                labels.iter().for_each(|l| eat(&l.to_le_bytes()));
+                names.iter().for_each(|n| {
+                    eat(n.as_bytes());
+                    eat(&[0]);
+                });
+            }
+            Targets::Values { data, names } => {
+                data.iter().for_each(|x| eat(&x.to_bits().to_le_bytes()));
+                names.iter().for_each(|n| {
+                    eat(n.as_bytes());
+                    eat(&[0]);
+                });
+            }
+        }
+        format!("{h:016x}")
+    }
+
     /// The number of classes for a classification dataset.
     pub fn num_classes(&self) -> Option<usize> {
         match &self.targets {

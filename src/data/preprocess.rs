@@ -246,6 +246,32 @@ impl Scaler {
         }
     }
 
+    /// Checks a scaler read from a file: both vectors of one length, every value finite, and no
+    /// zero divisor. The message says what is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let (a, b, names) = match self {
+            Scaler::None => return Ok(()),
+            Scaler::Standard { mean, std } => (mean, std, ("mean", "std")),
+            Scaler::MinMax { min, max } => (min, max, ("min", "max")),
+        };
+        if a.len() != b.len() {
+            return Err(format!(
+                "scaler has {} {} values but {} {} values; expected one of each per feature",
+                a.len(),
+                names.0,
+                b.len(),
+                names.1
+            ));
+        }
+        if a.iter().chain(b).any(|v| !v.is_finite()) {
+            return Err("scaler holds a value that is not finite".into());
+        }
+        if matches!(self, Scaler::Standard { std, .. } if std.contains(&0.0)) {
+            return Err("scaler std holds a 0; expected positive divisors".into());
+        }
+        Ok(())
+    }
+
     /// The number of features it was fitted on (`None` for [`Scaler::None`]).
     pub fn n_features(&self) -> Option<usize> {
         match self {

@@ -1,19 +1,27 @@
-//! Tables for an [`Explanation`]: numbers to 4 significant digits, trailing zeros dropped
-//! (`-1.855`, `0.7`, `1`), so they read like the lecture notes.
+//! Tables for an [`Explanation`]: numbers to 4 significant digits by default (any number with
+//! [`Explanation::table`]), trailing zeros dropped (`-1.855`, `0.7`, `1`), so they read like the
+//! lecture notes.
 
 use super::Explanation;
 use std::fmt;
 
 /// `v` to 4 significant digits without trailing zeros; scientific outside 1e-4..1e5.
+#[cfg(test)]
 pub(crate) fn sig4(v: f32) -> String {
+    sig(v, 4)
+}
+
+/// `v` to `d` significant digits (1–9) without trailing zeros; scientific outside 1e-4..1e5.
+pub(crate) fn sig(v: f32, d: usize) -> String {
+    let d = d.clamp(1, 9) as i32;
     if v == 0.0 || !v.is_finite() {
         return if v == 0.0 { "0".into() } else { v.to_string() };
     }
     let mag = v.abs().log10().floor() as i32;
     if !(-4..5).contains(&mag) {
-        return format!("{v:.3e}");
+        return format!("{v:.*e}", (d - 1) as usize);
     }
-    let s = format!("{:.*}", (3 - mag).max(0) as usize, v);
+    let s = format!("{:.*}", (d - 1 - mag).max(0) as usize, v);
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -26,8 +34,8 @@ pub(crate) fn sig4(v: f32) -> String {
     }
 }
 
-fn vector(v: &[f32]) -> String {
-    let items: Vec<String> = v.iter().map(|&x| sig4(x)).collect();
+fn vector(v: &[f32], d: usize) -> String {
+    let items: Vec<String> = v.iter().map(|&x| sig(x, d)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -81,41 +89,41 @@ fn with_header(header: String, lines: Vec<String>) -> Vec<String> {
 }
 
 impl Explanation {
-    fn forward_table(&self) -> String {
+    fn forward_table(&self, d: usize) -> String {
         let big_l = self.layers.len();
         let mut l = vec!["l".to_string(), "0".into()];
         let mut theta = vec!["θ".to_string(), String::new()];
         let mut s = vec!["s(l)".to_string(), String::new()];
         let mut x = vec![
             "x(l)".to_string(),
-            vector(&[&[1.0], &self.input[..]].concat()),
+            vector(&[&[1.0], &self.input[..]].concat(), d),
         ];
         for (i, layer) in self.layers.iter().enumerate() {
             l.push((i + 1).to_string());
             theta.push(layer.activation.to_string());
-            s.push(vector(&layer.s));
+            s.push(vector(&layer.s, d));
             // hidden outputs carry the constant 1 that the next layer's bias multiplies
             let shown = if i + 1 < big_l {
                 [&[1.0], &layer.x[..]].concat()
             } else {
                 layer.x.clone()
             };
-            x.push(vector(&shown));
+            x.push(vector(&shown, d));
         }
         side_by_side(&[l, theta, s, x], "  ")
     }
 
-    fn backward_table(&self) -> String {
+    fn backward_table(&self, d: usize) -> String {
         let mut l = vec!["l".to_string()];
-        let mut d = vec!["δ(l)".to_string()];
+        let mut delta = vec!["δ(l)".to_string()];
         for (i, layer) in self.layers.iter().enumerate().rev() {
             l.push((i + 1).to_string());
-            d.push(vector(&layer.delta));
+            delta.push(vector(&layer.delta, d));
         }
-        side_by_side(&[l, d], "  ")
+        side_by_side(&[l, delta], "  ")
     }
 
-    fn layer_matrices(&self, i: usize) -> String {
+    fn layer_matrices(&self, i: usize, d: usize) -> String {
         let layer = &self.layers[i];
         let mut labels = vec![String::new()];
         if layer.bias {
@@ -132,7 +140,7 @@ impl Explanation {
         let cells = |m: &[Vec<f32>]| -> Vec<String> {
             let rows: Vec<Vec<String>> = m
                 .iter()
-                .map(|r| r.iter().map(|&v| sig4(v)).collect())
+                .map(|r| r.iter().map(|&v| sig(v, d)).collect())
                 .collect();
             grid(&rows)
         };
@@ -147,41 +155,76 @@ impl Explanation {
     }
 }
 
-impl fmt::Display for Explanation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Explanation {
+    /// The tables with numbers to `digits` significant digits (1–9).
+    pub fn table(&self, digits: usize) -> String {
+        let d = digits;
         let big_l = self.layers.len();
-        writeln!(f, "Forward: s(l) = W(l)ᵀ x(l−1), x(l) = [1; θ(s(l))]")?;
-        write!(f, "{}", self.forward_table())?;
-        writeln!(
-            f,
-            "  e = {}(x({big_l}), y = {}) = {}\n",
+        let mut f = String::new();
+        f += "Forward: s(l) = W(l)ᵀ x(l−1), x(l) = [1; θ(s(l))]\n";
+        f += &self.forward_table(d);
+        f += &format!(
+            "  e = {}(x({big_l}), y = {}) = {}\n\n",
             self.loss,
-            vector(&self.target),
-            sig4(self.error)
-        )?;
-        writeln!(f, "Backward: δ(l) = ∂e/∂s(l)")?;
-        writeln!(f, "{}", self.backward_table())?;
-        writeln!(
-            f,
-            "Gradient ∂e/∂W(l) = x(l−1) δ(l)ᵀ and one step of gradient descent, η = {}",
-            sig4(self.lr)
-        )?;
-        writeln!(
-            f,
-            "(rows: 1 for the bias, then each input; columns: one per unit)"
-        )?;
+            vector(&self.target, d),
+            sig(self.error, d)
+        );
+        f += "Backward: δ(l) = ∂e/∂s(l)\n";
+        f += &self.backward_table(d);
+        f += &format!(
+            "\nGradient ∂e/∂W(l) = x(l−1) δ(l)ᵀ and one step of gradient descent, η = {}\n",
+            sig(self.lr, d)
+        );
+        f += "(rows: 1 for the bias, then each input; columns: one per unit)\n";
         for (i, layer) in self.layers.iter().enumerate() {
             let reads: Vec<String> = layer.sources.iter().map(|k| format!("x({k})")).collect();
             let (n, l) = (layer.s.len(), i + 1);
             let units = if n == 1 { "unit" } else { "units" };
-            writeln!(
-                f,
-                "\nlayer {l} ({n} {units}, reads {})",
+            let mut notes = vec![];
+            if let Some(t) = layer.tied_to {
+                notes.push(format!(
+                    "W tied to W({}){}: its gradient sums both uses",
+                    t.layer,
+                    if t.transpose { "ᵀ" } else { "" }
+                ));
+            }
+            if !layer.trainable.weight {
+                notes.push("W frozen".into());
+            }
+            if !layer.trainable.bias && (layer.bias || layer.shared_bias.is_some()) {
+                notes.push("bias frozen".into());
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join(", "))
+            };
+            f += &format!(
+                "\nlayer {l} ({n} {units}, reads {}{notes})\n",
                 reads.join(" and ")
-            )?;
-            write!(f, "{}", self.layer_matrices(i))?;
+            );
+            f += &self.layer_matrices(i, d);
+            if let Some(b) = layer.shared_bias {
+                f += &format!(
+                    "  shared bias b({l}) = {}   ∂e/∂b({l}) = Σⱼ δ({l})ⱼ = {}   b({l}) − η·∂e/∂b({l}) = {}\n",
+                    sig(b.value, d),
+                    sig(b.grad, d),
+                    sig(b.updated, d)
+                );
+            }
         }
-        Ok(())
+        f
+    }
+
+    /// The explanation as pretty-printed JSON, every number at full f32 precision.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("internal error: serialising an explanation")
+    }
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.table(4))
     }
 }
 

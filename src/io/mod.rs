@@ -18,7 +18,7 @@ mod checkpoint;
 mod model;
 mod summary;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, DataInfo};
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION};
 
 use crate::error::{Error, Result};

@@ -6,15 +6,17 @@ use crate::data::Scaler;
 use crate::error::{Error, Result};
 use crate::io::{atomic_write, from_safetensors, read_file, read_tensor, to_safetensors};
 use crate::loss::Loss;
-use crate::nn::{Init, Mlp, MlpSpec};
+use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
 use crate::tensor::Tensor;
 use crate::train::Readout;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The model-file format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The model-file format version this build writes. Version 2 made `architecture` the full
+/// network description (bias kinds, ties, trainable flags, step units); version-1 files are
+/// read too (their `"bias": true/false` means per-unit/none).
+pub const FORMAT_VERSION: u32 = 2;
 const FORMAT: &str = "backprop-model";
 const KEY: &str = "backprop";
 
@@ -41,7 +43,7 @@ pub struct ModelMeta {
     pub format: String,
     /// [`FORMAT_VERSION`] of the writer.
     pub version: u32,
-    /// Layers, widths, activations, skip connections.
+    /// The network description: layers, widths, activations, skip connections, biases, ties.
     pub architecture: MlpSpec,
     /// The loss the model was trained with (decides how outputs read as predictions).
     pub loss: Loss,
@@ -94,7 +96,7 @@ impl Model {
         ModelMeta {
             format: FORMAT.into(),
             version: FORMAT_VERSION,
-            architecture,
+            architecture: architecture.without_init(),
             loss,
             task,
             feature_names,
@@ -103,6 +105,61 @@ impl Model {
             seed,
             rng: "chacha8".into(),
         }
+    }
+
+    /// A model straight from a network description whose every parameter is given in `init`
+    /// (a hand-set network, e.g. McCulloch–Pitts threshold units): no training, no scaling,
+    /// features `x0, x1, …`, one output value per unit (`y0, y1, …`), loss MSE.
+    ///
+    /// ```
+    /// use backprop::{io::Model, nn::MlpSpec, Tensor};
+    /// // AND as one threshold unit: fires when x0 + x1 − 1.5 ≥ 0
+    /// let and = MlpSpec::from_json(r#"{"in_features": 2, "layers": [{"units": 1,
+    ///     "activation": "step", "init": {"weight": [[1, 1]], "bias": [-1.5]}}]}"#)?;
+    /// let m = Model::from_spec(and)?;
+    /// let x = Tensor::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], [4, 2])?;
+    /// assert_eq!(m.forward(&x)?.data(), &[0., 0., 0., 1.]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn from_spec(spec: MlpSpec) -> Result<Model> {
+        spec.validate()?;
+        for (i, l) in spec.layers.iter().enumerate() {
+            let init = l.init.as_ref();
+            let no_w = l.tie.is_none() && init.and_then(|x| x.weight.as_ref()).is_none();
+            let no_b =
+                l.bias != crate::nn::Bias::None && init.and_then(|x| x.bias.as_ref()).is_none();
+            if no_w || no_b {
+                return Err(Error::network(
+                    format!("layer {}", i + 1),
+                    format!(
+                        "no init.{}: a network run without training needs every weight and bias given",
+                        if no_w { "weight" } else { "bias" }
+                    ),
+                ));
+            }
+        }
+        let mut params = Parameters::new();
+        let net = Mlp::new(
+            spec.clone(),
+            &mut params,
+            Init::Zeros,
+            &mut crate::rng::Rng::seed(0),
+        )?;
+        let names = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+        let task = TaskInfo::Regression {
+            targets: names("y", spec.out_features()),
+        };
+        let features = names("x", spec.in_features);
+        let meta = Model::meta(
+            spec,
+            Loss::Mse,
+            task,
+            features,
+            Scaler::None,
+            Init::Zeros,
+            0,
+        );
+        Ok(Model { meta, net, params })
     }
 
     /// The width of the network's output.
@@ -168,7 +225,7 @@ impl Model {
     /// Class probabilities and classes (classifiers) or values (regression) for raw features.
     pub fn predict(&self, x: &Tensor) -> Result<Prediction> {
         let y = self.forward(x)?;
-        let TaskInfo::Classification { classes } = &self.meta.task else {
+        let TaskInfo::Classification { .. } = &self.meta.task else {
             return Ok(Prediction {
                 outputs: y,
                 classes: None,
@@ -176,14 +233,18 @@ impl Model {
         };
         let k = y.shape().last();
         let n = y.numel() / k.max(1);
+        let out_act = self.meta.architecture.output_activation();
         let probs = match (self.meta.loss, k) {
+            _ if out_act == Activation::Softmax => y.clone(),
             (Loss::CrossEntropy | Loss::Hinge, _) => {
                 crate::autograd::ops::softmax::softmax_rows(&y)
             }
             (loss, 1) => {
-                // one output: P(class 1), from a logit (BCE) or read as a probability
+                // one output: P(class 1), from a logit (BCE without a sigmoid unit) or read as
+                // a probability
+                let logit = loss == Loss::BceWithLogits && out_act != Activation::Sigmoid;
                 let p1 = |v: f32| {
-                    if loss == Loss::BceWithLogits {
+                    if logit {
                         1.0 / (1.0 + (-v).exp())
                     } else {
                         v.clamp(0.0, 1.0)
@@ -211,7 +272,6 @@ impl Model {
                     readout.class_of(probs.row(i))
                 }
             })
-            .map(|c| c.min(classes.len().saturating_sub(1)))
             .collect();
         Ok(Prediction {
             outputs: probs,
@@ -234,31 +294,67 @@ fn parse_meta(json: &str, path: &Path) -> Result<ModelMeta> {
         )));
     }
     match v.get("version").and_then(|x| x.as_u64()) {
-        Some(n) if n == FORMAT_VERSION as u64 => {}
+        Some(n) if n == 1 || n == FORMAT_VERSION as u64 => {}
         Some(n) => {
             return Err(bad(format!(
-                "format version {n}, but this build reads version {FORMAT_VERSION}"
+                "format version {n}, but this build reads versions 1 to {FORMAT_VERSION}"
             )))
         }
         None => return Err(bad("no format version".into())),
     }
     let meta: ModelMeta =
         serde_json::from_value(v).map_err(|e| bad(format!("invalid metadata: {e}")))?;
-    meta.architecture
-        .validate()
-        .map_err(|e| bad(format!("invalid architecture: {e}")))?;
-    let n_features = meta.architecture.in_features;
-    if meta.feature_names.len() != n_features {
-        return Err(bad(format!(
-            "{} feature names for {n_features} inputs",
-            meta.feature_names.len()
-        )));
-    }
-    if meta.scaler.n_features().is_some_and(|n| n != n_features) {
-        return Err(bad(format!(
-            "scaler fitted on {:?} features, the network takes {n_features}",
-            meta.scaler.n_features()
-        )));
-    }
+    meta.validate().map_err(bad)?;
     Ok(meta)
+}
+
+impl ModelMeta {
+    /// Checks every field against the architecture before anything uses it: the description
+    /// itself, one feature name per input, the scaler's lengths, and one class (or target) name
+    /// per output (two classes for a single output unit).
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let arch = &self.architecture;
+        arch.validate()
+            .map_err(|e| format!("invalid architecture: {e}"))?;
+        let n_features = arch.in_features;
+        if self.feature_names.len() != n_features {
+            return Err(format!(
+                "{} feature names for {n_features} inputs; expected one name per input",
+                self.feature_names.len()
+            ));
+        }
+        self.scaler.validate()?;
+        if self.scaler.n_features().is_some_and(|n| n != n_features) {
+            return Err(format!(
+                "scaler fitted on {} features, but the network takes {n_features}",
+                self.scaler.n_features().unwrap_or(0)
+            ));
+        }
+        let out = arch.out_features();
+        match &self.task {
+            TaskInfo::Classification { classes } => {
+                let ok = classes.len() == out || (out == 1 && classes.len() == 2);
+                if !ok || classes.is_empty() {
+                    return Err(format!(
+                        "{} class names for a network with {out} output(s); expected {}",
+                        classes.len(),
+                        if out == 1 {
+                            "2 (one output unit gives P(class 2))".to_string()
+                        } else {
+                            format!("{out}, one per output")
+                        }
+                    ));
+                }
+            }
+            TaskInfo::Regression { targets } => {
+                if targets.len() != out {
+                    return Err(format!(
+                        "{} target names for a network with {out} output(s); expected one per output",
+                        targets.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -2,7 +2,15 @@
 
 use crate::data::Scaler;
 use crate::io::{Model, TaskInfo};
-use crate::nn::Module;
+use crate::nn::Bias;
+
+fn bias_name(b: Bias) -> &'static str {
+    match b {
+        Bias::PerUnit => "per_unit",
+        Bias::Shared => "shared",
+        Bias::None => "none",
+    }
+}
 use std::fmt::Write;
 
 /// Lists longer than this are shortened to their first and last names.
@@ -78,6 +86,7 @@ impl Model {
     /// A multi-line description: format version, task (class or target names), loss, features
     /// (names shortened if there are many), scaler, initialiser and seed, then one row per layer
     /// — its name, the outputs it reads (skip connections included), in → out, activation,
+    /// weight (own, frozen, or the layer it is tied to), bias (per unit, shared, none; frozen),
     /// dropout and parameter count — and the total number of parameters.
     ///
     /// ```
@@ -91,7 +100,7 @@ impl Model {
     /// let task = TaskInfo::Regression { targets: vec!["y".into()] };
     /// let meta = Model::meta(spec, Loss::Mse, task, vec!["a".into(), "b".into()], Scaler::None, Init::PyTorch, 1);
     /// let text = Model { meta, net, params }.summary();
-    /// assert!(text.contains("layers.0  input     2 → 3") && text.contains("13 parameters"), "{text}");
+    /// assert!(text.contains("layers.0  input     2 → 3     tanh        own     per_unit") && text.contains("13 parameters"), "{text}");
     /// # Ok::<(), backprop::Error>(())
     /// ```
     pub fn summary(&self) -> String {
@@ -143,6 +152,8 @@ impl Model {
             "reads",
             "in → out",
             "activation",
+            "weight",
+            "bias",
             "dropout",
             "parameters",
         ];
@@ -158,17 +169,31 @@ impl Model {
             } else {
                 l.inputs.iter().map(|&k| source(k)).collect()
             };
-            let count: usize = lin
-                .parameters()
+            // own parameters only: a tied weight is counted where it lives
+            let count: usize = spec
+                .param_shapes()
                 .iter()
-                .map(|&p| self.params[p].numel())
+                .filter(|(n, _)| n.starts_with(&format!("{}.", lin.name)))
+                .map(|(_, s)| s.iter().product::<usize>())
                 .sum();
             total += count;
+            let weight = match l.tie {
+                Some(t) => format!("W({}){}", t.layer, if t.transpose { "ᵀ" } else { "" }),
+                None if !l.trainable.weight => "frozen".into(),
+                None => "own".into(),
+            };
+            let bias = match (l.bias, l.trainable.bias) {
+                (Bias::None, _) => "none".to_string(),
+                (b, true) => bias_name(b).into(),
+                (b, false) => format!("{},frozen", bias_name(b)),
+            };
             rows.push(vec![
                 lin.name.clone(),
                 reads.join(" + "),
                 format!("{} → {}", lin.in_features, lin.out_features),
                 l.activation.to_string(),
+                weight,
+                bias,
                 if l.dropout > 0.0 {
                     l.dropout.to_string()
                 } else {
@@ -177,14 +202,10 @@ impl Model {
                 count.to_string(),
             ]);
         }
-        rows.push(vec![
-            "total".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            total.to_string(),
-        ]);
+        let mut last = vec![String::new(); header.len()];
+        last[0] = "total".into();
+        last[header.len() - 1] = total.to_string();
+        rows.push(last);
         let _ = writeln!(out, "\n{} layers, {total} parameters", spec.layers.len());
         out.push_str(&table(&rows));
         out
@@ -234,7 +255,7 @@ mod tests {
         };
         let text = model(2, TaskInfo::Classification { classes }, scaler).summary();
         for want in [
-            "format: backprop-model version 1",
+            "format: backprop-model version 2",
             "task:   classification, 3 classes: setosa, versicolor, virginica",
             "loss:   cross_entropy",
             "inputs: 2 features: f0, f1",
@@ -255,11 +276,14 @@ mod tests {
         let words = |l: &str| l.split_whitespace().map(String::from).collect::<Vec<_>>();
         assert_eq!(
             words(row("layers.0")),
-            ["layers.0", "input", "2", "→", "4", "relu", "0.25", "12"]
+            ["layers.0", "input", "2", "→", "4", "relu", "own", "per_unit", "0.25", "12"]
         );
         assert_eq!(
             words(row("layers.1")),
-            ["layers.1", "layers.0", "+", "input", "6", "→", "3", "identity", "-", "21"]
+            [
+                "layers.1", "layers.0", "+", "input", "6", "→", "3", "identity", "own", "per_unit",
+                "-", "21"
+            ]
         );
         assert_eq!(words(row("total")), ["total", "33"]);
         // the parameter column is right-aligned

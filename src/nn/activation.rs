@@ -8,6 +8,7 @@
 //! | relu | max(s, 0) | 1 if s>0 else 0 |
 //! | leaky relu | s if s>0 else a·s | 1 or a |
 //! | softmax (over the features) | eˢⁱ/Σⱼeˢʲ | — (see `Graph::log_softmax`) |
+//! | step (binary threshold) | 1 if s ≥ 0 else 0 | 0 (no gradient: hand-set weights or the perceptron rule) |
 
 use crate::autograd::{Graph, Unary, Var};
 use crate::error::Result;
@@ -34,6 +35,8 @@ pub enum Activation {
     LeakyRelu(f32),
     /// softmax along the feature dim.
     Softmax,
+    /// The binary threshold unit of McCulloch and Pitts: 1 if s ≥ 0, else 0.
+    Step,
 }
 
 impl Activation {
@@ -46,6 +49,7 @@ impl Activation {
             Activation::Relu => g.relu(x),
             Activation::LeakyRelu(a) => g.leaky_relu(x, a),
             Activation::Softmax => g.softmax(x),
+            Activation::Step => g.step(x),
         }
     }
 
@@ -56,6 +60,7 @@ impl Activation {
             Activation::Tanh => Some(Unary::Tanh),
             Activation::Relu => Some(Unary::Relu),
             Activation::LeakyRelu(a) => Some(Unary::LeakyRelu(a)),
+            Activation::Step => Some(Unary::Step),
             Activation::Identity | Activation::Softmax => None,
         }
     }
@@ -79,13 +84,14 @@ impl fmt::Display for Activation {
             Activation::Relu => write!(f, "relu"),
             Activation::LeakyRelu(a) => write!(f, "leaky_relu({a})"),
             Activation::Softmax => write!(f, "softmax"),
+            Activation::Step => write!(f, "step"),
         }
     }
 }
 
 impl FromStr for Activation {
     type Err = String;
-    /// Parses `identity|linear|sigmoid|tanh|relu|leaky_relu[:SLOPE]|softmax`.
+    /// Parses `identity|linear|sigmoid|tanh|relu|leaky_relu[:SLOPE]|softmax|step`.
     fn from_str(s: &str) -> std::result::Result<Activation, String> {
         let s = s.to_ascii_lowercase();
         Ok(match s.as_str() {
@@ -95,11 +101,12 @@ impl FromStr for Activation {
             "relu" => Activation::Relu,
             "leaky_relu" | "leakyrelu" => Activation::LeakyRelu(0.01),
             "softmax" => Activation::Softmax,
+            "step" | "threshold" | "heaviside" => Activation::Step,
             _ => match s.strip_prefix("leaky_relu:").map(str::parse::<f32>) {
                 Some(Ok(a)) => Activation::LeakyRelu(a),
                 _ => {
                     return Err(format!(
-                        "unknown activation {s:?}; expected identity, sigmoid, tanh, relu, leaky_relu[:SLOPE] or softmax"
+                        "unknown activation {s:?}; expected identity, sigmoid, tanh, relu, leaky_relu[:SLOPE], softmax or step"
                     ))
                 }
             },

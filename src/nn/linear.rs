@@ -2,6 +2,11 @@
 //!
 //! In the seeds' notation s(l) = W(l)ᵀ x(l−1) with the bias as the weight on a constant-1 input;
 //! here that bias row is the separate vector `b`, and the weight is stored transposed.
+//!
+//! Two variants the network description needs: a *shared* bias (one value of shape `(1)`,
+//! broadcast over the units: `y = x·Wᵀ + b·1`) and a *tied* weight read transposed (`transpose`:
+//! the parameter is stored `(in, out)` by the layer that owns it, and `y = x·(Wᵀ)ᵀ…` uses it as
+//! `(out, in)` through a transpose node, whose backward hands the gradient back to the owner).
 
 use crate::autograd::{Graph, Var};
 use crate::error::{Error, Result};
@@ -33,8 +38,10 @@ pub struct Linear {
     pub name: String,
     /// `(out_features, in_features)`.
     pub weight: ParamId,
-    /// `(out_features)`, if the layer has a bias.
+    /// `(out_features)`, or `(1)` for a bias shared by all units, if the layer has a bias.
     pub bias: Option<ParamId>,
+    /// Whether `weight` is stored `(in, out)` and used transposed (a tied weight).
+    pub transpose: bool,
     /// Input width.
     pub in_features: usize,
     /// Output width.
@@ -66,6 +73,7 @@ impl Linear {
             name: name.to_string(),
             weight,
             bias,
+            transpose: false,
             in_features,
             out_features,
         }
@@ -89,8 +97,14 @@ impl Module for Linear {
     fn forward(&self, g: &mut Graph, x: Var) -> Result<Var> {
         self.check_input(g.shape(x))?;
         let w = g.param(self.weight);
-        let b = self.bias.map(|b| g.param(b));
-        Ok(g.linear(x, w, b))
+        let w = if self.transpose { g.transpose(w) } else { w };
+        match self.bias.map(|b| g.param(b)) {
+            Some(b) if g.shape(b).numel() != self.out_features => {
+                let s = g.linear(x, w, None);
+                Ok(g.add(s, b)) // a shared bias, broadcast over the units
+            }
+            b => Ok(g.linear(x, w, b)),
+        }
     }
 
     fn parameters(&self) -> Vec<ParamId> {

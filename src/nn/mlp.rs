@@ -1,182 +1,20 @@
-//! A multi-layer perceptron whose layers may take input from any earlier layer.
+//! A multi-layer perceptron built from a network description ([`MlpSpec`]): layers may take
+//! input from any earlier layer, share one bias, reuse (tie) an earlier layer's weight, start
+//! from explicit weights, and keep some parameters frozen.
 //!
 //! In the seeds' notation x(0) is the input and x(l) = θ(s(l)) the output of layer l, with
 //! s(l) = W(l)·[inputs] + b(l). By default layer l reads x(l−1); a layer may instead read any
 //! earlier outputs, concatenated along the features — Rumelhart's "connections can skip
-//! intermediate layers". The gradient of an output used twice is the sum of both uses.
+//! intermediate layers". The gradient of an output (or a weight) used twice is the sum of both
+//! uses.
 
 use crate::autograd::{Graph, Tape, Var};
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Init, Linear, Module};
+use crate::loss::Loss;
+use crate::nn::{Activation, Bias, Init, Linear, MlpSpec, Module};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
-use serde::{Deserialize, Serialize};
-
-/// One layer of an [`MlpSpec`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LayerSpec {
-    /// Number of units.
-    pub out_features: usize,
-    /// θ of this layer.
-    pub activation: Activation,
-    /// The outputs this layer reads, concatenated in order: 0 is the network input x(0), k is
-    /// the output x(k) of layer k (1-based). Empty means the previous layer.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub inputs: Vec<usize>,
-    /// Whether the layer has a bias.
-    #[serde(default = "yes")]
-    pub bias: bool,
-    /// Dropout probability applied to this layer's output during training.
-    #[serde(default)]
-    pub dropout: f32,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The architecture of an [`Mlp`]: what a model file stores.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MlpSpec {
-    /// Width of the input x(0).
-    pub in_features: usize,
-    /// The layers, first to last.
-    pub layers: Vec<LayerSpec>,
-}
-
-impl MlpSpec {
-    /// An architecture with no layers yet.
-    pub fn new(in_features: usize) -> MlpSpec {
-        MlpSpec {
-            in_features,
-            layers: vec![],
-        }
-    }
-
-    /// Layer sizes `[in, h1, …, out]`, `hidden` after every hidden layer, `output` at the end.
-    pub fn from_sizes(sizes: &[usize], hidden: Activation, output: Activation) -> MlpSpec {
-        let mut spec = MlpSpec::new(sizes[0]);
-        for (i, &n) in sizes[1..].iter().enumerate() {
-            spec = spec.layer(n, if i + 2 == sizes.len() { output } else { hidden });
-        }
-        spec
-    }
-
-    /// Appends a layer reading the previous one.
-    pub fn layer(mut self, out_features: usize, activation: Activation) -> MlpSpec {
-        self.layers.push(LayerSpec {
-            out_features,
-            activation,
-            inputs: vec![],
-            bias: true,
-            dropout: 0.0,
-        });
-        self
-    }
-
-    /// Appends a layer reading the concatenation of outputs `inputs` (0 = network input).
-    pub fn layer_from(
-        mut self,
-        inputs: &[usize],
-        out_features: usize,
-        activation: Activation,
-    ) -> MlpSpec {
-        self.layers.push(LayerSpec {
-            out_features,
-            activation,
-            inputs: inputs.to_vec(),
-            bias: true,
-            dropout: 0.0,
-        });
-        self
-    }
-
-    /// Sets dropout on the output of the last added layer.
-    pub fn dropout(mut self, p: f32) -> MlpSpec {
-        if let Some(l) = self.layers.last_mut() {
-            l.dropout = p;
-        }
-        self
-    }
-
-    /// The width of the network's output.
-    pub fn out_features(&self) -> usize {
-        self.layers
-            .last()
-            .map_or(self.in_features, |l| l.out_features)
-    }
-
-    /// The width of output `k` (0 = input).
-    fn width(&self, k: usize) -> usize {
-        if k == 0 {
-            self.in_features
-        } else {
-            self.layers[k - 1].out_features
-        }
-    }
-
-    /// The input width of layer `i` (0-based).
-    pub fn layer_in_features(&self, i: usize) -> usize {
-        let l = &self.layers[i];
-        if l.inputs.is_empty() {
-            self.width(i)
-        } else {
-            l.inputs.iter().map(|&k| self.width(k)).sum()
-        }
-    }
-
-    /// The state-dict names and shapes of the parameters this architecture has, in order, without
-    /// allocating them (so a loader can check a file against them first).
-    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let mut out = vec![];
-        for (i, l) in self.layers.iter().enumerate() {
-            out.push((
-                format!("layers.{i}.weight"),
-                vec![l.out_features, self.layer_in_features(i)],
-            ));
-            if l.bias {
-                out.push((format!("layers.{i}.bias"), vec![l.out_features]));
-            }
-        }
-        out
-    }
-
-    /// Checks sizes, sources (only earlier outputs) and dropout probabilities.
-    pub fn validate(&self) -> Result<()> {
-        if self.in_features == 0 || self.layers.is_empty() {
-            return Err(Error::invalid(
-                "architecture",
-                format!("{} inputs, {} layers", self.in_features, self.layers.len()),
-                "at least one input and one layer",
-            ));
-        }
-        for (i, l) in self.layers.iter().enumerate() {
-            if l.out_features == 0 {
-                return Err(Error::invalid(
-                    "layer size",
-                    format!("layers.{i}: 0"),
-                    "at least one unit",
-                ));
-            }
-            if let Some(&k) = l.inputs.iter().find(|&&k| k > i) {
-                return Err(Error::invalid(
-                    "layer input",
-                    format!("layers.{i} reads output {k}"),
-                    "an earlier output (0 = input, k ≤ layer index)",
-                ));
-            }
-            if !(0.0..1.0).contains(&l.dropout) {
-                return Err(Error::invalid(
-                    "dropout",
-                    format!("layers.{i}: {}", l.dropout),
-                    "a probability in [0, 1)",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A multi-layer perceptron built from an [`MlpSpec`].
 ///
@@ -208,59 +46,68 @@ pub struct LayerVars {
 }
 
 impl Mlp {
-    /// Adds the layers' parameters to `params`, weights drawn by `init` from `rng`.
+    /// Adds the layers' parameters to `params`: explicit `init` values from the description
+    /// where given, otherwise drawn by `init` from `rng` (weight, then bias, layer by layer).
     pub fn new(spec: MlpSpec, params: &mut Parameters, init: Init, rng: &mut Rng) -> Result<Mlp> {
         spec.validate()?;
-        let layers = (0..spec.layers.len())
-            .map(|i| {
-                let l = &spec.layers[i];
-                Linear::new(
-                    params,
-                    &format!("layers.{i}"),
-                    spec.layer_in_features(i),
-                    l.out_features,
-                    l.bias,
-                    init,
-                    rng,
-                )
-            })
-            .collect();
-        Ok(Mlp { spec, layers })
+        for (i, l) in spec.layers.iter().enumerate() {
+            let (inp, out) = (spec.layer_in_features(i), l.out_features);
+            let given = l.init.as_ref();
+            if l.tie.is_none() {
+                let w = match given.and_then(|g| g.weight.as_ref()) {
+                    Some(rows) => Tensor::from_vec(rows.concat(), [out, inp])?,
+                    None => init.tensor([out, inp], rng),
+                };
+                params.add(format!("layers.{i}.weight"), w);
+            }
+            if let Some(n) = spec.bias_shape(i) {
+                let b = match given.and_then(|g| g.bias.as_ref()) {
+                    Some(v) => Tensor::from_slice(v, [n])?,
+                    None => init.bias(inp, n, rng),
+                };
+                params.add(format!("layers.{i}.bias"), b);
+            }
+        }
+        Mlp::from_params(spec, params)
     }
 
     /// Rebuilds the layer handles for a spec whose parameters are already in `params` (loading).
     pub fn from_params(spec: MlpSpec, params: &Parameters) -> Result<Mlp> {
         spec.validate()?;
-        let mut layers = vec![];
+        let find = |key: String, shape: Shape| -> Result<ParamId> {
+            let id = params.find(&key).ok_or_else(|| {
+                Error::invalid("parameters", key.clone(), "a tensor for every layer")
+            })?;
+            if *params[id].shape() != shape {
+                return Err(Error::ShapeMismatch {
+                    op: "load parameters",
+                    lhs: shape,
+                    rhs: *params[id].shape(),
+                });
+            }
+            Ok(id)
+        };
+        let mut layers: Vec<Linear> = vec![];
         for (i, l) in spec.layers.iter().enumerate() {
-            let name = format!("layers.{i}");
-            let (inf, outf) = (spec.layer_in_features(i), l.out_features);
-            let find = |suffix: &str, shape: Shape| -> Result<ParamId> {
-                let key = format!("{name}.{suffix}");
-                let id = params.find(&key).ok_or_else(|| {
-                    Error::invalid("parameters", key.clone(), "a tensor for every layer")
-                })?;
-                if *params[id].shape() != shape {
-                    return Err(Error::ShapeMismatch {
-                        op: "load parameters",
-                        lhs: shape,
-                        rhs: *params[id].shape(),
-                    });
-                }
-                Ok(id)
+            let (inp, out) = (spec.layer_in_features(i), l.out_features);
+            let (weight, transpose) = match l.tie {
+                Some(t) => (layers[t.layer - 1].weight, t.transpose),
+                None => (
+                    find(format!("layers.{i}.weight"), Shape::from([out, inp]))?,
+                    false,
+                ),
             };
-            let weight = find("weight", Shape::from([outf, inf]))?;
-            let bias = if l.bias {
-                Some(find("bias", Shape::from([outf]))?)
-            } else {
-                None
-            };
+            let bias = spec
+                .bias_shape(i)
+                .map(|n| find(format!("layers.{i}.bias"), Shape::from([n])))
+                .transpose()?;
             layers.push(Linear {
-                name,
+                name: format!("layers.{i}"),
                 weight,
                 bias,
-                in_features: inf,
-                out_features: outf,
+                transpose,
+                in_features: inp,
+                out_features: out,
             });
         }
         Ok(Mlp { spec, layers })
@@ -309,6 +156,17 @@ impl Mlp {
         let y = self.forward(&mut g, xv)?;
         Ok(g.value(y).clone())
     }
+
+    /// Whether `loss` reads the last layer's s(L) rather than x(L): cross-entropy after a softmax
+    /// output and BCE after a sigmoid output take the logits (so softmax is not applied twice,
+    /// and the loss stays numerically stable), while predictions still come out as
+    /// probabilities.
+    pub fn loss_reads_logits(&self, loss: Loss) -> bool {
+        matches!(
+            (self.spec.output_activation(), loss),
+            (Activation::Softmax, Loss::CrossEntropy) | (Activation::Sigmoid, Loss::BceWithLogits)
+        )
+    }
 }
 
 impl Module for Mlp {
@@ -320,7 +178,59 @@ impl Module for Mlp {
             .x)
     }
 
+    fn forward_for_loss(&self, g: &mut Graph, x: Var, loss: Loss) -> Result<(Var, Var)> {
+        let last = *self
+            .forward_layers(g, x)?
+            .last()
+            .expect("validated: at least one layer");
+        Ok((
+            last.x,
+            if self.loss_reads_logits(loss) {
+                last.s
+            } else {
+                last.x
+            },
+        ))
+    }
+
     fn parameters(&self) -> Vec<ParamId> {
-        self.layers.iter().flat_map(|l| l.parameters()).collect()
+        let mut ids: Vec<ParamId> = vec![];
+        for (l, spec) in self.layers.iter().zip(&self.spec.layers) {
+            if spec.tie.is_none() {
+                ids.push(l.weight);
+            }
+            ids.extend(l.bias);
+        }
+        ids
+    }
+
+    fn frozen(&self) -> Vec<ParamId> {
+        let mut ids = vec![];
+        for (l, spec) in self.layers.iter().zip(&self.spec.layers) {
+            if !spec.trainable.weight && spec.tie.is_none() {
+                ids.push(l.weight);
+            }
+            if !spec.trainable.bias && spec.bias != Bias::None {
+                ids.extend(l.bias);
+            }
+        }
+        ids
+    }
+
+    fn check_trainable(&self) -> Result<()> {
+        match self
+            .spec
+            .layers
+            .iter()
+            .position(|l| l.activation == Activation::Step)
+        {
+            Some(i) => Err(Error::network(
+                format!("layer {}", i + 1),
+                "step (threshold) units pass no gradient, so backprop cannot train this network; \
+                 give its weights by hand (`init`) and run it without training, or use the \
+                 perceptron rule (backprop::classic)",
+            )),
+            None => Ok(()),
+        }
     }
 }

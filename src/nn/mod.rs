@@ -6,15 +6,19 @@ mod init;
 mod linear;
 mod mlp;
 mod sequential;
+mod spec;
 
 pub use activation::{Activation, Dropout};
 pub use init::Init;
 pub use linear::Linear;
-pub use mlp::{LayerSpec, LayerVars, Mlp, MlpSpec};
+pub use mlp::{LayerVars, Mlp};
 pub use sequential::Sequential;
+pub(crate) use spec::strip_comments;
+pub use spec::{Bias, LayerInit, LayerSpec, MlpSpec, Tie, Trainable};
 
 use crate::autograd::{Graph, Var};
 use crate::error::Result;
+use crate::loss::Loss;
 use crate::params::{ParamId, Parameters};
 
 /// A piece of network: records its forward computation on a graph.
@@ -26,6 +30,25 @@ pub trait Module {
 
     /// The ids of this module's parameters, in state-dict order.
     fn parameters(&self) -> Vec<ParamId>;
+
+    /// Records the forward pass for training with `loss`: returns the output and the value the
+    /// loss should read. They differ when the loss knows the output activation (e.g.
+    /// cross-entropy reads the logits under a softmax output); by default they are the same.
+    fn forward_for_loss(&self, g: &mut Graph, x: Var, loss: Loss) -> Result<(Var, Var)> {
+        let _ = loss;
+        let y = self.forward(g, x)?;
+        Ok((y, y))
+    }
+
+    /// Parameters that training must leave unchanged (frozen). None by default.
+    fn frozen(&self) -> Vec<ParamId> {
+        vec![]
+    }
+
+    /// Whether backprop can train this module; an error says why not (e.g. step units).
+    fn check_trainable(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// `(state-dict name, id)` pairs, like PyTorch's `named_parameters()`.
     fn named_parameters<'a>(&self, params: &'a Parameters) -> Vec<(&'a str, ParamId)> {

@@ -94,7 +94,36 @@ pub enum OptimizerConfig {
     },
 }
 
+impl Default for OptimizerConfig {
+    /// Adam with PyTorch's defaults (lr 1e-3), as scikit-learn's MLP and the command line use.
+    fn default() -> OptimizerConfig {
+        OptimizerConfig::adam(1e-3)
+    }
+}
+
 impl OptimizerConfig {
+    /// Plain SGD with learning rate `lr` (add momentum with [`OptimizerConfig::with_momentum`]).
+    pub fn sgd(lr: f32) -> OptimizerConfig {
+        OptimizerConfig::default_for("sgd", Some(lr)).expect("sgd is a known optimizer")
+    }
+
+    /// Adam with learning rate `lr` and PyTorch's other defaults.
+    pub fn adam(lr: f32) -> OptimizerConfig {
+        OptimizerConfig::default_for("adam", Some(lr)).expect("adam is a known optimizer")
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            OptimizerConfig::Sgd { lr, .. }
+            | OptimizerConfig::Adagrad { lr, .. }
+            | OptimizerConfig::Rmsprop { lr, .. }
+            | OptimizerConfig::Adam { lr, .. }
+            | OptimizerConfig::Adamw { lr, .. }
+            | OptimizerConfig::Rprop { lr, .. } => lr,
+        }
+    }
+
     /// The names [`OptimizerConfig::default_for`] accepts.
     pub const NAMES: [&'static str; 6] = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"];
 

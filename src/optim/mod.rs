@@ -12,7 +12,8 @@
 //! | [`Rprop`] | per-weight step Δ grows ×η⁺ while the sign of g holds, shrinks ×η⁻ when it flips |
 //!
 //! Learning-rate schedules ([`StepLr`], [`ExponentialLr`], [`CosineAnnealingLr`],
-//! [`ReduceLrOnPlateau`]) live in [`schedule`] and are stepped once per epoch.
+//! [`ReduceLrOnPlateau`], [`LinearWarmup`]) live in [`schedule`] and are stepped once per epoch;
+//! [`LrSchedule`] holds any of them (with its state) as data for the trainer and checkpoints.
 //!
 //! Optimizers allocate their state lazily, the first time a parameter has a gradient; after that
 //! a step allocates nothing.
@@ -21,6 +22,7 @@ mod adagrad;
 mod adam;
 mod adamw;
 mod config;
+mod lr_schedule;
 mod plateau;
 mod rmsprop;
 mod rprop;
@@ -32,6 +34,7 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use config::OptimizerConfig;
+pub use lr_schedule::{LinearWarmup, LrSchedule};
 pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use schedule::{
@@ -39,6 +42,7 @@ pub use schedule::{
     ThresholdMode,
 };
 pub use sgd::Sgd;
+pub(crate) use state::check_against as check_state;
 
 use crate::autograd::Gradients;
 use crate::error::Result;

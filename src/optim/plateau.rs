@@ -16,9 +16,11 @@ use crate::error::{Error, Result};
 use crate::optim::schedule::LrScheduler;
 use crate::optim::state::non_negative;
 use crate::optim::Optimizer;
+use serde::{Deserialize, Serialize};
 
 /// Whether a smaller or a larger metric is better.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PlateauMode {
     /// Smaller is better (a loss).
     Min,
@@ -27,7 +29,8 @@ pub enum PlateauMode {
 }
 
 /// How the threshold for "improved" is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ThresholdMode {
     /// Relative: better than `best·(1 ∓ threshold)`.
     Rel,
@@ -48,7 +51,8 @@ pub enum ThresholdMode {
 /// }
 /// assert_eq!(opt.lr(), 0.5); // the second epoch in a row without improvement
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReduceLrOnPlateau {
     /// Whether smaller (Min) or larger (Max) metrics are better.
     pub mode: PlateauMode,

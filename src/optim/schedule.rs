@@ -19,6 +19,7 @@
 use crate::error::{Error, Result};
 use crate::optim::state::non_negative;
 use crate::optim::Optimizer;
+use serde::{Deserialize, Serialize};
 
 pub use super::plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
 
@@ -49,13 +50,15 @@ fn positive_int(name: &'static str, v: usize) -> Result<()> {
 /// }
 /// assert_eq!(lrs, vec![1.0, 0.5, 0.5, 0.25]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepLr {
     /// Epochs between decays (≥ 1).
     pub step_size: usize,
     /// Multiplicative factor γ (≥ 0).
     pub gamma: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     base: Option<f32>,
+    #[serde(default)]
     epoch: usize,
 }
 
@@ -103,11 +106,13 @@ impl LrScheduler for StepLr {
 /// sched.step(&mut opt, None);
 /// assert_eq!(opt.lr(), 0.25);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExponentialLr {
     /// Multiplicative factor γ (≥ 0).
     pub gamma: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     base: Option<f32>,
+    #[serde(default)]
     epoch: usize,
 }
 
@@ -148,13 +153,16 @@ impl LrScheduler for ExponentialLr {
 /// sched.step(&mut opt, None);
 /// assert_eq!(opt.lr(), 0.0);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CosineAnnealingLr {
     /// Epochs from η₀ down to `eta_min` (≥ 1).
     pub t_max: usize,
     /// The lowest lr (≥ 0); default 0.
+    #[serde(default)]
     pub eta_min: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     base: Option<f32>,
+    #[serde(default)]
     epoch: usize,
 }
 

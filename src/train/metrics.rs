@@ -61,21 +61,6 @@ pub(crate) struct Accumulator {
 }
 
 impl Accumulator {
-    pub(crate) fn reset(&mut self) {
-        self.n = 0;
-        self.loss = 0.0;
-        self.correct = 0;
-        self.values = 0;
-        for v in [
-            &mut self.sq,
-            &mut self.abs,
-            &mut self.sum_t,
-            &mut self.sum_t2,
-        ] {
-            v.iter_mut().for_each(|x| *x = 0.0);
-        }
-    }
-
     /// Adds a batch: its mean loss, outputs (n × k) and targets (class indices, or n × k values).
     pub(crate) fn add(
         &mut self,

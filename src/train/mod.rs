@@ -1,41 +1,82 @@
-//! The training loop: full-batch, online (batch 1) or mini-batch gradient descent over epochs.
+//! The training loop: full-batch, online (batch 1) or mini-batch gradient descent over epochs,
+//! configured by one [`Trainer`].
 //!
 //! Each epoch shuffles the samples with the run's seeded generator (unless `shuffle` is off),
 //! then for each batch records forward + loss on a graph, backpropagates, optionally clips, and
-//! lets the optimizer step. After each epoch the validation set (if any) is evaluated without
-//! recording, the [`EpochReport`] goes to the caller's callback, and the stopping rules run:
-//! early stopping on the monitored loss (validation if present, else training) with patience and
-//! restore-best, a target loss, or the callback asking to stop. The library prints nothing.
+//! lets the optimizer step; frozen parameters get no gradient and are never changed. After each
+//! epoch the validation set (if any) is evaluated without recording, the learning-rate schedule
+//! steps, the [`EpochReport`] goes to the caller's callback (which may change the optimizer or
+//! stop the run), and the stopping rules run: early stopping on the monitored loss with
+//! patience and restore-best, a target loss, a stop flag (set by a signal handler), or the
+//! callback asking to stop. The library prints nothing.
 //!
-//! A NaN or infinite loss stops training with [`Error::NonFiniteLoss`]; the parameters are
-//! restored to their values at the end of the last complete epoch (the last good weights).
+//! A NaN or infinite loss — or one that has grown past 10⁶ times the first batch's loss, or past
+//! 10³⁰ (unless `stop_on_divergence` is off) — ends the run with [`StopReason::NonFiniteLoss`] or
+//! [`StopReason::Diverged`]: the parameters are restored to the best epoch's when restore-best is
+//! on, else to the end of the last complete epoch. [`History::check`] turns those into errors.
+//!
+//! ```
+//! use backprop::data::{Dataset, Features, Targets};
+//! use backprop::nn::{Activation, Init, Mlp, MlpSpec};
+//! use backprop::optim::OptimizerConfig;
+//! use backprop::train::Trainer;
+//! use backprop::{Loss, Parameters, Rng};
+//!
+//! let data = Dataset::new(
+//!     Features::F32(vec![0., 0., 0., 1., 1., 0., 1., 1.]),
+//!     2,
+//!     Targets::Values { data: vec![0., 1., 1., 0.], names: vec!["y".into()] },
+//! )?;
+//! let mut params = Parameters::new();
+//! let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
+//! let net = Mlp::new(spec, &mut params, Init::Uniform(1.0), &mut Rng::seed(3))?;
+//! let history = Trainer::new(Loss::Mse)
+//!     .optimizer(OptimizerConfig::sgd(0.5).with_momentum(0.9))
+//!     .epochs(2000)
+//!     .batch_size(0) // full batch
+//!     .fit(&net, &mut params, &data)?;
+//! assert!(history.epochs.last().unwrap().train.loss < 0.01);
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 mod ensemble;
+mod fit;
 mod metrics;
+mod targets;
 
 pub use ensemble::Ensemble;
+pub use fit::{evaluate, Fit};
 pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
+pub(crate) use targets::check_output_width;
+pub use targets::encode_targets;
 
-use crate::autograd::{Graph, Tape};
-use crate::data::{split, Dataset, SplitSizes};
-use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::nn::Module;
-use crate::optim::Optimizer;
+use crate::optim::{LrSchedule, OptimizerConfig};
 use crate::params::Parameters;
 use crate::rng::Rng;
-use metrics::Accumulator;
+use crate::tensor::Tensor;
+use crate::Error;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
-/// Mixed into the seed for the validation split, so it does not share the shuffling stream.
-const VAL_SPLIT_STREAM: u64 = 0x7661_6c5f_7370_6c74; // "val_splt"
+/// Which loss early stopping (and a plateau schedule, and the target loss) watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Monitor {
+    /// The validation loss (Keras' `val_loss`); the training loss when there is no validation set.
+    #[default]
+    ValLoss,
+    /// The training loss (Keras' `loss`).
+    Loss,
+}
 
 /// Early stopping: stop when the monitored loss has not improved by more than `min_delta` for
 /// `patience` epochs (Keras' `EarlyStopping`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
+    /// What is watched.
+    #[serde(default)]
+    pub monitor: Monitor,
     /// Epochs without improvement before stopping.
     pub patience: usize,
     /// The smallest decrease that counts as an improvement.
@@ -45,9 +86,10 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
-    /// Patience `p`, `min_delta` 0, restore-best on.
+    /// Patience `p` on the validation loss, `min_delta` 0, restore-best on.
     pub fn new(patience: usize) -> EarlyStopping {
         EarlyStopping {
+            monitor: Monitor::ValLoss,
             patience,
             min_delta: 0.0,
             restore_best: true,
@@ -55,22 +97,27 @@ impl EarlyStopping {
     }
 }
 
-/// How to train.
+/// How to train: every setting of a run, with Keras' and PyTorch's names and defaults
+/// (20 epochs, batches of 32, shuffling, Adam with lr 1e-3, seed 0). It is plain data —
+/// serialisable, stored in checkpoints — and [`Trainer::fit`] runs it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
+#[serde(default)]
+pub struct Trainer {
     /// The loss to minimise.
     pub loss: Loss,
+    /// The optimizer and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
     /// Number of epochs (full passes over the training set).
     pub epochs: usize,
     /// Samples per update: 1 = online, 0 = the whole set (full batch). Default 32, as Keras.
     pub batch_size: usize,
     /// Whether to reshuffle the samples every epoch (seeded).
     pub shuffle: bool,
-    /// Seed of the run's generator (shuffling, dropout).
+    /// Seed of the run's generator (shuffling, dropout, the validation split).
     pub seed: u64,
     /// Fraction of the training set held out for validation when no validation set is given
     /// (stratified for classes, drawn with a generator seeded from `seed`). 0 = none.
-    pub val_split: f32,
+    pub validation_split: f32,
     /// Early stopping, if wanted.
     pub early_stopping: Option<EarlyStopping>,
     /// Stop once the monitored loss is at or below this.
@@ -79,23 +126,116 @@ pub struct TrainConfig {
     pub clip_grad_norm: Option<f32>,
     /// Clamp every gradient element into ±this before each step.
     pub clip_grad_value: Option<f32>,
+    /// The learning-rate schedule, stepped once per epoch.
+    pub lr_schedule: Option<LrSchedule>,
+    /// State-dict names of parameters to leave unchanged, besides those the network itself
+    /// marks as not trainable.
+    pub freeze: Vec<String>,
+    /// Stop (keeping the last good weights) when the loss grows past 10⁶ × its first value or
+    /// past 10³⁰, as for a NaN.
+    pub stop_on_divergence: bool,
 }
 
-impl TrainConfig {
-    /// A configuration with the given loss and the defaults: 20 epochs, batch 32, shuffling, seed 0.
-    pub fn new(loss: Loss) -> TrainConfig {
-        TrainConfig {
-            loss,
+impl Default for Trainer {
+    fn default() -> Trainer {
+        Trainer {
+            loss: Loss::Mse,
+            optimizer: OptimizerConfig::default(),
             epochs: 20,
             batch_size: 32,
             shuffle: true,
             seed: 0,
-            val_split: 0.0,
+            validation_split: 0.0,
             early_stopping: None,
             target_loss: None,
             clip_grad_norm: None,
             clip_grad_value: None,
+            lr_schedule: None,
+            freeze: vec![],
+            stop_on_divergence: true,
         }
+    }
+}
+
+impl Trainer {
+    /// The defaults with the given loss.
+    pub fn new(loss: Loss) -> Trainer {
+        Trainer {
+            loss,
+            ..Trainer::default()
+        }
+    }
+
+    /// Sets the optimizer.
+    pub fn optimizer(mut self, o: OptimizerConfig) -> Trainer {
+        self.optimizer = o;
+        self
+    }
+
+    /// Sets the number of epochs.
+    pub fn epochs(mut self, n: usize) -> Trainer {
+        self.epochs = n;
+        self
+    }
+
+    /// Sets the batch size (0 = full batch, 1 = online).
+    pub fn batch_size(mut self, n: usize) -> Trainer {
+        self.batch_size = n;
+        self
+    }
+
+    /// Turns per-epoch shuffling on or off.
+    pub fn shuffle(mut self, on: bool) -> Trainer {
+        self.shuffle = on;
+        self
+    }
+
+    /// Sets the run's seed.
+    pub fn seed(mut self, seed: u64) -> Trainer {
+        self.seed = seed;
+        self
+    }
+
+    /// Holds out this fraction of the training set for validation.
+    pub fn validation_split(mut self, f: f32) -> Trainer {
+        self.validation_split = f;
+        self
+    }
+
+    /// Sets early stopping.
+    pub fn early_stopping(mut self, e: EarlyStopping) -> Trainer {
+        self.early_stopping = Some(e);
+        self
+    }
+
+    /// Stops once the monitored loss reaches `t`.
+    pub fn target_loss(mut self, t: f32) -> Trainer {
+        self.target_loss = Some(t);
+        self
+    }
+
+    /// Clips the global gradient norm.
+    pub fn clip_grad_norm(mut self, c: f32) -> Trainer {
+        self.clip_grad_norm = Some(c);
+        self
+    }
+
+    /// Clamps gradient elements.
+    pub fn clip_grad_value(mut self, c: f32) -> Trainer {
+        self.clip_grad_value = Some(c);
+        self
+    }
+
+    /// Sets the learning-rate schedule.
+    pub fn lr_schedule(mut self, s: LrSchedule) -> Trainer {
+        self.lr_schedule = Some(s);
+        self
+    }
+
+    /// Freezes parameters by state-dict name (e.g. `layers.0.bias`).
+    pub fn freeze(mut self, names: &[&str]) -> Trainer {
+        self.freeze.extend(names.iter().map(|s| s.to_string()));
+        self
     }
 }
 
@@ -115,7 +255,8 @@ pub struct EpochReport {
 }
 
 /// Why training stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// All epochs ran.
     Completed,
@@ -125,17 +266,76 @@ pub enum StopReason {
     TargetLoss,
     /// The callback asked to stop.
     Callback,
+    /// The stop flag was set (e.g. by Ctrl-C) during epoch `epoch`; that epoch was cut short.
+    Interrupted {
+        /// The epoch that was cut short (1-based).
+        epoch: usize,
+    },
+    /// The loss became NaN or infinite; the last good weights were kept.
+    NonFiniteLoss {
+        /// The value.
+        value: f32,
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch (1-based).
+        batch: usize,
+    },
+    /// The loss grew past 10⁶ × its first value (or past 10³⁰); the last good weights were kept.
+    Diverged {
+        /// The value.
+        value: f32,
+        /// The first batch's loss.
+        first: f32,
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch (1-based).
+        batch: usize,
+    },
 }
 
 /// The per-epoch record of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct History {
-    /// One report per epoch run (including any before a resume).
+    /// One report per complete epoch (including any before a resume).
     pub epochs: Vec<EpochReport>,
     /// Why the run ended.
     pub stop: StopReason,
     /// The best epoch by the monitored loss (1-based).
     pub best_epoch: Option<usize>,
+    /// Whether the parameters were set back to the best epoch's at the end.
+    pub restored_best: bool,
+}
+
+impl History {
+    /// `Err` when the run ended on a NaN or diverging loss (the weights were still restored).
+    pub fn check(self) -> crate::Result<History> {
+        match self.stop {
+            StopReason::NonFiniteLoss {
+                value,
+                epoch,
+                batch,
+            }
+            | StopReason::Diverged {
+                value,
+                epoch,
+                batch,
+                ..
+            } => Err(Error::NonFiniteLoss {
+                value,
+                epoch,
+                batch,
+            }),
+            _ => Ok(self),
+        }
+    }
+
+    /// The report of the best epoch (what restore-best kept), else the last one.
+    pub fn best(&self) -> Option<&EpochReport> {
+        self.best_epoch
+            .filter(|_| self.restored_best)
+            .and_then(|b| self.epochs.iter().find(|e| e.epoch == b))
+            .or(self.epochs.last())
+    }
 }
 
 /// Everything needed to continue a run exactly: saved in checkpoints.
@@ -153,6 +353,14 @@ pub struct TrainState {
     pub best_params: Option<Parameters>,
     /// Epochs since the last improvement.
     pub bad_epochs: usize,
+    /// The optimizer's state tensors after the last complete epoch.
+    pub optimizer_state: Vec<(String, Tensor)>,
+    /// The learning rate for the next epoch (`None` before the first).
+    pub lr: Option<f32>,
+    /// The schedule with its running state (`None` before the first epoch or without one).
+    pub schedule: Option<LrSchedule>,
+    /// The first batch's loss (the reference for divergence).
+    pub first_loss: Option<f32>,
 }
 
 impl TrainState {
@@ -165,6 +373,10 @@ impl TrainState {
             best: None,
             best_params: None,
             bad_epochs: 0,
+            optimizer_state: vec![],
+            lr: None,
+            schedule: None,
+            first_loss: None,
         }
     }
 }
@@ -194,8 +406,8 @@ pub enum Event<'a> {
         state: &'a TrainState,
         /// The parameters after the epoch.
         params: &'a Parameters,
-        /// The optimizer after the epoch.
-        optimizer: &'a dyn Optimizer,
+        /// The optimizer, which the callback may change (e.g. its learning rate).
+        optimizer: &'a mut dyn crate::optim::Optimizer,
     },
 }
 
@@ -206,336 +418,4 @@ pub enum Control {
     Continue,
     /// Stop after this event.
     Stop,
-}
-
-/// How targets enter the graph for a given loss and dataset.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Encoding {
-    Indices,
-    OneHot(usize),
-    Values(usize),
-}
-
-fn plan(loss: Loss, data: &Dataset, out: usize) -> Result<(Encoding, Readout)> {
-    match (data.num_classes(), loss.takes_classes()) {
-        (Some(k), true) if out == k => Ok((Encoding::Indices, Readout::Argmax)),
-        (Some(k), true) => Err(Error::invalid(
-            "output width",
-            out,
-            if k > 0 {
-                "one output per class"
-            } else {
-                "classes"
-            },
-        )),
-        (None, true) => Err(Error::invalid(
-            "loss",
-            loss,
-            "a regression loss for regression targets (not cross_entropy or hinge)",
-        )),
-        (Some(k), false) if out == 1 && k <= 2 => Ok((
-            Encoding::Values(1),
-            Readout::Threshold(if loss == Loss::BceWithLogits { 0 } else { 1 }),
-        )),
-        (Some(k), false) if out == k => Ok((Encoding::OneHot(k), Readout::Argmax)),
-        (Some(_), false) => Err(Error::invalid(
-            "output width",
-            out,
-            "1 (binary) or one output per class",
-        )),
-        (None, false) if out == data.target_width() => Ok((Encoding::Values(out), Readout::Values)),
-        (None, false) => Err(Error::invalid(
-            "output width",
-            out,
-            "one output per regression target",
-        )),
-    }
-}
-
-fn fill_targets(
-    data: &Dataset,
-    idx: &[usize],
-    enc: Encoding,
-    buf: &mut [f32],
-    truth: &mut Vec<f32>,
-) {
-    truth.resize(idx.len() * data.target_width(), 0.0);
-    data.gather_targets(idx, truth);
-    match enc {
-        Encoding::Indices | Encoding::Values(_) => buf.copy_from_slice(truth),
-        Encoding::OneHot(k) => {
-            buf.fill(0.0);
-            for (r, &c) in truth.iter().enumerate() {
-                buf[r * k + c as usize] = 1.0;
-            }
-        }
-    }
-}
-
-fn target_shape(enc: Encoding, m: usize) -> Vec<usize> {
-    match enc {
-        Encoding::Indices => vec![m],
-        Encoding::OneHot(k) | Encoding::Values(k) => vec![m, k],
-    }
-}
-
-/// The targets of samples `idx` as the loss expects them for a network with `out_features`
-/// outputs: class indices, one-hot rows, or values.
-pub fn encode_targets(
-    loss: Loss,
-    data: &Dataset,
-    out_features: usize,
-    idx: &[usize],
-) -> Result<crate::tensor::Tensor> {
-    let (enc, _) = plan(loss, data, out_features)?;
-    let shape = target_shape(enc, idx.len());
-    let mut buf = vec![0.0; shape.iter().product()];
-    fill_targets(data, idx, enc, &mut buf, &mut vec![]);
-    crate::tensor::Tensor::from_vec(buf, shape.as_slice())
-}
-
-/// Evaluates `model` on `data` without recording: loss and metrics.
-pub fn evaluate(
-    model: &dyn Module,
-    params: &Parameters,
-    loss: Loss,
-    data: &Dataset,
-    out_features: usize,
-) -> Result<Metrics> {
-    let mut tape = Tape::new();
-    evaluate_with(&mut tape, model, params, loss, data, out_features)
-}
-
-fn evaluate_with(
-    tape: &mut Tape,
-    model: &dyn Module,
-    params: &Parameters,
-    loss: Loss,
-    data: &Dataset,
-    out: usize,
-) -> Result<Metrics> {
-    let (enc, readout) = plan(loss, data, out)?;
-    let mut acc = Accumulator::default();
-    let mut truth = vec![];
-    let idx: Vec<usize> = (0..data.len()).collect();
-    for chunk in idx.chunks(1024) {
-        let mut g = Graph::no_grad(tape, params);
-        let x = g.input_with([chunk.len(), data.n_features()], |b| {
-            data.gather_features(chunk, b)
-        });
-        let t = g.input_with(target_shape(enc, chunk.len()).as_slice(), |b| {
-            fill_targets(data, chunk, enc, b, &mut truth)
-        });
-        let y = model.forward(&mut g, x)?;
-        let l = loss.apply(&mut g, y, t);
-        acc.add(g.value(l).item(), g.value(y).data(), out, &truth, readout);
-    }
-    Ok(acc.finish(readout))
-}
-
-/// Trains `model` (whose parameters are `params`) on `train`, from scratch.
-///
-/// `out_features` is the width of the model's output. See the module docs for the loop.
-#[allow(clippy::too_many_arguments)]
-pub fn fit(
-    model: &dyn Module,
-    params: &mut Parameters,
-    out_features: usize,
-    opt: &mut dyn Optimizer,
-    train: &Dataset,
-    val: Option<&Dataset>,
-    cfg: &TrainConfig,
-    callback: &mut dyn FnMut(Event) -> Control,
-) -> Result<History> {
-    fit_from(
-        TrainState::new(cfg.seed),
-        model,
-        params,
-        out_features,
-        opt,
-        train,
-        val,
-        cfg,
-        callback,
-    )
-}
-
-/// Continues a run from a saved [`TrainState`] (see [`fit`]).
-#[allow(clippy::too_many_arguments)]
-pub fn fit_from(
-    mut state: TrainState,
-    model: &dyn Module,
-    params: &mut Parameters,
-    out_features: usize,
-    opt: &mut dyn Optimizer,
-    train: &Dataset,
-    val: Option<&Dataset>,
-    cfg: &TrainConfig,
-    callback: &mut dyn FnMut(Event) -> Control,
-) -> Result<History> {
-    let held_out;
-    let (train, val) = match val {
-        None if cfg.val_split > 0.0 => {
-            let mut rng = Rng::seed(cfg.seed ^ VAL_SPLIT_STREAM);
-            let (t, v, _) = split(
-                train,
-                SplitSizes::Fractions {
-                    val: cfg.val_split,
-                    test: 0.0,
-                },
-                &mut rng,
-            )?;
-            held_out = (t, v);
-            (&held_out.0, Some(&held_out.1))
-        }
-        _ => (train, val),
-    };
-    let (enc, readout) = plan(cfg.loss, train, out_features)?;
-    if train.is_empty() {
-        return Err(Error::invalid("training set", 0, "at least one sample"));
-    }
-    let n = train.len();
-    let bs = if cfg.batch_size == 0 {
-        n
-    } else {
-        cfg.batch_size.min(n)
-    };
-    let batches = n.div_ceil(bs);
-    let mut order: Vec<usize> = (0..n).collect();
-    let (mut tape, mut acc, mut truth) = (Tape::new(), Accumulator::default(), vec![]);
-    let mut snapshot = params.clone();
-    let mut stop = StopReason::Completed;
-
-    while state.epoch < cfg.epochs {
-        let epoch = state.epoch + 1;
-        let start = Instant::now();
-        let mut rng = state.rng.clone();
-        if cfg.shuffle {
-            order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-            rng.shuffle(&mut order);
-        }
-        tape.set_rng(rng);
-        acc.reset();
-        for (b, idx) in order.chunks(bs).enumerate() {
-            let m = idx.len();
-            let mut g = Graph::new(&mut tape, params);
-            let x = g.input_with([m, train.n_features()], |buf| {
-                train.gather_features(idx, buf)
-            });
-            let t = g.input_with(target_shape(enc, m).as_slice(), |buf| {
-                fill_targets(train, idx, enc, buf, &mut truth)
-            });
-            let y = model.forward(&mut g, x)?;
-            let l = cfg.loss.apply(&mut g, y, t);
-            let lv = g.value(l).item();
-            if !lv.is_finite() {
-                *params = snapshot;
-                return Err(Error::NonFiniteLoss {
-                    value: lv,
-                    epoch,
-                    batch: b + 1,
-                });
-            }
-            acc.add(lv, g.value(y).data(), out_features, &truth, readout);
-            let mut grads = g.backward(l);
-            if let Some(c) = cfg.clip_grad_value {
-                grads.clip_grad_value(c);
-            }
-            if let Some(c) = cfg.clip_grad_norm {
-                grads.clip_grad_norm(c);
-            }
-            opt.step(params, &grads);
-            let ev = Event::Batch {
-                epoch,
-                batch: b + 1,
-                batches,
-                loss: lv,
-                samples: (b * bs + m).min(n),
-                accuracy: acc.running_accuracy(readout),
-            };
-            if callback(ev) == Control::Stop {
-                stop = StopReason::Callback;
-            }
-            if stop == StopReason::Callback {
-                break;
-            }
-        }
-        state.rng = tape
-            .take_rng()
-            .expect("internal error: the tape lost the run's generator");
-        let train_metrics = acc.finish(readout);
-        let val_metrics = match val {
-            Some(v) => Some(evaluate_with(
-                &mut tape,
-                model,
-                params,
-                cfg.loss,
-                v,
-                out_features,
-            )?),
-            None => None,
-        };
-        let monitored = val_metrics.as_ref().map_or(train_metrics.loss, |m| m.loss);
-        if !monitored.is_finite() {
-            *params = snapshot;
-            return Err(Error::NonFiniteLoss {
-                value: monitored,
-                epoch,
-                batch: batches,
-            });
-        }
-        let report = EpochReport {
-            epoch,
-            train: train_metrics,
-            val: val_metrics,
-            lr: opt.lr(),
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        state.epoch = epoch;
-        state.history.push(report.clone());
-        let min_delta = cfg.early_stopping.map_or(0.0, |e| e.min_delta);
-        if state.best.is_none_or(|(b, _)| monitored < b - min_delta) {
-            state.best = Some((monitored, epoch));
-            state.bad_epochs = 0;
-            if cfg.early_stopping.is_some_and(|e| e.restore_best) {
-                state.best_params = Some(params.clone());
-            }
-        } else {
-            state.bad_epochs += 1;
-        }
-        snapshot.clone_from(params);
-        let ev = Event::Epoch {
-            report: &report,
-            state: &state,
-            params,
-            optimizer: opt,
-        };
-        if callback(ev) == Control::Stop {
-            stop = StopReason::Callback;
-        }
-        if stop == StopReason::Callback {
-            break;
-        }
-        if cfg.target_loss.is_some_and(|t| monitored <= t) {
-            stop = StopReason::TargetLoss;
-            break;
-        }
-        if cfg
-            .early_stopping
-            .is_some_and(|e| state.bad_epochs >= e.patience)
-        {
-            stop = StopReason::EarlyStopping;
-            break;
-        }
-    }
-    if let (Some(e), Some(best)) = (cfg.early_stopping, state.best_params.as_ref()) {
-        if e.restore_best {
-            params.clone_from(best);
-        }
-    }
-    Ok(History {
-        epochs: state.history,
-        stop,
-        best_epoch: state.best.map(|(_, e)| e),
-    })
 }

@@ -27,6 +27,8 @@ pub enum Unary {
     Powf(f32),
     /// `c · x`
     Scale(f32),
+    /// `1` if `x ≥ 0`, else `0` (a binary threshold unit)
+    Step,
 }
 
 trait UnaryFn: Copy {
@@ -167,6 +169,24 @@ impl UnaryFn for Scale {
     }
 }
 
+/// `y = 1` if `x ≥ 0`, else `0` — McCulloch and Pitts' binary threshold unit (seed 003, slide 9,
+/// with the threshold θ written as a bias −θ);  `dy/dx = 0` wherever it is defined, so no
+/// gradient passes through a step unit (train such nets with the perceptron rule, not backprop).
+#[derive(Clone, Copy)]
+struct Step;
+impl UnaryFn for Step {
+    fn f(self, x: f32) -> f32 {
+        if x >= 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn df(self, _: f32, _: f32) -> f32 {
+        0.0
+    }
+}
+
 /// Applies the op to a slice (used by graph ops and by inference code).
 pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     fn run(f: impl UnaryFn, x: &[f32], y: &mut [f32]) {
@@ -184,6 +204,7 @@ pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
         Unary::LeakyRelu(a) => run(LeakyRelu(a), x, y),
         Unary::Powf(p) => run(Powf(p), x, y),
         Unary::Scale(c) => run(Scale(c), x, y),
+        Unary::Step => run(Step, x, y),
     }
 }
 
@@ -202,6 +223,7 @@ pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], a
         Unary::LeakyRelu(a) => run(LeakyRelu(a), x, y, dy, dx, acc),
         Unary::Powf(p) => run(Powf(p), x, y, dy, dx, acc),
         Unary::Scale(c) => run(Scale(c), x, y, dy, dx, acc),
+        Unary::Step => run(Step, x, y, dy, dx, acc),
     }
 }
 
@@ -265,6 +287,11 @@ impl Graph<'_, '_> {
     /// `x²`.
     pub fn square(&mut self, x: Var) -> Var {
         self.unary(Unary::Powf(2.0), x)
+    }
+
+    /// The binary threshold `1` if `x ≥ 0`, else `0` (zero gradient).
+    pub fn step(&mut self, x: Var) -> Var {
+        self.unary(Unary::Step, x)
     }
 
     /// `c · x` for a constant `c`.

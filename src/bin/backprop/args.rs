@@ -16,12 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Train a network on a CSV file, an MNIST directory, or (with no DATA) the built-in digits.
     #[command(
-        after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9"
+        after_help = "Examples:\n  backprop train                                  # built-in UCI digits\n  backprop train data.csv --target price --hidden 64,32 --epochs 100\n  backprop train encoder.csv --target 'y*' --arch examples/arch/encoder-8-3-8.json\n  backprop train mnist:../shared/datasets/mnist --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule cosine:20\n  backprop train data.csv --resume model.safetensors.ckpt --epochs 300   # continue a run"
     )]
     Train(Box<TrainArgs>),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
-        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -"
+        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
     )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
@@ -29,7 +29,7 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
     #[command(
-        after_help = "Examples:\n  backprop explain --example lfd          # Learning From Data's worked example\n  backprop explain --spec net.json\n  backprop explain --model model.safetensors --data data.csv --row 3"
+        after_help = EXPLAIN_HELP
     )]
     Explain(ExplainArgs),
     /// Compare analytic and numerical gradients of a model on data, per parameter tensor.
@@ -45,11 +45,33 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+const EXPLAIN_HELP: &str = "Examples:
+  backprop explain --example lfd          # Learning From Data's worked example
+  backprop explain --spec examples/explain/mazur.json --digits 9
+  backprop explain --spec net.json --loss half_sse --format json
+  backprop explain --model model.safetensors --data data.csv --row 3
+
+The --spec file is a network description with explicit weights, plus the sample:
+  {\"in_features\": 2, \"input\": [0.05, 0.10], \"target\": [0.01, 0.99],
+   \"loss\": \"half_sse\", \"lr\": 0.5,
+   \"layers\": [
+     {\"units\": 2, \"activation\": \"sigmoid\", \"bias\": \"shared\", \"trainable\": {\"bias\": false},
+      \"init\": {\"weight\": [[0.15, 0.20], [0.25, 0.30]], \"bias\": [0.35]}},
+     {\"units\": 2, \"activation\": \"sigmoid\", \"bias\": \"shared\", \"trainable\": {\"bias\": false},
+      \"init\": {\"weight\": [[0.40, 0.45], [0.50, 0.55]], \"bias\": [0.60]}}]}
+Each layer: units, activation (identity, sigmoid, tanh, relu, leaky_relu:A, softmax, step),
+inputs ([k, …]: 0 = the input, k = layer k; skip connections), bias (per_unit, shared, none),
+trainable ({\"weight\": bool, \"bias\": bool}), tie ({\"layer\": k, \"transpose\": true}), and
+init.weight as one row of input weights per unit (PyTorch's (out, in) layout) with init.bias.
+The seed layout also works: per layer {\"activation\": …, \"W\": [[bias row], [input 1 row], …]},
+(1 + inputs) rows × units columns.";
+
 /// Where data comes from: a CSV path, `-` for stdin, or `mnist:DIR`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DataArgs {
-    /// Target column by name or 0-based index (default: the last column).
-    #[arg(long, value_name = "COL")]
+    /// Target column(s) by name or 0-based index, comma-separated; a name may be a pattern
+    /// with * and ? (e.g. 'y*') [default: the last column].
+    #[arg(long, value_name = "COL[,COL…]")]
     pub target: Option<String>,
     /// classification, regression, or auto (inferred from the target column).
     #[arg(long, default_value = "auto", value_name = "TASK")]
@@ -59,81 +81,101 @@ pub struct DataArgs {
     pub header: String,
 }
 
+/// `backprop train`'s flags. Every training setting is an `Option` so that `--resume` can tell
+/// what the user gave (and refuse what conflicts with the checkpoint); defaults are applied
+/// when the flags are turned into a library `Pipeline` (train_config.rs) and shown in `--help`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Training data: a CSV file, `-` (stdin), or `mnist:DIR`; omit for the built-in digits.
     pub data: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
-    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer.
-    #[arg(long, default_value = "64", value_name = "SIZES")]
-    pub hidden: String,
-    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
-    /// Output activation (default: identity, i.e. logits for classification).
+    /// A network description (JSON; see the README), instead of --hidden/--activation.
+    #[arg(long, value_name = "NET.json")]
+    pub arch: Option<PathBuf>,
+    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: 64].
+    #[arg(long, value_name = "SIZES")]
+    pub hidden: Option<String>,
+    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: relu].
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Output activation [default: identity (logits) for cross-entropy; sigmoid for a 0/1
+    /// target under another loss].
     #[arg(long, value_name = "ACTIVATION")]
     pub output_activation: Option<String>,
-    /// Loss: cross_entropy, hinge, bce, mse, mae, squared_error, half_sse (default: cross_entropy
-    /// for classes, mse for regression).
+    /// Loss: cross_entropy, hinge, bce, mse, mae, squared_error, half_sse [default:
+    /// cross_entropy for classes, bce for several 0/1 targets, mse otherwise].
     #[arg(long)]
     pub loss: Option<String>,
-    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
-    /// Learning rate (default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step for rprop).
+    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop [default: adam].
     #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate [default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step for rprop].
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Momentum (sgd, rmsprop).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Nesterov momentum (sgd).
     #[arg(long)]
     pub nesterov: bool,
     /// Weight decay (L2; decoupled for adamw).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,
-    /// Samples per update: 1 = online, 0 or `full` = the whole training set.
-    #[arg(long, default_value = "32", value_name = "N|full")]
-    pub batch_size: String,
-    /// Maximum number of epochs.
-    #[arg(long, default_value_t = 200)]
-    pub epochs: usize,
-    /// Seed for initialisation, splits, shuffling and dropout.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Fraction held out for validation (early stopping watches it).
-    #[arg(long, default_value_t = 0.1)]
-    pub val_split: f32,
-    /// Fraction held out for the final test report (never used for training or stopping).
-    #[arg(long, default_value_t = 0.1)]
-    pub test_split: f32,
-    /// Stop after this many epochs without improvement of the validation loss (0 = off).
-    #[arg(long, default_value_t = 10, value_name = "PATIENCE")]
-    pub early_stopping: usize,
-    /// Stop once the validation (or training) loss reaches this.
+    /// Learning-rate schedule, stepped each epoch: step:S[:G], exponential:G, cosine:T[:MIN],
+    /// plateau[:P[:F]], warmup:E[:F], or warmup:E[:F],<another>.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<String>,
+    /// Linear warm-up over this many epochs (before --lr-schedule, if any).
+    #[arg(long, value_name = "EPOCHS")]
+    pub warmup: Option<usize>,
+    /// Parameters never updated, by state-dict name, comma-separated (e.g. layers.0.bias).
+    #[arg(long, value_name = "NAMES")]
+    pub freeze: Option<String>,
+    /// Samples per update: 1 = online, 0 or `full` = the whole training set [default: 32].
+    #[arg(long, value_name = "N|full")]
+    pub batch_size: Option<String>,
+    /// Maximum number of epochs; with --resume, the total to continue to [default: 200].
     #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed for initialisation, splits, shuffling and dropout [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fraction held out for validation (early stopping watches it) [default: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_split: Option<f32>,
+    /// Fraction held out for the final test report (never used for training or stopping) [default: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub test_split: Option<f32>,
+    /// Stop after this many epochs without improvement of the validation loss (0 = off) [default: 10].
+    #[arg(long, value_name = "PATIENCE")]
+    pub early_stopping: Option<usize>,
+    /// Stop once the validation (or training) loss reaches this.
+    #[arg(long, allow_negative_numbers = true)]
     pub target_loss: Option<f32>,
-    /// Feature scaling fitted on the training part: standard, minmax, none.
-    #[arg(long, default_value = "standard")]
-    pub scale: String,
+    /// Feature scaling fitted on the training part: standard, minmax, none [default: standard].
+    #[arg(long)]
+    pub scale: Option<String>,
     /// Weight initialisation: pytorch, xavier_uniform, xavier_normal, kaiming_uniform,
-    /// kaiming_normal, uniform:EPS (default: kaiming_uniform for relu, xavier_uniform otherwise).
+    /// kaiming_normal, uniform:EPS [default: kaiming_uniform for relu, xavier_uniform otherwise].
     #[arg(long)]
     pub init: Option<String>,
-    /// Dropout probability after each hidden layer.
-    #[arg(long, default_value_t = 0.0)]
-    pub dropout: f32,
+    /// Dropout probability after each hidden layer [default: 0].
+    #[arg(long)]
+    pub dropout: Option<f32>,
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
+    /// Keep training when the loss grows past 10⁶ × its first value (normally a stop, like NaN).
+    #[arg(long)]
+    pub allow_divergence: bool,
     /// Write a checkpoint every N epochs (and at the end).
     #[arg(long, value_name = "N")]
     pub checkpoint_every: Option<usize>,
     /// Checkpoint file (default: MODEL with .ckpt appended).
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Resume from a checkpoint (the same DATA must be given again).
+    /// Resume from a checkpoint (the same DATA must be given again); --epochs N extends the run.
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
     /// Where to write the trained model.
@@ -158,10 +200,14 @@ pub struct TrainArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct PredictArgs {
-    /// A model file written by `backprop train`.
-    pub model: PathBuf,
+    /// A model file written by `backprop train` (omit with --arch).
+    #[arg(value_name = "MODEL")]
+    pub model_or_data: String,
     /// Data in the training layout (the target column may be present or absent); `-` = stdin.
-    pub data: String,
+    pub data: Option<String>,
+    /// Run a hand-set network description (every weight given in `init`) instead of a model.
+    #[arg(long, value_name = "NET.json")]
+    pub arch: Option<PathBuf>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }
@@ -181,7 +227,8 @@ pub struct ExplainArgs {
     /// A built-in example: `lfd` (Learning From Data's 1-2-1-1 tanh network, x = 2, y = 1).
     #[arg(long)]
     pub example: Option<String>,
-    /// A JSON spec with explicit weights (see `backprop explain --help`).
+    /// A JSON spec: a network description whose layers give `init` weights, plus "input",
+    /// "target" and optionally "loss" and "lr" (or the seed layout with "W"; see --help).
     #[arg(long, value_name = "FILE")]
     pub spec: Option<PathBuf>,
     /// A model file (with --data and --row).
@@ -193,9 +240,19 @@ pub struct ExplainArgs {
     /// Which data row (0-based).
     #[arg(long, default_value_t = 0)]
     pub row: usize,
-    /// Learning rate for the update step.
+    /// Learning rate for the update step [default: the spec's "lr", else 0.1].
     #[arg(long)]
     pub lr: Option<f32>,
+    /// The loss e: half_sse (E = ½Σ(t − o)²), squared_error, mse, cross_entropy, bce, …
+    /// [default: the spec's or model's loss; squared_error for the lfd example].
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// table (the lecture notes' layout) or json (every number at full f32 precision).
+    #[arg(long, default_value = "table", value_name = "table|json")]
+    pub format: String,
+    /// Significant digits in the tables (1–9).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub digits: usize,
     #[command(flatten)]
     pub data_args: DataArgs,
 }
@@ -221,8 +278,12 @@ pub struct GradcheckArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct SummaryArgs {
-    /// A model file.
-    pub model: PathBuf,
+    /// A model file (or a network description with --arch).
+    #[arg(required_unless_present = "arch")]
+    pub model: Option<PathBuf>,
+    /// Describe a hand-set network description instead of a model file.
+    #[arg(long, value_name = "NET.json", conflicts_with = "model")]
+    pub arch: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -1,10 +1,10 @@
-//! `backprop bench`: the training benchmark of `backprop::bench` as a table, then one JSON line
+//! `backprop bench`: the training benchmark of `benchmark.rs` as a table, then one JSON line
 //! (what `scripts/bench.sh` records beside PyTorch's line).
 
 use crate::args::BenchArgs;
+use crate::benchmark::{self as bench, BenchConfig};
 use crate::{out, outln};
 use anyhow::{Context, Result};
-use backprop::bench::{self, BenchConfig};
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = BenchConfig {

@@ -51,10 +51,19 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
         ..CsvOptions::default()
     };
     if let Some(t) = &a.target {
-        o.target = match t.parse::<usize>() {
-            Ok(i) => TargetColumn::Index(i),
-            Err(_) => TargetColumn::Name(t.clone()),
+        let mut cols = t
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| match c.parse::<usize>() {
+                Ok(i) => TargetColumn::Index(i),
+                Err(_) => TargetColumn::Name(c.to_string()),
+            });
+        let Some(first) = cols.next() else {
+            bail!("--target {t:?}: expected column names or 0-based indices, comma-separated");
         };
+        o.target = first;
+        o.targets = cols.collect();
     }
     o.task = match a.task.as_str() {
         "auto" => Task::Auto,

@@ -57,10 +57,15 @@ pub fn run(a: &GradcheckArgs) -> Result<()> {
     let xt = backprop::Tensor::from_vec(x, [n, d])?;
     let inputs = model.params.tensors().to_vec();
     // gradcheck records its inputs as parameters 0, 1, …: the same ids the network's layers hold
+    // evaluation mode: dropout off, so the loss is a deterministic function of the weights
     let report = backprop::gradcheck(&inputs, a.eps, |g, _| {
+        g.set_training(false);
         let xv = g.input(&xt);
         let tv = g.input(&tt);
-        let y = model.net.forward(g, xv).expect("input width checked above");
+        let (_, y) = model
+            .net
+            .forward_for_loss(g, xv, model.meta.loss)
+            .expect("input width checked above");
         model.meta.loss.apply(g, y, tv)
     });
     crate::outln!(

@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod benchmark;
 mod data;
 mod evaluate;
 mod explain;
@@ -10,8 +11,10 @@ mod gradcheck;
 mod plot;
 mod predict;
 mod progress;
+mod signals;
 mod summary;
 mod train;
+mod train_config;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -32,16 +35,41 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(Exit(code)) = err.downcast_ref::<Exit>() {
+                return ExitCode::from(*code);
+            }
             if let Some(io) = err.downcast_ref::<std::io::Error>() {
                 if io.kind() == std::io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(2)
         }
     }
 }
+
+/// An exit with this code, everything already said (e.g. 130 after an interrupt).
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// Writes a line to stderr, ignoring failure (a closed stderr must not panic the run: the model
+/// is still saved).
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+pub(crate) use errln;
 
 /// Writes to stdout; a closed pipe (`| head`) comes back as an error that `main` treats as success.
 macro_rules! out {

@@ -2,15 +2,33 @@
 
 use crate::args::PredictArgs;
 use crate::data::load_for_model;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use backprop::io::{Model, TaskInfo};
 use std::io::Write;
 
 pub fn run(a: &PredictArgs) -> Result<()> {
-    let model =
-        Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
-    let input = load_for_model(&a.data, &a.data_args, &model)?;
+    if stdout_closed() {
+        bail!(
+            "standard output is closed: nowhere to write the predictions (redirect it to a file)"
+        );
+    }
+    let (model, data) = match (&a.arch, &a.data) {
+        (Some(arch), None) => (crate::summary::from_arch(arch)?, &a.model_or_data),
+        (Some(_), Some(_)) => bail!("with --arch, give only DATA (the network is the description)"),
+        (None, Some(data)) => {
+            let path = std::path::Path::new(&a.model_or_data);
+            let m =
+                Model::load(path).with_context(|| format!("loading model {}", path.display()))?;
+            (m, data)
+        }
+        (None, None) => bail!("give MODEL and DATA, or --arch NET.json and DATA"),
+    };
+    let input = load_for_model(data, &a.data_args, &model)?;
     let p = model.predict(&input.x)?;
+    write(&model, &p).context("writing the predictions to standard output")
+}
+
+fn write(model: &Model, p: &backprop::io::Prediction) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let k = p.outputs.shape().last();
     match (&model.meta.task, &p.classes) {
@@ -41,7 +59,9 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 writeln!(out, "{}", vals.join(","))?;
             }
         }
-        _ => unreachable!("a classifier always predicts classes"),
+        (TaskInfo::Classification { .. }, None) => {
+            bail!("internal error: a classifier without classes")
+        }
     }
     out.flush()?;
     Ok(())
@@ -54,4 +74,20 @@ pub fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// Whether standard output was closed (`>&-`): Rust's runtime then reopens fd 1 on /dev/null
+/// (read-write), so the predictions would vanish with exit 0. A shell's `> /dev/null` opens it
+/// write-only, which is left alone. Checked through /proc on Linux; elsewhere, assume open.
+pub fn stdout_closed() -> bool {
+    let target = std::fs::read_link("/proc/self/fd/1");
+    if target.ok().as_deref() != Some(std::path::Path::new("/dev/null")) {
+        return false;
+    }
+    let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+    let flags = info
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+    flags.is_some_and(|f| f & 0o3 == 0o2) // O_ACCMODE == O_RDWR
 }

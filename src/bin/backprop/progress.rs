@@ -14,12 +14,27 @@ pub struct Reporter {
     epochs: usize,
     samples: usize,
     epoch_start: std::time::Instant,
+    quiet: bool,
 }
 
 impl Reporter {
-    pub fn new(quiet: bool, json: bool, epochs: usize, samples: usize) -> Reporter {
+    pub fn new(quiet: bool, json: bool) -> Reporter {
         let tty = std::io::stderr().is_terminal();
-        let bar = (!quiet && tty).then(|| {
+        Reporter {
+            bar: None,
+            lines: !quiet && !tty,
+            json,
+            epochs: 0,
+            samples: 0,
+            epoch_start: std::time::Instant::now(),
+            quiet,
+        }
+    }
+
+    /// Sets the run's length (epochs to reach, samples per epoch) and draws the bar.
+    pub fn start(&mut self, epochs: usize, samples: usize) {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (!self.quiet && tty).then(|| {
             let b = ProgressBar::with_draw_target(
                 Some((epochs * samples) as u64),
                 ProgressDrawTarget::stderr(),
@@ -30,14 +45,7 @@ impl Reporter {
             );
             b
         });
-        Reporter {
-            bar,
-            lines: !quiet && !tty,
-            json,
-            epochs,
-            samples,
-            epoch_start: std::time::Instant::now(),
-        }
+        (self.bar, self.epochs, self.samples) = (bar, epochs, samples);
     }
 
     pub fn event(&mut self, e: &Event) {
@@ -76,7 +84,7 @@ impl Reporter {
                 if let Some(b) = &self.bar {
                     b.println(line);
                 } else if self.lines {
-                    eprintln!("{line}");
+                    crate::errln!("{line}");
                 }
             }
         }

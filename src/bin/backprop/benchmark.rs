@@ -12,15 +12,15 @@
 //!
 //! Every function returns numbers and prints nothing; `backprop bench` (src/bin/backprop/bench.rs) prints the table.
 
-use crate::data::{read_mnist_dir, Dataset, Features, Targets};
-use crate::error::Result;
-use crate::loss::Loss;
-use crate::nn::{Activation, Init, Mlp, MlpSpec, Module};
-use crate::optim::{Optimizer, Sgd};
-use crate::params::Parameters;
-use crate::rng::Rng;
-use crate::train::{evaluate, fit, Control, Event, TrainConfig};
-use crate::{Graph, Tape};
+use backprop::data::{read_mnist_dir, Dataset, Features, Targets};
+use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
+use backprop::optim::{Optimizer, OptimizerConfig, Sgd};
+use backprop::train::{evaluate, Control, Event, Fit, Trainer};
+use backprop::Loss;
+use backprop::Parameters;
+use backprop::Result;
+use backprop::Rng;
+use backprop::{Graph, Tape};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -176,17 +176,17 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
     (med, s[0], s[n - 1])
 }
 
-/// Trains a fresh 784-256-128-10 MLP at one batch size through [`fit`] and times it.
+/// Trains a fresh 784-256-128-10 MLP at one batch size through the library's trainer and times it.
 pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<MlpBenchResult> {
-    crate::set_num_threads(cfg.threads);
+    backprop::set_num_threads(cfg.threads);
     let mut rng = Rng::seed(cfg.seed);
     let mut params = Parameters::new();
     let spec = MlpSpec::from_sizes(&SIZES, Activation::Relu, Activation::Identity);
     let net = Mlp::new(spec, &mut params, Init::PyTorch, &mut rng)?;
-    let mut opt = Sgd::new(0.05).momentum(0.9).build()?;
-    let mut tc = TrainConfig::new(Loss::CrossEntropy);
-    tc.batch_size = batch;
-    tc.seed = cfg.seed + 1;
+    let mut tc = Trainer::new(Loss::CrossEntropy)
+        .optimizer(OptimizerConfig::sgd(0.05).with_momentum(0.9))
+        .batch_size(batch)
+        .seed(cfg.seed + 1);
     let repeats = cfg.epochs.max(1);
     let mut times = vec![];
     let mut last_loss = f32::NAN;
@@ -218,16 +218,11 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
             }
             Control::Continue
         };
-        fit(
-            &net,
-            &mut params,
-            SIZES[3],
-            &mut opt,
-            &data.train,
-            None,
-            &tc,
-            &mut cb,
-        )?;
+        let fit = Fit {
+            callback: Some(&mut cb),
+            ..Fit::default()
+        };
+        tc.fit_with(&net, &mut params, &data.train, fit)?;
         (None, Some(steps))
     } else {
         tc.epochs = 1 + repeats;
@@ -244,27 +239,22 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
             }
             Control::Continue
         };
-        fit(
-            &net,
-            &mut params,
-            SIZES[3],
-            &mut opt,
-            &data.train,
-            None,
-            &tc,
-            &mut cb,
-        )?;
+        let fit = Fit {
+            callback: Some(&mut cb),
+            ..Fit::default()
+        };
+        tc.fit_with(&net, &mut params, &data.train, fit)?;
         (Some(1 + repeats), None)
     };
     let (median_s, min_s, max_s) = stats(&times);
     let test_accuracy = match &data.test {
-        Some(t) => evaluate(&net, &params, Loss::CrossEntropy, t, SIZES[3])?.accuracy,
+        Some(t) => evaluate(&net, &params, Loss::CrossEntropy, t)?.accuracy,
         None => None,
     };
     let samples_per_s = SAMPLES as f64 / median_s;
     Ok(MlpBenchResult {
         batch,
-        threads: crate::num_threads(),
+        threads: backprop::num_threads(),
         data: data.kind.to_string(),
         epoch_s: times,
         median_s,
@@ -341,6 +331,7 @@ impl Xor {
 
 /// µs per XOR training step (forward + backward + SGD update), averaged over `steps` steps after
 /// 1000 warm-up steps.
+#[cfg(test)]
 pub fn xor_step(steps: usize) -> f64 {
     let mut x = Xor::new(42);
     for _ in 0..1000 {
@@ -355,7 +346,7 @@ pub fn xor_step(steps: usize) -> f64 {
 
 /// The peer's XOR protocol: 1000 warm-up steps, then `cfg.epochs` repeats of `cfg.xor_steps`.
 pub fn xor_bench(cfg: &BenchConfig) -> XorBenchResult {
-    crate::set_num_threads(cfg.threads);
+    backprop::set_num_threads(cfg.threads);
     let mut x = Xor::new(cfg.seed);
     for _ in 0..1000 {
         x.step();
@@ -392,36 +383,6 @@ pub fn peak_rss_mib() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
-}
-
-/// Everything the benchmark measured in one run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BenchReport {
-    /// The configuration.
-    pub config: BenchConfig,
-    /// One result per batch size.
-    pub mlp: Vec<MlpBenchResult>,
-    /// The XOR step.
-    pub xor: XorBenchResult,
-    /// Peak resident memory of the whole run, MiB.
-    pub peak_rss_mib: f64,
-}
-
-/// Runs the MLP benchmark at every batch size of `cfg`, then the XOR step.
-pub fn run(cfg: &BenchConfig) -> Result<BenchReport> {
-    let data = load_data(cfg)?;
-    let mut mlp = vec![];
-    for &b in &cfg.batch_sizes {
-        mlp.push(mlp_epoch(cfg, &data, b)?);
-    }
-    drop(data);
-    let xor = xor_bench(cfg);
-    Ok(BenchReport {
-        config: cfg.clone(),
-        mlp,
-        xor,
-        peak_rss_mib: peak_rss_mib(),
-    })
 }
 
 #[cfg(test)]

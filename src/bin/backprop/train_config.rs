@@ -1,0 +1,332 @@
+//! `backprop train`'s flags → the library's `Pipeline` (defaults applied here), and the check
+//! that flags given with `--resume` agree with the checkpoint.
+
+use crate::args::TrainArgs;
+use anyhow::{bail, Context, Result};
+use backprop::data::{Dataset, ScaleKind};
+use backprop::io::Checkpoint;
+use backprop::nn::{Activation, Init, MlpSpec};
+use backprop::optim::{LrSchedule, OptimizerConfig};
+use backprop::pipeline::{Network, Pipeline};
+use backprop::train::EarlyStopping;
+use backprop::Loss;
+use std::path::PathBuf;
+
+/// The pipeline the flags describe, for a fresh run.
+pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
+    let mut p = Pipeline {
+        network: network(a)?,
+        loss: a.loss.as_deref().map(parse::<Loss>).transpose()?,
+        init: a.init.as_deref().map(parse_init).transpose()?,
+        scale: scale(a.scale.as_deref().unwrap_or("standard"))?,
+        val_split: a.val_split.unwrap_or(0.1),
+        test_split: a.test_split.unwrap_or(0.1),
+        out: Some(a.out.clone()),
+        checkpoint: Some(checkpoint_path(a)),
+        checkpoint_every: a.checkpoint_every,
+        ..Pipeline::default()
+    };
+    let (vf, tf) = (p.val_split, p.test_split);
+    if !(0.0..1.0).contains(&vf) || !(0.0..1.0).contains(&tf) || vf + tf >= 1.0 {
+        bail!("--val-split {vf} and --test-split {tf} must be fractions in [0, 1) that leave data to train on");
+    }
+    let t = &mut p.trainer;
+    t.optimizer = optimizer(a)?;
+    t.epochs = a.epochs.unwrap_or(200);
+    if t.epochs == 0 {
+        bail!("--epochs 0: expected at least 1 epoch");
+    }
+    t.batch_size = batch_size(a.batch_size.as_deref().unwrap_or("32"))?;
+    t.seed = a.seed.unwrap_or(0);
+    let patience = a.early_stopping.unwrap_or(10);
+    t.early_stopping = (patience > 0).then(|| EarlyStopping::new(patience));
+    t.target_loss = a.target_loss;
+    t.clip_grad_norm = a.clip_norm;
+    t.lr_schedule = schedule(a)?;
+    t.freeze = freeze(a);
+    t.stop_on_divergence = !a.allow_divergence;
+    Ok(p)
+}
+
+pub fn checkpoint_path(a: &TrainArgs) -> PathBuf {
+    a.checkpoint
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.ckpt", a.out.display())))
+}
+
+fn parse<T: std::str::FromStr<Err = impl std::fmt::Display>>(s: &str) -> Result<T> {
+    s.parse::<T>().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn network(a: &TrainArgs) -> Result<Network> {
+    if let Some(path) = &a.arch {
+        let shape_flags = [
+            a.hidden.is_some(),
+            a.activation.is_some(),
+            a.output_activation.is_some(),
+            a.dropout.is_some(),
+        ];
+        if shape_flags.iter().any(|&g| g) {
+            bail!("--arch gives the whole network: drop --hidden, --activation, --output-activation and --dropout (set them in {})", path.display());
+        }
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let spec = MlpSpec::from_json(&text).with_context(|| format!("in {}", path.display()))?;
+        return Ok(Network::Spec(spec));
+    }
+    let hidden = a.hidden.as_deref().unwrap_or("64");
+    let sizes: Vec<usize> = if hidden == "none" || hidden.is_empty() {
+        vec![]
+    } else {
+        hidden
+            .split(',')
+            .map(|h| h.trim().parse::<usize>().ok().filter(|&n| n > 0))
+            .collect::<Option<_>>()
+            .with_context(|| format!("--hidden {hidden:?}: expected comma-separated positive layer sizes, like 64,32"))?
+    };
+    let dropout = a.dropout.unwrap_or(0.0);
+    if !(0.0..1.0).contains(&dropout) {
+        bail!("--dropout {dropout}: expected a probability in [0, 1)");
+    }
+    Ok(Network::Hidden {
+        sizes,
+        activation: parse::<Activation>(a.activation.as_deref().unwrap_or("relu"))?,
+        output_activation: a
+            .output_activation
+            .as_deref()
+            .map(parse::<Activation>)
+            .transpose()?,
+        dropout,
+    })
+}
+
+fn optimizer(a: &TrainArgs) -> Result<OptimizerConfig> {
+    if let Some(lr) = a.lr {
+        if !(lr.is_finite() && lr > 0.0) {
+            bail!("--lr {lr}: expected a positive learning rate");
+        }
+    }
+    let mut o = OptimizerConfig::default_for(a.optimizer.as_deref().unwrap_or("adam"), a.lr)?;
+    if let Some(m) = a.momentum {
+        o = o.with_momentum(m);
+    }
+    if let Some(w) = a.weight_decay {
+        o = o.with_weight_decay(w);
+    }
+    Ok(o.with_nesterov(a.nesterov))
+}
+
+fn schedule(a: &TrainArgs) -> Result<Option<LrSchedule>> {
+    let text = match (a.warmup, a.lr_schedule.as_deref()) {
+        (None, None) => return Ok(None),
+        (Some(w), None) => format!("warmup:{w}"),
+        (Some(w), Some(s)) if !s.starts_with("warmup") => format!("warmup:{w},{s}"),
+        (Some(_), Some(s)) => {
+            bail!("--warmup and --lr-schedule {s:?} both give a warm-up; use one")
+        }
+        (None, Some(s)) => s.to_string(),
+    };
+    Ok(Some(
+        text.parse::<LrSchedule>()
+            .with_context(|| format!("--lr-schedule {text:?}"))?,
+    ))
+}
+
+fn freeze(a: &TrainArgs) -> Vec<String> {
+    a.freeze
+        .as_deref()
+        .map(|f| {
+            f.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn batch_size(s: &str) -> Result<usize> {
+    match s {
+        "full" => Ok(0),
+        s => s
+            .parse()
+            .with_context(|| format!("--batch-size {s:?}: expected a number or `full`")),
+    }
+}
+
+fn scale(s: &str) -> Result<ScaleKind> {
+    Ok(match s {
+        "standard" => ScaleKind::Standard,
+        "minmax" => ScaleKind::MinMax,
+        "none" => ScaleKind::None,
+        s => bail!("--scale {s:?}: expected standard, minmax or none"),
+    })
+}
+
+fn parse_init(s: &str) -> Result<Init> {
+    Ok(match s {
+        "pytorch" | "default" => Init::PyTorch,
+        "xavier_uniform" | "glorot_uniform" => Init::XavierUniform,
+        "xavier_normal" | "glorot_normal" => Init::XavierNormal,
+        "kaiming_uniform" | "he_uniform" => Init::KaimingUniform,
+        "kaiming_normal" | "he_normal" => Init::KaimingNormal,
+        "zeros" => Init::Zeros,
+        _ => match s.strip_prefix("uniform:").map(str::parse::<f32>) {
+            Some(Ok(e)) if e > 0.0 => Init::Uniform(e),
+            _ => bail!("--init {s:?}: expected pytorch, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, zeros or uniform:EPS"),
+        },
+    })
+}
+
+/// With `--resume`, every training flag the user gave must agree with the checkpoint's run
+/// (only --epochs, the output flags and --threads may change); the error names each that does
+/// not, with the checkpoint's value.
+pub fn check_resume(a: &TrainArgs, ckpt: &Checkpoint, data: &Dataset) -> Result<()> {
+    let fresh = pipeline(a)?;
+    let (t, meta) = (&ckpt.trainer, &ckpt.model.meta);
+    let info = ckpt.data.as_ref();
+    let mut bad: Vec<String> = vec![];
+    let mut differ = |given: bool, flags: &str, same: bool, theirs: String| {
+        if given && !same {
+            bad.push(format!("{flags} (the checkpoint has {theirs})"));
+        }
+    };
+    let shape_given = a.arch.is_some()
+        || a.hidden.is_some()
+        || a.activation.is_some()
+        || a.output_activation.is_some()
+        || a.dropout.is_some();
+    let loss = fresh.loss.unwrap_or(meta.loss);
+    let spec = if shape_given {
+        Some(fresh.spec_for(data, loss)?.without_init())
+    } else {
+        None
+    };
+    differ(
+        shape_given,
+        "the network (--arch/--hidden/--activation/--output-activation/--dropout)",
+        spec.as_ref() == Some(&meta.architecture),
+        describe(&meta.architecture),
+    );
+    differ(
+        a.loss.is_some(),
+        "--loss",
+        fresh.loss == Some(meta.loss),
+        meta.loss.to_string(),
+    );
+    differ(
+        a.init.is_some(),
+        "--init",
+        fresh.init == Some(meta.init),
+        format!("{:?}", meta.init),
+    );
+    let opt_given = a.optimizer.is_some()
+        || a.lr.is_some()
+        || a.momentum.is_some()
+        || a.nesterov
+        || a.weight_decay.is_some();
+    let mut theirs = t.optimizer.clone();
+    if let Some(lr) = ckpt.state.lr.filter(|_| a.lr.is_none()) {
+        theirs = with_lr(theirs, lr); // a schedule may have moved the lr; compare the rest
+    }
+    let ours = if a.lr.is_none() {
+        with_lr(fresh.trainer.optimizer.clone(), theirs.lr())
+    } else {
+        fresh.trainer.optimizer.clone()
+    };
+    differ(
+        opt_given,
+        "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay)",
+        ours == theirs || ours == t.optimizer,
+        format!("{:?}", t.optimizer),
+    );
+    differ(
+        a.batch_size.is_some(),
+        "--batch-size",
+        fresh.trainer.batch_size == t.batch_size,
+        t.batch_size.to_string(),
+    );
+    differ(
+        a.seed.is_some(),
+        "--seed",
+        fresh.trainer.seed == meta.seed,
+        meta.seed.to_string(),
+    );
+    differ(
+        a.val_split.is_some(),
+        "--val-split",
+        info.is_some_and(|i| i.val_split == fresh.val_split),
+        info.map_or("?".into(), |i| i.val_split.to_string()),
+    );
+    differ(
+        a.test_split.is_some(),
+        "--test-split",
+        info.is_some_and(|i| i.test_split == fresh.test_split),
+        info.map_or("?".into(), |i| i.test_split.to_string()),
+    );
+    differ(
+        a.scale.is_some(),
+        "--scale",
+        scale_of(&meta.scaler) == fresh.scale,
+        format!("{:?}", scale_of(&meta.scaler)),
+    );
+    differ(
+        a.early_stopping.is_some(),
+        "--early-stopping",
+        fresh.trainer.early_stopping.map(|e| e.patience) == t.early_stopping.map(|e| e.patience),
+        format!("{:?}", t.early_stopping.map(|e| e.patience)),
+    );
+    differ(
+        a.target_loss.is_some(),
+        "--target-loss",
+        fresh.trainer.target_loss == t.target_loss,
+        format!("{:?}", t.target_loss),
+    );
+    differ(
+        a.clip_norm.is_some(),
+        "--clip-norm",
+        fresh.trainer.clip_grad_norm == t.clip_grad_norm,
+        format!("{:?}", t.clip_grad_norm),
+    );
+    let sched = |s: &Option<LrSchedule>| s.as_ref().map_or("none".to_string(), |s| s.to_string());
+    differ(
+        a.lr_schedule.is_some() || a.warmup.is_some(),
+        "--lr-schedule/--warmup",
+        sched(&fresh.trainer.lr_schedule) == sched(&t.lr_schedule),
+        sched(&t.lr_schedule),
+    );
+    differ(
+        a.freeze.is_some(),
+        "--freeze",
+        fresh.trainer.freeze == t.freeze,
+        format!("{:?}", t.freeze),
+    );
+    if !bad.is_empty() {
+        bail!("--resume: these flags conflict with the checkpoint's run: {}; drop them (only --epochs, the output flags and --threads may change on resume)", bad.join("; "));
+    }
+    Ok(())
+}
+
+fn with_lr(o: OptimizerConfig, lr: f32) -> OptimizerConfig {
+    let mut v = serde_json::to_value(&o).expect("an optimizer config serialises");
+    v["lr"] = serde_json::json!(lr);
+    serde_json::from_value(v).expect("the same config with another lr")
+}
+
+fn scale_of(s: &backprop::data::Scaler) -> ScaleKind {
+    match s {
+        backprop::data::Scaler::None => ScaleKind::None,
+        backprop::data::Scaler::Standard { .. } => ScaleKind::Standard,
+        backprop::data::Scaler::MinMax { .. } => ScaleKind::MinMax,
+    }
+}
+
+/// `64-32(relu)-10(identity)` style.
+pub fn describe(spec: &MlpSpec) -> String {
+    let mut sizes = vec![spec.in_features.to_string()];
+    sizes.extend(
+        spec.layers
+            .iter()
+            .map(|l| format!("{}({})", l.out_features, l.activation)),
+    );
+    sizes.join("-")
+}

@@ -1,0 +1,410 @@
+//! [`Trainer::fit`]: the epoch loop (see the [module docs](super)).
+
+use super::targets::{fill_targets, plan, target_shape};
+use super::{Control, EpochReport, Event, History, Monitor, StopReason, TrainState, Trainer};
+use crate::autograd::{Graph, Tape};
+use crate::data::{split, Dataset, SplitSizes};
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::nn::Module;
+use crate::optim::schedule::LrScheduler;
+use crate::optim::Optimizer;
+use crate::params::{ParamId, Parameters};
+use crate::rng::Rng;
+use crate::train::metrics::Accumulator;
+use crate::train::Metrics;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Mixed into the seed for the validation split, so it does not share the shuffling stream.
+const VAL_SPLIT_STREAM: u64 = 0x7661_6c5f_7370_6c74; // "val_splt"
+
+/// A loss this many times the first batch's (or above [`DIVERGED_ABS`]) counts as diverged.
+const DIVERGED_FACTOR: f32 = 1e6;
+const DIVERGED_ABS: f32 = 1e30;
+
+/// The optional parts of a [`Trainer::fit_with`] call.
+#[derive(Default)]
+pub struct Fit<'a> {
+    /// A validation set (otherwise `validation_split` of the training set, if set).
+    pub validation: Option<&'a Dataset>,
+    /// A saved state to continue from (a checkpoint's), instead of a fresh run.
+    pub resume: Option<TrainState>,
+    /// Called after every batch and epoch; may change the optimizer or stop the run.
+    pub callback: Option<&'a mut dyn FnMut(Event) -> Control>,
+    /// Checked after every batch: once set, the run stops (e.g. from a SIGINT handler).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl Trainer {
+    /// Trains `model` (whose parameters are `params`) on `train` from scratch.
+    pub fn fit(
+        &self,
+        model: &dyn Module,
+        params: &mut Parameters,
+        train: &Dataset,
+    ) -> Result<History> {
+        self.fit_with(model, params, train, Fit::default())
+    }
+
+    /// Trains with a validation set, a state to resume from, a callback or a stop flag.
+    pub fn fit_with(
+        &self,
+        model: &dyn Module,
+        params: &mut Parameters,
+        train: &Dataset,
+        mut fit: Fit,
+    ) -> Result<History> {
+        model.check_trainable()?;
+        let held_out;
+        let (train, val) = match fit.validation {
+            None if self.validation_split > 0.0 => {
+                let mut rng = Rng::seed(self.seed ^ VAL_SPLIT_STREAM);
+                let sizes = SplitSizes::Fractions {
+                    val: self.validation_split,
+                    test: 0.0,
+                };
+                let (t, v, _) = split(train, sizes, &mut rng)?;
+                held_out = (t, v);
+                (&held_out.0, Some(&held_out.1))
+            }
+            v => (train, v),
+        };
+        if train.is_empty() {
+            return Err(Error::invalid("training set", 0, "at least one sample"));
+        }
+        let mut opt = self.optimizer.build()?;
+        let fresh = fit.resume.is_none();
+        let mut state = fit
+            .resume
+            .take()
+            .unwrap_or_else(|| TrainState::new(self.seed));
+        if !state.optimizer_state.is_empty() {
+            opt.load_state_checked(params, &state.optimizer_state)?;
+        }
+        if let Some(lr) = state.lr {
+            opt.set_lr(lr);
+        }
+        let mut schedule = state.schedule.clone().or_else(|| self.lr_schedule.clone());
+        if fresh {
+            if let Some(s) = &mut schedule {
+                s.start(&mut *opt);
+            }
+        }
+        let mut tape = Tape::new();
+        tape.set_frozen(&self.frozen(model, params)?);
+        let mut run = Run {
+            cfg: self,
+            model,
+            train,
+            val,
+            tape,
+            stop_flag: fit.stop,
+        };
+        let mut nothing = |_: Event| Control::Continue;
+        let callback: &mut dyn FnMut(Event) -> Control = match fit.callback {
+            Some(c) => c,
+            None => &mut nothing,
+        };
+        run.epochs(&mut state, params, &mut *opt, &mut schedule, callback)
+    }
+
+    /// The ids of every frozen parameter: the model's own and those named in `freeze`.
+    fn frozen(&self, model: &dyn Module, params: &Parameters) -> Result<Vec<ParamId>> {
+        let mut ids = model.frozen();
+        for name in &self.freeze {
+            ids.push(params.find(name).ok_or_else(|| {
+                Error::invalid(
+                    "freeze",
+                    name,
+                    "the state-dict name of a parameter, e.g. layers.0.bias",
+                )
+            })?);
+        }
+        Ok(ids)
+    }
+}
+
+struct Run<'a> {
+    cfg: &'a Trainer,
+    model: &'a dyn Module,
+    train: &'a Dataset,
+    val: Option<&'a Dataset>,
+    tape: Tape,
+    stop_flag: Option<&'a AtomicBool>,
+}
+
+impl Run<'_> {
+    fn epochs(
+        &mut self,
+        state: &mut TrainState,
+        params: &mut Parameters,
+        opt: &mut dyn Optimizer,
+        schedule: &mut Option<crate::optim::LrSchedule>,
+        callback: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<History> {
+        let cfg = self.cfg;
+        let mut snapshot = params.clone();
+        let mut stop = StopReason::Completed;
+        while state.epoch < cfg.epochs {
+            let epoch = state.epoch + 1;
+            let start = Instant::now();
+            let lr = opt.lr();
+            let train_metrics = match self.epoch(epoch, state, params, opt, callback)? {
+                Ok(m) => m,
+                Err(reason) => {
+                    stop = reason;
+                    if matches!(
+                        reason,
+                        StopReason::NonFiniteLoss { .. } | StopReason::Diverged { .. }
+                    ) {
+                        params.clone_from(&snapshot);
+                    }
+                    break;
+                }
+            };
+            let val_metrics = match self.val {
+                Some(v) => Some(evaluate_with(
+                    &mut self.tape,
+                    self.model,
+                    params,
+                    cfg.loss,
+                    v,
+                )?),
+                None => None,
+            };
+            let monitored = match (cfg.early_stopping.map(|e| e.monitor), &val_metrics) {
+                (Some(Monitor::Loss), _) | (_, None) => train_metrics.loss,
+                (_, Some(v)) => v.loss,
+            };
+            if !monitored.is_finite() {
+                params.clone_from(&snapshot);
+                stop = StopReason::NonFiniteLoss {
+                    value: monitored,
+                    epoch,
+                    batch: 0,
+                };
+                break;
+            }
+            let report = EpochReport {
+                epoch,
+                train: train_metrics,
+                val: val_metrics,
+                lr,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            state.epoch = epoch;
+            state.history.push(report.clone());
+            let min_delta = cfg.early_stopping.map_or(0.0, |e| e.min_delta);
+            if state.best.is_none_or(|(b, _)| monitored < b - min_delta) {
+                state.best = Some((monitored, epoch));
+                state.bad_epochs = 0;
+                if cfg.early_stopping.is_some_and(|e| e.restore_best) {
+                    state.best_params = Some(params.clone());
+                }
+            } else {
+                state.bad_epochs += 1;
+            }
+            if let Some(s) = schedule.as_mut() {
+                s.step(opt, Some(monitored));
+            }
+            state.schedule = schedule.clone();
+            state.optimizer_state = opt.state();
+            state.lr = Some(opt.lr());
+            snapshot.clone_from(params);
+            let ev = Event::Epoch {
+                report: &report,
+                state,
+                params,
+                optimizer: opt,
+            };
+            let answer = callback(ev);
+            state.lr = Some(opt.lr());
+            if answer == Control::Stop {
+                stop = StopReason::Callback;
+                break;
+            }
+            if cfg.target_loss.is_some_and(|t| monitored <= t) {
+                stop = StopReason::TargetLoss;
+                break;
+            }
+            if cfg
+                .early_stopping
+                .is_some_and(|e| state.bad_epochs >= e.patience)
+            {
+                stop = StopReason::EarlyStopping;
+                break;
+            }
+        }
+        let restore = cfg.early_stopping.is_some_and(|e| e.restore_best);
+        let mut restored_best = false;
+        if let (true, Some(best)) = (restore, state.best_params.as_ref()) {
+            params.clone_from(best);
+            restored_best = true;
+        }
+        Ok(History {
+            epochs: state.history.clone(),
+            stop,
+            best_epoch: state.best.map(|(_, e)| e),
+            restored_best,
+        })
+    }
+
+    /// One pass over the training set; `Ok(Err(cut))` when it ended early.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        state: &mut TrainState,
+        params: &mut Parameters,
+        opt: &mut dyn Optimizer,
+        callback: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<std::result::Result<Metrics, StopReason>> {
+        let (cfg, train) = (self.cfg, self.train);
+        let out = train_width(self.model, params, train)?;
+        let (enc, readout) = plan(cfg.loss, train, out)?;
+        let n = train.len();
+        let bs = if cfg.batch_size == 0 {
+            n
+        } else {
+            cfg.batch_size.min(n)
+        };
+        let batches = n.div_ceil(bs);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = state.rng.clone();
+        if cfg.shuffle {
+            rng.shuffle(&mut order);
+        }
+        self.tape.set_rng(rng);
+        let (mut acc, mut truth) = (Accumulator::default(), vec![]);
+        for (b, idx) in order.chunks(bs).enumerate() {
+            let m = idx.len();
+            let mut g = Graph::new(&mut self.tape, params);
+            let x = g.input_with([m, train.n_features()], |buf| {
+                train.gather_features(idx, buf)
+            });
+            let t = g.input_with(target_shape(enc, m).as_slice(), |buf| {
+                fill_targets(train, idx, enc, buf, &mut truth)
+            });
+            let (_, y) = self.model.forward_for_loss(&mut g, x, cfg.loss)?;
+            let l = cfg.loss.apply(&mut g, y, t);
+            let lv = g.value(l).item();
+            if let Some(reason) =
+                bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
+            {
+                self.tape.take_rng();
+                return Ok(Err(reason));
+            }
+            state.first_loss.get_or_insert(lv);
+            acc.add(lv, g.value(y).data(), out, &truth, readout);
+            let mut grads = g.backward(l);
+            if let Some(c) = cfg.clip_grad_value {
+                grads.clip_grad_value(c);
+            }
+            if let Some(c) = cfg.clip_grad_norm {
+                grads.clip_grad_norm(c);
+            }
+            opt.step(params, &grads);
+            let ev = Event::Batch {
+                epoch,
+                batch: b + 1,
+                batches,
+                loss: lv,
+                samples: (b * bs + m).min(n),
+                accuracy: acc.running_accuracy(readout),
+            };
+            let stop = callback(ev) == Control::Stop;
+            let flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+            if stop || flagged {
+                self.tape.take_rng();
+                return Ok(Err(if flagged {
+                    StopReason::Interrupted { epoch }
+                } else {
+                    StopReason::Callback
+                }));
+            }
+        }
+        state.rng = self
+            .tape
+            .take_rng()
+            .expect("internal error: the tape lost the run's generator");
+        Ok(Ok(acc.finish(readout)))
+    }
+}
+
+/// Whether a batch loss ends the run: NaN/∞, or (when watched) divergence.
+fn bad_loss(
+    v: f32,
+    first: Option<f32>,
+    watch: bool,
+    epoch: usize,
+    batch: usize,
+) -> Option<StopReason> {
+    if !v.is_finite() {
+        return Some(StopReason::NonFiniteLoss {
+            value: v,
+            epoch,
+            batch,
+        });
+    }
+    let first = first.unwrap_or(v);
+    let limit = if first.abs() > 0.0 {
+        (first.abs() * DIVERGED_FACTOR).min(DIVERGED_ABS)
+    } else {
+        DIVERGED_ABS
+    };
+    (watch && v > limit).then_some(StopReason::Diverged {
+        value: v,
+        first,
+        epoch,
+        batch,
+    })
+}
+
+/// The width of the model's output on this data (one forward of one sample, not recorded).
+fn train_width(model: &dyn Module, params: &Parameters, data: &Dataset) -> Result<usize> {
+    let mut tape = Tape::new();
+    let mut g = Graph::no_grad(&mut tape, params);
+    let x = g.input_with([1, data.n_features()], |b| data.gather_features(&[0], b));
+    let y = model.forward(&mut g, x)?;
+    Ok(g.shape(y).last())
+}
+
+/// Evaluates `model` on `data` without recording: loss and metrics, as the trainer reports them.
+pub fn evaluate(
+    model: &dyn Module,
+    params: &Parameters,
+    loss: Loss,
+    data: &Dataset,
+) -> Result<Metrics> {
+    evaluate_with(&mut Tape::new(), model, params, loss, data)
+}
+
+fn evaluate_with(
+    tape: &mut Tape,
+    model: &dyn Module,
+    params: &Parameters,
+    loss: Loss,
+    data: &Dataset,
+) -> Result<Metrics> {
+    if data.is_empty() {
+        return Err(Error::invalid("evaluation set", 0, "at least one sample"));
+    }
+    let out = train_width(model, params, data)?;
+    let (enc, readout) = plan(loss, data, out)?;
+    let mut acc = Accumulator::default();
+    let mut truth = vec![];
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(1024) {
+        let mut g = Graph::no_grad(tape, params);
+        let x = g.input_with([chunk.len(), data.n_features()], |b| {
+            data.gather_features(chunk, b)
+        });
+        let t = g.input_with(target_shape(enc, chunk.len()).as_slice(), |b| {
+            fill_targets(data, chunk, enc, b, &mut truth)
+        });
+        let (_, y) = model.forward_for_loss(&mut g, x, loss)?;
+        let l = loss.apply(&mut g, y, t);
+        acc.add(g.value(l).item(), g.value(y).data(), out, &truth, readout);
+    }
+    Ok(acc.finish(readout))
+}
