@@ -4,9 +4,9 @@
 
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::Adam;
+use backprop::optim::OptimizerConfig;
 use backprop::tensor::{parallel_products, set_parallel_threshold};
-use backprop::train::{fit, Control, TrainConfig};
+use backprop::train::Trainer;
 use backprop::{set_num_threads, Graph, Loss, Parameters, Rng, Tape, Tensor};
 use std::sync::{Mutex, MutexGuard};
 
@@ -72,24 +72,12 @@ fn train(data: &Dataset) -> Vec<Vec<u32>> {
     let spec = MlpSpec::from_sizes(&[64, 256, 128, 10], Activation::Relu, Activation::Identity);
     let mut params = Parameters::new();
     let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut Rng::seed(3)).unwrap();
-    let mut opt = Adam::new(1e-3).build().unwrap();
-    let cfg = TrainConfig {
-        epochs: 3,
-        batch_size: 64,
-        seed: 4,
-        ..TrainConfig::new(Loss::CrossEntropy)
-    };
-    fit(
-        &net,
-        &mut params,
-        10,
-        &mut opt,
-        data,
-        None,
-        &cfg,
-        &mut |_| Control::Continue,
-    )
-    .unwrap();
+    let trainer = Trainer::new(Loss::CrossEntropy)
+        .optimizer(OptimizerConfig::adam(1e-3))
+        .epochs(3)
+        .batch_size(64)
+        .seed(4);
+    trainer.fit(&net, &mut params, data).unwrap();
     params
         .named()
         .map(|(_, t)| t.data().iter().map(|v| v.to_bits()).collect())
