@@ -26,6 +26,26 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
         path: path.into(),
         cause: source,
     })?;
+    read_npy_from_bytes(&bytes, path)
+}
+
+/// Like [`read_npy`] on the contents of a file; `name` is the file name used in errors.
+///
+/// ```
+/// use backprop::data::npy::read_npy_from_bytes;
+/// let mut file = b"\x93NUMPY\x01\x00".to_vec();
+/// let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+/// file.extend((header.len() as u16).to_le_bytes());
+/// file.extend(header.as_bytes());
+/// file.extend([1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()));
+/// assert_eq!(read_npy_from_bytes(&file, "a.npy").unwrap(), (vec![1.5, -2.0], vec![2]));
+/// assert!(read_npy_from_bytes(&file[..20], "a.npy").is_err());
+/// ```
+pub fn read_npy_from_bytes(
+    bytes: &[u8],
+    name: impl AsRef<Path>,
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let path = name.as_ref();
     let err = |field: &str, msg: String| Error::Parse {
         path: path.into(),
         line: 0,
@@ -134,6 +154,30 @@ pub fn read_npy_dataset(
     task: Task,
 ) -> Result<Dataset> {
     let (fp, lp) = (features.as_ref(), labels.as_ref());
+    dataset(read_npy(fp)?, fp, read_npy(lp)?, lp, task)
+}
+
+/// Like [`read_npy_dataset`] on the contents of the two files; the names are used in errors.
+pub fn read_npy_dataset_from_bytes(
+    features: &[u8],
+    features_name: impl AsRef<Path>,
+    labels: &[u8],
+    labels_name: impl AsRef<Path>,
+    task: Task,
+) -> Result<Dataset> {
+    let (fp, lp) = (features_name.as_ref(), labels_name.as_ref());
+    let x = read_npy_from_bytes(features, fp)?;
+    dataset(x, fp, read_npy_from_bytes(labels, lp)?, lp, task)
+}
+
+/// The dataset of features `(x, xs)` read from `fp` and labels `(y, ys)` read from `lp`.
+fn dataset(
+    (x, xs): (Vec<f32>, Vec<usize>),
+    fp: &Path,
+    (y, ys): (Vec<f32>, Vec<usize>),
+    lp: &Path,
+    task: Task,
+) -> Result<Dataset> {
     let err = |path: &Path, line, field, msg| Error::Parse {
         path: path.into(),
         line,
@@ -141,8 +185,6 @@ pub fn read_npy_dataset(
         msg,
     };
     let not_finite = |v: f32| format!("expected a finite number, found {v}");
-    let (x, xs) = read_npy(fp)?;
-    let (y, ys) = read_npy(lp)?;
     let Some(&n) = xs.first() else {
         return Err(err(
             fp,
