@@ -1,7 +1,20 @@
 //! Matrix products give the same bits on 1 and 2 threads: threads split the output, never a sum.
-//! (Its own test binary, because the thread count is process-wide.)
+//! (Its own test binary, because the thread count is process-wide; the tests here take a lock
+//! so that one test's thread settings do not leak into another's run.)
 
-use backprop::{set_num_threads, Graph, Parameters, Rng, Tape, Tensor};
+use backprop::data::{Dataset, Features, Targets};
+use backprop::nn::{Activation, Init, Mlp, MlpSpec};
+use backprop::optim::OptimizerConfig;
+use backprop::tensor::{parallel_products, set_parallel_threshold};
+use backprop::train::Trainer;
+use backprop::{set_num_threads, Graph, Loss, Parameters, Rng, Tape, Tensor};
+use std::sync::{Mutex, MutexGuard};
+
+/// Serialises the tests that change the process-wide thread settings.
+fn settings() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn step(params: &Parameters, x: &Tensor) -> Vec<Vec<u32>> {
     let mut tape = Tape::new();
@@ -28,6 +41,7 @@ fn step(params: &Parameters, x: &Tensor) -> Vec<Vec<u32>> {
 
 #[test]
 fn one_and_two_threads_give_identical_bits() {
+    let _lock = settings();
     let mut rng = Rng::seed(5);
     let mut params = Parameters::new();
     params.add("w", Tensor::randn([256, 784], 0.0, 0.05, &mut rng));
@@ -39,4 +53,67 @@ fn one_and_two_threads_give_identical_bits() {
     let two = step(&params, &x);
     set_num_threads(0);
     assert!(one == two, "gradients differ between 1 and 2 threads");
+}
+
+/// 512 random samples of 64 features in [0, 1), with 10 random classes.
+fn random_data() -> Dataset {
+    let mut rng = Rng::seed(11);
+    let x = Tensor::rand_uniform([512, 64], 0.0, 1.0, &mut rng).to_vec();
+    let labels = (0..512)
+        .map(|_| (rng.uniform_in(0.0, 10.0) as u32).min(9))
+        .collect();
+    let names = (0..10).map(|c| c.to_string()).collect();
+    Dataset::new(Features::F32(x), 64, Targets::Classes { labels, names }).unwrap()
+}
+
+/// Trains a fresh 64-256-128-10 ReLU network (seed 3) with Adam for 3 epochs of batches of 64
+/// and returns its parameters' bits. The one place that calls the training API.
+fn train(data: &Dataset) -> Vec<Vec<u32>> {
+    let spec = MlpSpec::from_sizes(&[64, 256, 128, 10], Activation::Relu, Activation::Identity);
+    let mut params = Parameters::new();
+    let net = Mlp::new(spec, &mut params, Init::KaimingUniform, &mut Rng::seed(3)).unwrap();
+    let trainer = Trainer::new(Loss::CrossEntropy)
+        .optimizer(OptimizerConfig::adam(1e-3))
+        .epochs(3)
+        .batch_size(64)
+        .seed(4);
+    trainer.fit(&net, &mut params, data).unwrap();
+    params
+        .named()
+        .map(|(_, t)| t.data().iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+/// A whole training run gives bit-identical weights on 1 and 2 threads, with the threshold for
+/// threading lowered so that the run's products really use both threads: the largest product
+/// here (64×256×128, 2.1 M multiply-adds) is far below the default 2²⁴. The products that go to
+/// the `gemm` crate (batch 64 × 64 × 256 and up, ≥ 1 M) are also above `gemm`'s own threshold
+/// for splitting work (48·48·256 ≈ 0.6 M), so the second thread gets work. The test asserts
+/// that the multi-threaded path ran, so it cannot pass by running the same code twice.
+#[test]
+fn training_on_one_and_two_threads_gives_identical_weights() {
+    let _lock = settings();
+    let data = random_data();
+    set_parallel_threshold(1 << 16);
+    set_num_threads(1);
+    let before = parallel_products();
+    let one = train(&data);
+    let after_one = parallel_products();
+    set_num_threads(2);
+    let two = train(&data);
+    let after_two = parallel_products();
+    set_num_threads(0);
+    set_parallel_threshold(0);
+    assert_eq!(after_one, before, "the 1-thread run used several threads");
+    assert!(
+        after_two > after_one + 100,
+        "the 2-thread run used several threads in only {} products",
+        after_two - after_one
+    );
+    let differing = one.iter().zip(&two).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differing, 0,
+        "{differing} parameter tensors differ between 1 and 2 threads"
+    );
+    assert!(one.iter().flatten().any(|&b| b != 0));
 }

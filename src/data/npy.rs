@@ -26,6 +26,26 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
         path: path.into(),
         cause: source,
     })?;
+    read_npy_from_bytes(&bytes, path)
+}
+
+/// Like [`read_npy`] on the contents of a file; `name` is the file name used in errors.
+///
+/// ```
+/// use backprop::data::npy::read_npy_from_bytes;
+/// let mut file = b"\x93NUMPY\x01\x00".to_vec();
+/// let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n";
+/// file.extend((header.len() as u16).to_le_bytes());
+/// file.extend(header.as_bytes());
+/// file.extend([1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()));
+/// assert_eq!(read_npy_from_bytes(&file, "a.npy").unwrap(), (vec![1.5, -2.0], vec![2]));
+/// assert!(read_npy_from_bytes(&file[..20], "a.npy").is_err());
+/// ```
+pub fn read_npy_from_bytes(
+    bytes: &[u8],
+    name: impl AsRef<Path>,
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let path = name.as_ref();
     let err = |field: &str, msg: String| Error::Parse {
         path: path.into(),
         line: 0,
@@ -98,7 +118,12 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
             format!("unsupported dtype \"{descr}\"; expected one of {supported}"),
         )
     })?;
-    let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    // A zero anywhere makes the array empty whatever the other sizes are, so it is tested first:
+    // a product taken in order could overflow on `(2**40, 2**40, 0)` before reaching the zero.
+    let numel = match shape.contains(&0) {
+        true => Some(0),
+        false => checked_product(&shape),
+    };
     let expected = numel.and_then(|n| n.checked_mul(size));
     let expected = expected.ok_or_else(|| err("shape", format!("shape {shape:?} is too large")))?;
     let data = &bytes[start + header_len..];
@@ -129,6 +154,30 @@ pub fn read_npy_dataset(
     task: Task,
 ) -> Result<Dataset> {
     let (fp, lp) = (features.as_ref(), labels.as_ref());
+    dataset(read_npy(fp)?, fp, read_npy(lp)?, lp, task)
+}
+
+/// Like [`read_npy_dataset`] on the contents of the two files; the names are used in errors.
+pub fn read_npy_dataset_from_bytes(
+    features: &[u8],
+    features_name: impl AsRef<Path>,
+    labels: &[u8],
+    labels_name: impl AsRef<Path>,
+    task: Task,
+) -> Result<Dataset> {
+    let (fp, lp) = (features_name.as_ref(), labels_name.as_ref());
+    let x = read_npy_from_bytes(features, fp)?;
+    dataset(x, fp, read_npy_from_bytes(labels, lp)?, lp, task)
+}
+
+/// The dataset of features `(x, xs)` read from `fp` and labels `(y, ys)` read from `lp`.
+fn dataset(
+    (x, xs): (Vec<f32>, Vec<usize>),
+    fp: &Path,
+    (y, ys): (Vec<f32>, Vec<usize>),
+    lp: &Path,
+    task: Task,
+) -> Result<Dataset> {
     let err = |path: &Path, line, field, msg| Error::Parse {
         path: path.into(),
         line,
@@ -136,8 +185,6 @@ pub fn read_npy_dataset(
         msg,
     };
     let not_finite = |v: f32| format!("expected a finite number, found {v}");
-    let (x, xs) = read_npy(fp)?;
-    let (y, ys) = read_npy(lp)?;
     let Some(&n) = xs.first() else {
         return Err(err(
             fp,
@@ -146,15 +193,28 @@ pub fn read_npy_dataset(
             "expected an array of one row per sample, found a scalar".into(),
         ));
     };
-    let d = xs[1..].iter().product::<usize>();
-    if d == 0 {
+    // With no rows the other sizes are not backed by any data (`(0, 10000000)` is a valid, empty
+    // array of 16 bytes), and a dataset would still allocate per feature: refuse it, as the CSV
+    // reader refuses a file without data rows. With rows, the sizes are bounded by the file.
+    if n == 0 {
         return Err(err(
             fp,
             0,
             "shape".into(),
-            format!("expected at least one feature per row, found shape {xs:?}"),
+            format!("expected at least one row, found shape {xs:?} (no data)"),
         ));
     }
+    let d = match checked_product(&xs[1..]) {
+        Some(d) if d > 0 => d,
+        _ => {
+            return Err(err(
+                fp,
+                0,
+                "shape".into(),
+                format!("expected at least one feature per row, found shape {xs:?}"),
+            ))
+        }
+    };
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         return Err(err(
             fp,
@@ -170,7 +230,13 @@ pub fn read_npy_dataset(
         );
         return Err(err(lp, 0, "shape".into(), msg));
     }
-    let k = ys[1..].iter().product::<usize>();
+    let k = match checked_product(&ys[1..]) {
+        Some(k) if k > 0 => k,
+        _ => {
+            let msg = format!("expected at least one target per row, found shape {ys:?}");
+            return Err(err(lp, 0, "shape".into(), msg));
+        }
+    };
     // Labels as text, so that the CSV rules apply: integral values are written as integers.
     let as_text = |v: f32| {
         if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -182,11 +248,10 @@ pub fn read_npy_dataset(
     let text: Vec<String> = y.iter().map(|&v| as_text(v)).collect();
     let classify = match task {
         Task::Classification if k != 1 => {
-            return Err(Error::invalid(
-                "targets",
-                k,
-                "one target column for classification",
-            ));
+            let msg = format!(
+                "expected one target per row for classification, found shape {ys:?} ({k} per row)"
+            );
+            return Err(err(lp, 0, "shape".into(), msg));
         }
         Task::Classification => true,
         Task::Regression => false,
@@ -212,6 +277,11 @@ pub fn read_npy_dataset(
         Targets::Values { data: y, names }
     };
     Dataset::new(Features::F32(x), d, targets)
+}
+
+/// The product of `dims`, or `None` if it overflows `usize`.
+fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
 }
 
 /// The text after `'key':` in a Python dict literal.

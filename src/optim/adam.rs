@@ -11,10 +11,11 @@
 //! θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 //! ```
 //!
-//! Unlike PyTorch, the update runs with subnormals flushed to zero and stores moments below the
-//! smallest normal f32 (1.2e-38) as 0: a weight whose gradient stays 0 would otherwise decay its
-//! moments into subnormals, which made a batch-1 MNIST epoch 3× slower. Such values cannot move a
-//! weight by a representable amount.
+//! Unlike PyTorch, the update stores moments (m, v and AMSGrad's v_max) below the smallest normal
+//! f32 (1.2e-38) as 0, in software as Sgd and RMSprop do: a weight whose gradient stays 0 would
+//! otherwise decay its moments into subnormals, which made a batch-1 MNIST epoch 3× slower. Such
+//! values cannot move a weight by a representable amount. (The CPU's flush-to-zero mode is not
+//! used: changing MXCSR around compiled Rust code is undefined behaviour.)
 //!
 //! The bias corrections `1 − βᵗ` are computed in f64, as PyTorch computes them in Python floats.
 //! Each parameter counts its own steps t (PyTorch's per-parameter `step`), so a parameter that
@@ -261,21 +262,6 @@ pub(super) fn update(
     grads: &Gradients,
 ) {
     let (b1, b2) = h.betas;
-    crate::tensor::simd::flush_denormals(|| {
-        update_moments(h, decoupled, slots, params, grads, b1, b2)
-    });
-}
-
-#[allow(clippy::too_many_arguments)]
-fn update_moments(
-    h: Hyper,
-    decoupled: bool,
-    slots: &mut Vec<Option<Moments>>,
-    params: &mut Parameters,
-    grads: &Gradients,
-    b1: f32,
-    b2: f32,
-) {
     state::for_each_with_grad(params, grads, slots, |p, g, shape, slot| {
         let s = slot.get_or_insert_with(|| Moments {
             step: 0,
@@ -314,11 +300,13 @@ fn update_moments(
             crate::tensor::simd::dispatch(AdamStep(p, g, m, v, c));
             return;
         };
+        // AMSGrad: the same flush of every stored moment, v_max included (a v_max loaded from a
+        // checkpoint may hold subnormals even though every v here is flushed).
         for k in 0..p.len() {
             let gk = g[k] + l2 * p[k];
-            m[k] += (1.0 - b1) * (gk - m[k]);
-            v[k] = v[k] * b2 + (1.0 - b2) * gk * gk;
-            vm[k] = vm[k].max(v[k]);
+            m[k] = flush(m[k] + (1.0 - b1) * (gk - m[k]));
+            v[k] = flush(v[k] * b2 + (1.0 - b2) * gk * gk);
+            vm[k] = flush(vm[k].max(v[k]));
             p[k] -= step_size * (m[k] / (vm[k].sqrt() / bc2_sqrt + h.eps));
         }
     });

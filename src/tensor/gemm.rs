@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁴: on the MLP the
 /// 784→256 products from batch 128 on use 2 threads (measured 0.68 → 0.61 s/epoch at batch 128);
-/// the GEMM-choice sweep found smaller products lose on 2 threads.
+/// the GEMM-choice sweep found smaller products lose on 2 threads. Tests lower it through
+/// [`set_parallel_threshold`].
 const PARALLEL_THRESHOLD: usize = 1 << 24;
 /// Below this many multiply-adds the plain loop beats the GEMM call overhead.
 const NAIVE_THRESHOLD: usize = 512;
@@ -26,6 +27,29 @@ const NAIVE_THRESHOLD: usize = 512;
 const SMALL_ROWS: usize = 2;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The threshold in effect; `PARALLEL_THRESHOLD` unless a test changed it.
+static PARALLEL_MACS: AtomicUsize = AtomicUsize::new(PARALLEL_THRESHOLD);
+/// How many products have been handed to the `gemm` crate with more than one thread.
+static PARALLEL_PRODUCTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Internal, for tests: sets how many multiply-adds (m·k·n) a product needs before it may use
+/// more than one thread; `0` restores the default (2²⁴). Process-wide, like
+/// [`set_num_threads`]. It exists so that a test can make the small products of a quick
+/// training run take the multi-threaded path and check that the result is the same; it
+/// changes speed, never results. Not part of the stable API.
+#[doc(hidden)]
+pub fn set_parallel_threshold(macs: usize) {
+    let macs = if macs == 0 { PARALLEL_THRESHOLD } else { macs };
+    PARALLEL_MACS.store(macs, Ordering::Relaxed);
+}
+
+/// Internal, for tests: how many matrix products so far (in this process) were run with more
+/// than one thread. Lets a test assert that the multi-threaded path really ran. Not part of
+/// the stable API.
+#[doc(hidden)]
+pub fn parallel_products() -> usize {
+    PARALLEL_PRODUCTS.load(Ordering::Relaxed)
+}
 
 /// Sets how many threads large matrix products may use (0 = all cores, the default).
 ///
@@ -129,7 +153,8 @@ pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool)
         return;
     }
     let threads = num_threads();
-    let par = if threads > 1 && work >= PARALLEL_THRESHOLD {
+    let par = if threads > 1 && work >= PARALLEL_MACS.load(Ordering::Relaxed) {
+        PARALLEL_PRODUCTS.fetch_add(1, Ordering::Relaxed);
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None

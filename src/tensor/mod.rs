@@ -10,6 +10,8 @@ pub use shape::{Shape, MAX_RANK};
 
 pub(crate) use gemm::{matmul_into, transposed_rhs_pays, MatRef};
 pub use gemm::{num_threads, set_num_threads};
+#[doc(hidden)]
+pub use gemm::{parallel_products, set_parallel_threshold};
 pub(crate) use reduce::{max_dim_into, sum_dim_into};
 
 use crate::error::{Error, Result};

@@ -91,31 +91,3 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
     #[cfg(not(target_arch = "x86_64"))]
     k.run()
 }
-
-/// Runs `f` with subnormal floats flushed to zero (x86 MXCSR FTZ and DAZ), restoring the previous
-/// mode afterwards; on other targets it just runs `f`.
-///
-/// Optimizer updates use it: a moment that decays towards zero (a weight whose gradient stays 0)
-/// or the square of a tiny gradient would otherwise pass through subnormals, where each vector
-/// instruction takes a micro-code assist of ~100 cycles. A subnormal is below 1.2e-38, so the
-/// flushed values could not move any weight by a representable amount anyway. PyTorch keeps
-/// subnormals (unless `torch.set_flush_denormal(True)`).
-pub(crate) fn flush_denormals<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        const FTZ_DAZ: u32 = (1 << 15) | (1 << 6);
-        let mut old: u32 = 0;
-        // SAFETY: stmxcsr/ldmxcsr read and write this thread's SSE control register only; the
-        // old value is restored before returning, so no other code sees the changed mode.
-        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut old, options(nostack)) };
-        let new = old | FTZ_DAZ;
-        unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &new, options(nostack)) };
-        let r = f();
-        unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &old, options(nostack)) };
-        r
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        f()
-    }
-}
