@@ -11,8 +11,9 @@
 //! is an error naming the expected and found byte counts. Errors are [`Error::Parse`] with line 0
 //! (the whole file), or the 1-based row for a bad value.
 
+use super::columns::class_labels;
 use super::csv::Task;
-use super::preprocess::{class_indices, is_classification};
+use super::preprocess::is_classification;
 use super::{Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -41,10 +42,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
 /// assert_eq!(read_npy_from_bytes(&file, "a.npy").unwrap(), (vec![1.5, -2.0], vec![2]));
 /// assert!(read_npy_from_bytes(&file[..20], "a.npy").is_err());
 /// ```
-pub fn read_npy_from_bytes(
-    bytes: &[u8],
-    name: impl AsRef<Path>,
-) -> Result<(Vec<f32>, Vec<usize>)> {
+pub fn read_npy_from_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<(Vec<f32>, Vec<usize>)> {
     let path = name.as_ref();
     let err = |field: &str, msg: String| Error::Parse {
         path: path.into(),
@@ -258,7 +256,7 @@ fn dataset(
         Task::Auto => k == 1 && is_classification(&text),
     };
     let targets = if classify {
-        let (labels, names) = class_indices(&text);
+        let (labels, names) = class_labels(&text);
         Targets::Classes { labels, names }
     } else {
         if let Some(i) = y.iter().position(|v| !v.is_finite()) {

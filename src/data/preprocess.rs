@@ -13,7 +13,7 @@ use super::{Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 /// How many samples go to validation and test; training gets the rest.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -426,30 +426,6 @@ pub(crate) fn is_classification<S: AsRef<str>>(values: &[S]) -> bool {
         }
     }
     all_int
-}
-
-/// Class indices and names for labels, by the rule in [`super::csv`].
-pub(crate) fn class_indices<S: AsRef<str>>(values: &[S]) -> (Vec<u32>, Vec<String>) {
-    let small_int = |s: &str| {
-        if s.bytes().all(|b| b.is_ascii_digit()) {
-            s.parse::<u16>().ok()
-        } else {
-            None
-        }
-    };
-    let ints: Option<Vec<u32>> = values
-        .iter()
-        .map(|s| small_int(s.as_ref()).map(u32::from))
-        .collect();
-    if let Some(labels) = ints.filter(|l| !l.is_empty()) {
-        let k = labels.iter().max().map_or(0, |&m| m + 1);
-        return (labels, (0..k).map(|i| i.to_string()).collect());
-    }
-    let sorted: BTreeSet<&str> = values.iter().map(AsRef::as_ref).collect();
-    let names: Vec<String> = sorted.into_iter().map(String::from).collect();
-    let index = |s: &str| names.binary_search_by(|n| n.as_str().cmp(s)).unwrap_or(0) as u32;
-    let labels = values.iter().map(|s| index(s.as_ref())).collect();
-    (labels, names)
 }
 
 /// One-hot rows: a `(labels.len(), classes)` tensor with a 1 at each label's column.
