@@ -177,6 +177,12 @@ impl Checkpoint {
         }
         let net = Mlp::from_params(meta.model.architecture.clone(), &params)
             .map_err(|e| bad(e.to_string()))?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some((dup, _)) = meta.optimizer_state.iter().find(|(n, _)| !seen.insert(n)) {
+            return Err(bad(format!(
+                "optimizer state {dup:?} is listed twice; expected each state tensor once"
+            )));
+        }
         let mut optimizer_state = vec![];
         for (name, shape) in &meta.optimizer_state {
             optimizer_state.push((
