@@ -81,11 +81,7 @@ fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
 fn npy_zero_rows_and_a_huge_width_is_an_error_without_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let y = write(dir.path(), "y.npy", npy("<i8", "(0,)", &[]));
-    for shape in [
-        "(0, 4294967296)",
-        "(0, 10000000)",
-        "(0, 4294967296, 4294967296)",
-    ] {
+    for shape in ["(0, 4294967296)", "(0, 10000000)", "(0, 65536, 65536)"] {
         let x = write(dir.path(), "x.npy", npy("<f4", shape, &[]));
         // The array itself is honest: empty, whatever the other sizes are.
         let ((data, dims), bytes) = allocated(|| read_npy(&x).unwrap());
@@ -106,13 +102,15 @@ fn npy_zero_rows_and_a_huge_width_is_an_error_without_allocating() {
 #[test]
 fn npy_sizes_whose_product_overflows_are_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    // Overflows before a zero is reached, in any order of multiplication.
-    let p = write(
-        dir.path(),
-        "big.npy",
-        npy("<f4", "(4294967296, 4294967296, 0)", &[]),
-    );
-    assert_eq!(read_npy(&p).unwrap().0.len(), 0);
+    // Empty, but a row's width would overflow: refused whatever the position of the zero, so
+    // that no reader multiplying the sizes after the first can overflow.
+    for shape in ["(4294967296, 4294967296, 0)", "(0, 4294967296, 4294967296)"] {
+        let p = write(dir.path(), "big.npy", npy("<f4", shape, &[]));
+        check(
+            &read_npy(&p).unwrap_err().to_string(),
+            &["big.npy:0: shape:", "too large", "overflows"],
+        );
+    }
     let p = write(
         dir.path(),
         "over.npy",

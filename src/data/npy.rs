@@ -116,14 +116,16 @@ pub fn read_npy_from_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<(Vec<
             format!("unsupported dtype \"{descr}\"; expected one of {supported}"),
         )
     })?;
-    // A zero anywhere makes the array empty whatever the other sizes are, so it is tested first:
-    // a product taken in order could overflow on `(2**40, 2**40, 0)` before reaching the zero.
-    let numel = match shape.contains(&0) {
-        true => Some(0),
-        false => checked_product(&shape),
-    };
-    let expected = numel.and_then(|n| n.checked_mul(size));
-    let expected = expected.ok_or_else(|| err("shape", format!("shape {shape:?} is too large")))?;
+    // Every product of the sizes must fit in usize, even where a zero makes the array empty
+    // (`(0, 2**40, 2**40)`): a reader multiplies the sizes after the first to get a row's width.
+    // So the product of the non-zero sizes (and the element size) is checked, whatever the zeros.
+    let nonzero: Vec<usize> = shape.iter().copied().filter(|&d| d != 0).collect();
+    let all_bytes = checked_product(&nonzero).and_then(|n| n.checked_mul(size));
+    let all_bytes = all_bytes.ok_or_else(|| {
+        let msg = format!("shape {shape:?} is too large: the product of its sizes overflows");
+        err("shape", msg)
+    })?;
+    let expected = if shape.contains(&0) { 0 } else { all_bytes };
     let data = &bytes[start + header_len..];
     if data.len() != expected {
         let what = if data.len() < expected {
