@@ -5,7 +5,10 @@
 //! allocation and reallocation asks for: an upper bound of what a call held at its peak.
 
 use backprop::data::idx::{read_idx_images_from_bytes, read_idx_labels_from_bytes};
-use backprop::data::{read_idx_labels, read_mnist_dir, read_npy, read_npy_dataset, Task};
+use backprop::data::{
+    read_idx_labels, read_mnist_dir, read_npy, read_npy_dataset, read_npy_features, read_npy_table,
+    CsvOptions, Task,
+};
 use backprop::io::{atomic_write, Checkpoint, Model};
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -149,6 +152,29 @@ fn npy_labels_without_columns_name_the_labels_file() {
             .unwrap_err()
             .to_string(),
         &["y2.npy:0: shape:", "one target per row for classification"],
+    );
+}
+
+/// The table readers the command line uses (`src/data/columns.rs`) must refuse a zero-row array
+/// before allocating per column, as `read_npy_dataset` does: with `(0, 10000000)` they build ten
+/// million column names (about 700 MB) first.
+#[test]
+#[ignore = "needs the same no-rows check in src/data/columns.rs (read_npy_table, read_npy_features)"]
+fn npy_table_with_zero_rows_and_a_huge_width_allocates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = write(dir.path(), "x.npy", npy("<f4", "(0, 10000000)", &[]));
+    let y = write(dir.path(), "y.npy", npy("<i8", "(0,)", &[]));
+    let opts = CsvOptions::default();
+    let (res, bytes) = allocated(|| read_npy_table(&x, Some(&y), &opts));
+    check(&res.unwrap_err().to_string(), &["x.npy:0: shape:"]);
+    assert!(bytes < MB, "read_npy_table allocated {bytes} bytes");
+    let (res, bytes) = allocated(|| read_npy_table(&x, None, &opts));
+    check(&res.unwrap_err().to_string(), &["x.npy:0: shape:"]);
+    assert!(bytes < MB, "read_npy_table allocated {bytes} bytes");
+    let (res, bytes) = allocated(|| read_npy_features(&x, None, None, &opts).map(|t| t.len()));
+    assert!(
+        bytes < MB,
+        "read_npy_features allocated {bytes} bytes ({res:?})"
     );
 }
 
@@ -411,6 +437,18 @@ fn checkpoint_optimizer_state_of_rank_5_is_a_model_file_error() {
             ],
         );
     }
+}
+
+/// Found by fuzzing (`fuzz/`, target `checkpoint`, in its first 10 seconds): a checkpoint whose
+/// metadata lists one optimizer state tensor twice loaded, and saving it again panicked inside
+/// `safetensors::serialize` (index out of bounds). The fixture is the smallest seed checkpoint
+/// with its second state entry renamed to the first's (`step.0` twice).
+#[test]
+fn checkpoint_with_duplicate_optimizer_state_names_is_refused() {
+    let bytes = include_bytes!("fixtures/checkpoint-duplicate-state-name.ckpt");
+    let res = Checkpoint::from_bytes(bytes, Path::new("dup.ckpt"));
+    let err = res.expect_err("a checkpoint listing optimizer state step.0 twice loaded");
+    check(&err.to_string(), &["dup.ckpt", "step.0"]);
 }
 
 // ---- saving ----
