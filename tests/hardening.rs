@@ -159,7 +159,6 @@ fn npy_labels_without_columns_name_the_labels_file() {
 /// before allocating per column, as `read_npy_dataset` does: with `(0, 10000000)` they build ten
 /// million column names (about 700 MB) first.
 #[test]
-#[ignore = "needs the same no-rows check in src/data/columns.rs (read_npy_table, read_npy_features)"]
 fn npy_table_with_zero_rows_and_a_huge_width_allocates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let x = write(dir.path(), "x.npy", npy("<f4", "(0, 10000000)", &[]));

@@ -706,6 +706,12 @@ fn table_shape(path: &Path, shape: &[usize]) -> Result<(usize, usize)> {
             field: "shape".into(),
             msg: "expected an array of one row per sample, found a scalar".into(),
         }),
+        [0, ..] => Err(Error::Parse {
+            path: path.into(),
+            line: 0,
+            field: "shape".into(),
+            msg: format!("{shape:?} has no rows; expected at least one sample"),
+        }),
         [n, rest @ ..] => Ok((*n, rest.iter().product())),
     }
 }
