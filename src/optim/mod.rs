@@ -10,6 +10,7 @@
 //! | [`RmsProp`] | `v ← αv + (1−α)g²`, `θ ← θ − lr·g/(√v + ε)` |
 //! | [`Adam`], [`AdamW`] | bias-corrected moments `m̂`, `v̂`; `θ ← θ − lr·m̂/(√v̂ + ε)` |
 //! | [`Rprop`] | per-weight step Δ grows ×η⁺ while the sign of g holds, shrinks ×η⁻ when it flips |
+//! | [`Quickprop`] | per-weight jump to the minimum of a parabola through the last two slopes, at most μ× the last step |
 //!
 //! Learning-rate schedules ([`StepLr`], [`ExponentialLr`], [`CosineAnnealingLr`],
 //! [`ReduceLrOnPlateau`], [`LinearWarmup`]) live in [`schedule`] and are stepped once per epoch;
@@ -24,6 +25,7 @@ mod adamw;
 mod config;
 mod lr_schedule;
 mod plateau;
+mod quickprop;
 mod rmsprop;
 mod rprop;
 pub mod schedule;
@@ -35,6 +37,7 @@ pub use adam::Adam;
 pub use adamw::AdamW;
 pub use config::OptimizerConfig;
 pub use lr_schedule::{LinearWarmup, LrSchedule};
+pub use quickprop::Quickprop;
 pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use schedule::{
