@@ -780,3 +780,148 @@ fn steps_after_the_first_do_not_allocate() {
         assert_eq!(allocations(), before, "{:?}", opt.state().first());
     }
 }
+
+/// One step on `loss = Σ k ⊙ w²/2`, so ∂loss/∂w = k ⊙ w (a curvature k per element).
+fn curved_step(opt: &mut dyn Optimizer, ps: &mut Parameters, w: ParamId, k: &[f32]) {
+    let mut tape = Tape::new();
+    let mut g = Graph::new(&mut tape, ps);
+    let wv = g.param(w);
+    let kv = g.input(&Tensor::from_vec(k.to_vec(), [k.len()]).unwrap());
+    let sq = g.square(wv);
+    let ksq = g.mul(kv, sq);
+    let s = g.sum(ksq);
+    let l = g.scale(s, 0.5);
+    let grads = g.backward(l);
+    opt.step(ps, &grads);
+}
+
+#[test]
+fn quickprop_steps() {
+    // g = k ⊙ w with k = [1, 4, 1], ε = 0.1, μ = 1.75, shrink σ = μ/(1 + μ) = 0.636364.
+    // Step 1: no previous step, so plain gradient descent Δ = −εS:
+    //   a: w = 1,    S = 1,    Δ = −0.1,  w = 0.9
+    //   b: w = 0.5,  S = 2,    Δ = −0.2,  w = 0.3
+    //   c: w = −2,   S = −2,   Δ = 0.2,   w = −1.8
+    // Step 2:
+    //   a: S = 0.9, S₋ = 1, Δ₋ = −0.1 < 0. S > 0: gradient term −0.1·0.9 = −0.09. S ≥ σS₋ =
+    //      0.636364 (the parabola's jump, 0.9/0.1 = 9 steps, is too far): maximum step μΔ₋ =
+    //      −0.175. Δ = −0.265, w = 0.635.
+    //   b: S = 1.2, S₋ = 2, Δ₋ = −0.2. Gradient term −0.12. S < σS₋ = 1.272727: the parabola,
+    //      Δ₋·S/(S₋ − S) = −0.2·1.2/0.8 = −0.3 (to w = 0, the exact minimum). Δ = −0.42,
+    //      w = −0.12 (the gradient term overshoots).
+    //   c: S = −1.8, S₋ = −2, Δ₋ = 0.2 > 0. S < 0: gradient term 0.18. S ≤ σS₋ = −1.272727:
+    //      maximum step μΔ₋ = 0.35. Δ = 0.53, w = −1.27 (= −2 × a).
+    // Step 3:
+    //   a: S = 0.635, S₋ = 0.9, Δ₋ = −0.265. Gradient term −0.0635; S ≥ σS₋ = 0.572727:
+    //      μΔ₋ = −0.46375. Δ = −0.52725, w = 0.10775.
+    //   b: S = −0.48, S₋ = 1.2, Δ₋ = −0.42 < 0. S ≤ 0: no gradient term (the slope now points
+    //      back). S < σS₋ = 0.763636: parabola −0.42·(−0.48)/(1.2 + 0.48) = 0.12. w = 0.
+    //   c: −2 × a: w = −0.2155.
+    let (mut ps, w) = params(&[1.0, 0.5, -2.0]);
+    let mut opt = Quickprop::new(0.1).build().unwrap();
+    let k = [1.0, 4.0, 1.0];
+    curved_step(&mut opt, &mut ps, w, &k);
+    assert_close(ps[w].data(), &[0.9, 0.3, -1.8]);
+    assert_close(state_of(&opt, "prev_grad.0").data(), &[1.0, 2.0, -2.0]);
+    assert_close(state_of(&opt, "prev_step.0").data(), &[-0.1, -0.2, 0.2]);
+    curved_step(&mut opt, &mut ps, w, &k);
+    assert_close(ps[w].data(), &[0.635, -0.12, -1.27]);
+    assert_close(state_of(&opt, "prev_step.0").data(), &[-0.265, -0.42, 0.53]);
+    curved_step(&mut opt, &mut ps, w, &k);
+    assert_close(ps[w].data(), &[0.10775, 0.0, -0.2155]);
+}
+
+#[test]
+fn quickprop_weight_decay_and_mu() {
+    // c = [1], w = 2, ε = 0.1, λ = 0.5, μ = 1.2 (σ = 1.2/2.2 = 0.545455): S = c + λw.
+    // 1: S = 1 + 1 = 2,           Δ = −0.2,                                    w = 1.8
+    // 2: S = 1 + 0.9 = 1.9, S₋ = 2, Δ₋ = −0.2. Gradient term −0.19; S ≥ σS₋ = 1.090909:
+    //    μΔ₋ = −0.24. Δ = −0.43, w = 1.37.
+    // 3: S = 1 + 0.685 = 1.685, S₋ = 1.9. Gradient term −0.1685; S ≥ 1.036364: μΔ₋ = −0.516.
+    //    Δ = −0.6845, w = 0.6855.
+    // 4: S = 1 + 0.34275 = 1.34275, S₋ = 1.685, Δ₋ = −0.6845. Gradient term −0.134275;
+    //    S ≥ σS₋ = 0.919091: μΔ₋ = −0.8214. Δ = −0.955675, w = −0.270175.
+    let (mut ps, w) = params(&[2.0]);
+    let mut opt = Quickprop::new(0.1)
+        .mu(1.2)
+        .weight_decay(0.5)
+        .build()
+        .unwrap();
+    for want in [1.8, 1.37, 0.6855, -0.270_175] {
+        const_step(&mut opt, &mut ps, w, &[1.0]);
+        assert_close(ps[w].data(), &[want]);
+    }
+    // 5: w < 0 now: S = 1 − 0.1350875 = 0.8649125, S₋ = 1.34275, Δ₋ = −0.955675. Gradient term
+    //    −0.0864913; S ≥ σS₋ = 0.732409 still: μΔ₋ = −1.14681. Δ = −1.2333013, w = −1.5034763.
+    //    (With the decay the minimum is at w = −2; the steps grow by at most μ to get there.)
+    const_step(&mut opt, &mut ps, w, &[1.0]);
+    assert_close(ps[w].data(), &[-1.503_476_3]);
+}
+
+#[test]
+fn quickprop_defaults_validation_and_state() {
+    let q = Quickprop::default();
+    assert_eq!((q.lr, q.mu, q.weight_decay), (0.1, 1.75, 0.0));
+    assert_invalid(Quickprop::new(-0.1).build(), "lr");
+    assert_invalid(Quickprop::new(0.1).mu(0.0).build(), "mu");
+    assert_invalid(Quickprop::new(0.1).mu(f32::NAN).build(), "mu");
+    assert_invalid(
+        Quickprop::new(0.1).weight_decay(-1.0).build(),
+        "weight_decay",
+    );
+
+    // Saved state continues bit-identically, as for the other optimizers.
+    let mut start = Parameters::new();
+    start.add("w", Tensor::from_vec(vec![1.0, -2.0, 0.5], [3]).unwrap());
+    start.add("b", Tensor::from_vec(vec![0.25, -0.75], [2, 1]).unwrap());
+    let make = || Quickprop::new(0.1).weight_decay(0.01);
+    let (mut a, mut b) = (start.clone(), start);
+    let mut opt_a = make();
+    for _ in 0..5 {
+        two_param_step(&mut opt_a, &mut a);
+    }
+    let mut opt_b = make();
+    for _ in 0..3 {
+        two_param_step(&mut opt_b, &mut b);
+    }
+    let saved = opt_b.state();
+    assert!(saved.iter().any(|(n, _)| n == "prev_step.1"), "{saved:?}");
+    let mut opt_c = make();
+    opt_c.load_state_checked(&b, &saved).unwrap();
+    assert_eq!(opt_c.state(), saved);
+    for _ in 0..2 {
+        two_param_step(&mut opt_c, &mut b);
+    }
+    assert_eq!(a, b);
+
+    // A parameter without a gradient is left alone, with no state; later steps allocate nothing.
+    let mut ps = Parameters::new();
+    let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
+    let u = ps.add("u", Tensor::from_vec(vec![3.0, 4.0], [2]).unwrap());
+    let mut opt = Quickprop::default();
+    half_square_step(&mut opt, &mut ps, w);
+    assert_eq!(ps[u].to_vec(), vec![3.0, 4.0]);
+    assert!(opt.state().iter().all(|(n, _)| n.ends_with(".0")));
+    let mut tape = Tape::new();
+    let mut g = Graph::new(&mut tape, &ps);
+    let wv = g.param(w);
+    let sq = g.square(wv);
+    let l = g.sum(sq);
+    let grads = g.backward(l);
+    opt.step(&mut ps, &grads);
+    let before = allocations();
+    opt.step(&mut ps, &grads);
+    opt.step(&mut ps, &grads);
+    assert_eq!(allocations(), before);
+}
+
+#[test]
+fn quickprop_steps_never_go_subnormal() {
+    // A step below 2⁻¹²⁶ is stored as 0, and the next step is gradient descent again.
+    // g = c = 1e-30, ε = 1e-9: Δ = −1e-39 (subnormal) → 0.
+    let (mut ps, w) = params(&[1.0]);
+    let mut opt = Quickprop::new(1e-9);
+    const_step(&mut opt, &mut ps, w, &[1e-30]);
+    assert_eq!(state_of(&opt, "prev_step.0").data(), &[0.0]);
+    assert_eq!(ps[w].data(), &[1.0]);
+}

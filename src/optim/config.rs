@@ -1,7 +1,7 @@
 //! An optimizer described as data: what a checkpoint stores and what the command line builds.
 
 use crate::error::{Error, Result};
-use crate::optim::{Adagrad, Adam, AdamW, Optimizer, RmsProp, Rprop, Sgd};
+use crate::optim::{Adagrad, Adam, AdamW, Lbfgs, Optimizer, Quickprop, RmsProp, Rprop, Sgd};
 use serde::{Deserialize, Serialize};
 
 /// An optimizer's name and hyper-parameters.
@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 /// let cfg = OptimizerConfig::default_for("sgd", Some(0.05)).unwrap().with_momentum(0.9);
 /// let opt = cfg.build().unwrap();
 /// assert_eq!(opt.lr(), 0.05);
-/// assert!(OptimizerConfig::default_for("lbfgs", None).is_err());
+/// assert!(OptimizerConfig::default_for("lbfgs", None).unwrap().is_full_batch_closure());
+/// assert!(OptimizerConfig::default_for("newton", None).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
@@ -92,6 +93,31 @@ pub enum OptimizerConfig {
         /// (Δmin, Δmax).
         step_sizes: (f32, f32),
     },
+    /// [`Quickprop`].
+    Quickprop {
+        /// Learning rate ε of the gradient-descent term.
+        lr: f32,
+        /// Maximum growth factor μ.
+        mu: f32,
+        /// Weight decay λ, added to the slope.
+        weight_decay: f32,
+    },
+    /// [`Lbfgs`]. The trainer runs it full batch: each epoch is one [`Lbfgs::step_closure`] over
+    /// the whole training set, whatever the batch size.
+    Lbfgs {
+        /// First trial step of each line search.
+        lr: f32,
+        /// Iterations per epoch (per call).
+        max_iter: usize,
+        /// Loss evaluations per epoch (`None` = `max_iter · 5/4`).
+        max_eval: Option<usize>,
+        /// Gradient tolerance.
+        tolerance_grad: f32,
+        /// Loss/parameter change tolerance.
+        tolerance_change: f32,
+        /// Remembered (s, y) pairs.
+        history_size: usize,
+    },
 }
 
 impl Default for OptimizerConfig {
@@ -120,15 +146,32 @@ impl OptimizerConfig {
             | OptimizerConfig::Rmsprop { lr, .. }
             | OptimizerConfig::Adam { lr, .. }
             | OptimizerConfig::Adamw { lr, .. }
-            | OptimizerConfig::Rprop { lr, .. } => lr,
+            | OptimizerConfig::Rprop { lr, .. }
+            | OptimizerConfig::Quickprop { lr, .. }
+            | OptimizerConfig::Lbfgs { lr, .. } => lr,
         }
     }
 
+    /// Whether this is L-BFGS, which the trainer runs on the full batch through a closure.
+    pub fn is_full_batch_closure(&self) -> bool {
+        matches!(self, OptimizerConfig::Lbfgs { .. })
+    }
+
     /// The names [`OptimizerConfig::default_for`] accepts.
-    pub const NAMES: [&'static str; 6] = ["sgd", "adagrad", "rmsprop", "adam", "adamw", "rprop"];
+    pub const NAMES: [&'static str; 8] = [
+        "sgd",
+        "adagrad",
+        "rmsprop",
+        "adam",
+        "adamw",
+        "rprop",
+        "quickprop",
+        "lbfgs",
+    ];
 
     /// PyTorch's defaults for the named optimizer, with `lr` if given (SGD's default lr here is
-    /// 0.01, since PyTorch has none).
+    /// 0.01, since PyTorch has none; Quickprop, which PyTorch lacks, has ε = 0.1 and μ = 1.75;
+    /// L-BFGS has history 10, scipy's, where PyTorch keeps 100).
     pub fn default_for(name: &str, lr: Option<f32>) -> Result<OptimizerConfig> {
         Ok(match name.to_ascii_lowercase().as_str() {
             "sgd" => {
@@ -190,11 +233,30 @@ impl OptimizerConfig {
                     step_sizes: o.step_sizes,
                 }
             }
+            "quickprop" => {
+                let o = Quickprop::new(lr.unwrap_or(Quickprop::default().lr));
+                OptimizerConfig::Quickprop {
+                    lr: o.lr,
+                    mu: o.mu,
+                    weight_decay: o.weight_decay,
+                }
+            }
+            "lbfgs" => {
+                let o = Lbfgs::new(lr.unwrap_or(Lbfgs::default().lr));
+                OptimizerConfig::Lbfgs {
+                    lr: o.lr,
+                    max_iter: o.max_iter,
+                    max_eval: o.max_eval,
+                    tolerance_grad: o.tolerance_grad,
+                    tolerance_change: o.tolerance_change,
+                    history_size: o.history_size,
+                }
+            }
             other => {
                 return Err(Error::invalid(
                     "optimizer",
                     other,
-                    "one of sgd, adagrad, rmsprop, adam, adamw, rprop",
+                    "one of sgd, adagrad, rmsprop, adam, adamw, rprop, quickprop, lbfgs",
                 ))
             }
         })
@@ -211,15 +273,32 @@ impl OptimizerConfig {
         self
     }
 
-    /// Sets weight decay (all but Rprop, which has none).
+    /// Sets weight decay (all but Rprop and L-BFGS, which have none).
     pub fn with_weight_decay(mut self, w: f32) -> OptimizerConfig {
         match &mut self {
             OptimizerConfig::Sgd { weight_decay, .. }
             | OptimizerConfig::Adagrad { weight_decay, .. }
             | OptimizerConfig::Rmsprop { weight_decay, .. }
             | OptimizerConfig::Adam { weight_decay, .. }
-            | OptimizerConfig::Adamw { weight_decay, .. } => *weight_decay = w,
-            OptimizerConfig::Rprop { .. } => {}
+            | OptimizerConfig::Adamw { weight_decay, .. }
+            | OptimizerConfig::Quickprop { weight_decay, .. } => *weight_decay = w,
+            OptimizerConfig::Rprop { .. } | OptimizerConfig::Lbfgs { .. } => {}
+        }
+        self
+    }
+
+    /// Sets the L-BFGS history size (L-BFGS only; ignored by the others).
+    pub fn with_history_size(mut self, n: usize) -> OptimizerConfig {
+        if let OptimizerConfig::Lbfgs { history_size, .. } = &mut self {
+            *history_size = n;
+        }
+        self
+    }
+
+    /// Sets L-BFGS's iterations per epoch (L-BFGS only; ignored by the others).
+    pub fn with_max_iter(mut self, n: usize) -> OptimizerConfig {
+        if let OptimizerConfig::Lbfgs { max_iter, .. } = &mut self {
+            *max_iter = n;
         }
         self
     }
@@ -241,6 +320,8 @@ impl OptimizerConfig {
             OptimizerConfig::Adam { .. } => "adam",
             OptimizerConfig::Adamw { .. } => "adamw",
             OptimizerConfig::Rprop { .. } => "rprop",
+            OptimizerConfig::Quickprop { .. } => "quickprop",
+            OptimizerConfig::Lbfgs { .. } => "lbfgs",
         }
     }
 
@@ -319,6 +400,29 @@ impl OptimizerConfig {
             } => {
                 let mut o = Rprop::new(lr);
                 (o.etas, o.step_sizes) = (etas, step_sizes);
+                Box::new(o.build()?)
+            }
+            OptimizerConfig::Quickprop {
+                lr,
+                mu,
+                weight_decay,
+            } => Box::new(
+                Quickprop::new(lr)
+                    .mu(mu)
+                    .weight_decay(weight_decay)
+                    .build()?,
+            ),
+            OptimizerConfig::Lbfgs {
+                lr,
+                max_iter,
+                max_eval,
+                tolerance_grad,
+                tolerance_change,
+                history_size,
+            } => {
+                let mut o = Lbfgs::new(lr);
+                (o.max_iter, o.max_eval, o.history_size) = (max_iter, max_eval, history_size);
+                (o.tolerance_grad, o.tolerance_change) = (tolerance_grad, tolerance_change);
                 Box::new(o.build()?)
             }
         })

@@ -10,6 +10,8 @@
 //! | [`RmsProp`] | `v ← αv + (1−α)g²`, `θ ← θ − lr·g/(√v + ε)` |
 //! | [`Adam`], [`AdamW`] | bias-corrected moments `m̂`, `v̂`; `θ ← θ − lr·m̂/(√v̂ + ε)` |
 //! | [`Rprop`] | per-weight step Δ grows ×η⁺ while the sign of g holds, shrinks ×η⁻ when it flips |
+//! | [`Quickprop`] | per-weight jump to the minimum of a parabola through the last two slopes, at most μ× the last step |
+//! | [`Lbfgs`] | `θ ← θ + t·d`, `d = −H·g` from the last m (Δθ, Δg) pairs, t by a strong-Wolfe line search (full batch, via a closure) |
 //!
 //! Learning-rate schedules ([`StepLr`], [`ExponentialLr`], [`CosineAnnealingLr`],
 //! [`ReduceLrOnPlateau`], [`LinearWarmup`]) live in [`schedule`] and are stepped once per epoch;
@@ -22,8 +24,10 @@ mod adagrad;
 mod adam;
 mod adamw;
 mod config;
+mod lbfgs;
 mod lr_schedule;
 mod plateau;
+mod quickprop;
 mod rmsprop;
 mod rprop;
 pub mod schedule;
@@ -34,7 +38,9 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use config::OptimizerConfig;
+pub use lbfgs::{Lbfgs, LossAndGrads};
 pub use lr_schedule::{LinearWarmup, LrSchedule};
+pub use quickprop::Quickprop;
 pub use rmsprop::RmsProp;
 pub use rprop::Rprop;
 pub use schedule::{
@@ -76,5 +82,11 @@ pub trait Optimizer {
     ) -> Result<()> {
         state::check_against(params, state)?;
         self.load_state(state)
+    }
+
+    /// The optimizer as [`Lbfgs`], if it is one: the trainer gives L-BFGS a full-batch closure
+    /// ([`Lbfgs::step_closure`]) instead of calling [`Optimizer::step`]. `None` for the others.
+    fn as_lbfgs(&mut self) -> Option<&mut Lbfgs> {
+        None
     }
 }

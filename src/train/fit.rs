@@ -1,16 +1,17 @@
 //! [`Trainer::fit`]: the epoch loop (see the [module docs](super)).
 
-use super::targets::{fill_targets, plan, target_shape};
+use super::targets::{fill_targets, plan, target_shape, Encoding};
 use super::{Control, EpochReport, Event, History, Monitor, StopReason, TrainState, Trainer};
-use crate::autograd::{Graph, Tape};
+use crate::autograd::{Graph, Tape, Var};
 use crate::data::{split, Dataset, SplitSizes};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::Module;
 use crate::optim::schedule::LrScheduler;
-use crate::optim::Optimizer;
+use crate::optim::{Lbfgs, LossAndGrads, Optimizer};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
+use crate::tensor::Tensor;
 use crate::train::metrics::Accumulator;
 use crate::train::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -272,6 +273,9 @@ impl Run<'_> {
         opt: &mut dyn Optimizer,
         callback: &mut dyn FnMut(Event) -> Control,
     ) -> Result<std::result::Result<Metrics, StopReason>> {
+        if let Some(lbfgs) = opt.as_lbfgs() {
+            return self.lbfgs_epoch(epoch, state, params, lbfgs, callback);
+        }
         let (cfg, train) = (self.cfg, self.train);
         let out = train_width(self.model, params, train)?;
         let (enc, readout) = plan(cfg.loss, train, out)?;
@@ -292,21 +296,7 @@ impl Run<'_> {
         for (b, idx) in order.chunks(bs).enumerate() {
             let m = idx.len();
             let mut g = Graph::new(&mut self.tape, params);
-            let x = g.input_with([m, train.n_features()], |buf| {
-                train.gather_features(idx, buf)
-            });
-            let t = g.input_with(target_shape(enc, m).as_slice(), |buf| {
-                fill_targets(train, idx, enc, buf, &mut truth)
-            });
-            let (_, y) = self.model.forward_for_loss(&mut g, x, cfg.loss)?;
-            let l = match &cfg.class_weights {
-                Some(w) => {
-                    let k = w.len();
-                    let wt = g.input_with([m, k], |buf| weighted_onehot(&truth, w, buf));
-                    Loss::weighted_cross_entropy(&mut g, y, wt)
-                }
-                None => cfg.loss.apply(&mut g, y, t),
-            };
+            let (y, l) = record_loss(&mut g, self.model, cfg, train, idx, enc, &mut truth)?;
             let lv = g.value(l).item();
             if let Some(reason) =
                 bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
@@ -349,6 +339,112 @@ impl Run<'_> {
             .expect("internal error: the tape lost the run's generator");
         Ok(Ok(acc.finish(readout)))
     }
+}
+
+impl Run<'_> {
+    /// One L-BFGS epoch: one [`Lbfgs::step_closure`] on the whole training set — the batch size
+    /// and shuffling do not apply — each evaluation recorded by the batch loop's own
+    /// [`record_loss`] (so frozen parameters get no gradient, passed on as zeros, and stay put;
+    /// class weights apply). The epoch reports the metrics of its first evaluation, at the
+    /// parameters it started from, as a full batch does. Gradient clipping is refused: the line
+    /// search needs the true gradient.
+    fn lbfgs_epoch(
+        &mut self,
+        epoch: usize,
+        state: &mut TrainState,
+        params: &mut Parameters,
+        opt: &mut Lbfgs,
+        callback: &mut dyn FnMut(Event) -> Control,
+    ) -> Result<std::result::Result<Metrics, StopReason>> {
+        let (cfg, train, model) = (self.cfg, self.train, self.model);
+        if cfg.clip_grad_norm.is_some() || cfg.clip_grad_value.is_some() {
+            return Err(Error::invalid(
+                "gradient clipping",
+                "with lbfgs",
+                "no clipping with lbfgs: its line search needs the true gradient",
+            ));
+        }
+        let out = train_width(model, params, train)?;
+        let (enc, readout) = plan(cfg.loss, train, out)?;
+        let all: Vec<usize> = (0..train.len()).collect();
+        let mut truth = vec![];
+        let mut first: Option<(f32, Accumulator)> = None;
+        self.tape.set_rng(state.rng.clone());
+        let tape = &mut self.tape;
+        let mut f = |p: &Parameters| -> Result<LossAndGrads> {
+            let mut g = Graph::new(tape, p);
+            let (y, l) = record_loss(&mut g, model, cfg, train, &all, enc, &mut truth)?;
+            let lv = g.value(l).item();
+            if first.is_none() {
+                let mut acc = Accumulator::default();
+                acc.add(lv, g.value(y).data(), out, &truth, readout);
+                first = Some((lv, acc));
+            }
+            let grads = g.backward(l);
+            let zeros = |id: ParamId| Tensor::zeros(*p[id].shape());
+            let gs = p
+                .ids()
+                .map(|id| grads.get(id).cloned().unwrap_or_else(|| zeros(id)));
+            Ok((lv, gs.collect()))
+        };
+        let result = opt.step_closure(params, &mut f);
+        state.rng = self
+            .tape
+            .take_rng()
+            .expect("internal error: the tape lost the run's generator");
+        result?;
+        let (lv, acc) = first.expect("internal error: L-BFGS evaluates the loss at least once");
+        if let Some(reason) = bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, 1) {
+            return Ok(Err(reason));
+        }
+        state.first_loss.get_or_insert(lv);
+        let ev = Event::Batch {
+            epoch,
+            batch: 1,
+            batches: 1,
+            loss: lv,
+            samples: train.len(),
+            accuracy: acc.running_accuracy(readout),
+        };
+        let stop = callback(ev) == Control::Stop;
+        let flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        if stop || flagged {
+            return Ok(Err(if flagged {
+                StopReason::Interrupted { epoch }
+            } else {
+                StopReason::Callback
+            }));
+        }
+        Ok(Ok(acc.finish(readout)))
+    }
+}
+
+/// Records the forward pass and the loss of the samples `idx` on `g`, returning (output, loss):
+/// the graph of a batch, and of each L-BFGS evaluation.
+fn record_loss(
+    g: &mut Graph,
+    model: &dyn Module,
+    cfg: &Trainer,
+    data: &Dataset,
+    idx: &[usize],
+    enc: Encoding,
+    truth: &mut Vec<f32>,
+) -> Result<(Var, Var)> {
+    let m = idx.len();
+    let x = g.input_with([m, data.n_features()], |buf| data.gather_features(idx, buf));
+    let t = g.input_with(target_shape(enc, m).as_slice(), |buf| {
+        fill_targets(data, idx, enc, buf, truth)
+    });
+    let (_, y) = model.forward_for_loss(g, x, cfg.loss)?;
+    let l = match &cfg.class_weights {
+        Some(w) => {
+            let k = w.len();
+            let wt = g.input_with([m, k], |buf| weighted_onehot(truth, w, buf));
+            Loss::weighted_cross_entropy(g, y, wt)
+        }
+        None => cfg.loss.apply(g, y, t),
+    };
+    Ok((y, l))
 }
 
 /// One-hot rows of the class indices in `truth`, each scaled by its class's weight.

@@ -154,10 +154,13 @@ pub struct TrainArgs {
     /// cross_entropy for classes, bce for several 0/1 targets, mse otherwise].
     #[arg(long)]
     pub loss: Option<String>,
-    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop [default: adam].
+    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop, quickprop, lbfgs [default: adam].
+    /// lbfgs is full batch: each epoch is one L-BFGS step (up to 20 iterations with a
+    /// strong-Wolfe line search) over the whole training set.
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// Learning rate [default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step for rprop].
+    /// Learning rate [default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step
+    /// for rprop, 0.1 for quickprop, 1 (the line search's first trial step) for lbfgs].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// Momentum (sgd, rmsprop).
@@ -166,6 +169,9 @@ pub struct TrainArgs {
     /// Nesterov momentum (sgd).
     #[arg(long)]
     pub nesterov: bool,
+    /// Remembered (s, y) pairs of L-BFGS (lbfgs) [default: 10].
+    #[arg(long, value_name = "M")]
+    pub history_size: Option<usize>,
     /// Weight decay (L2; decoupled for adamw).
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f32>,

@@ -40,7 +40,14 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     if t.epochs == 0 {
         bail!("--epochs 0: expected at least 1 epoch");
     }
-    t.batch_size = batch_size(a.batch_size.as_deref().unwrap_or("32"))?;
+    t.batch_size = match a.batch_size.as_deref() {
+        // each L-BFGS epoch is one step on the whole training set
+        None if t.optimizer.is_full_batch_closure() => 0,
+        Some(b) if t.optimizer.is_full_batch_closure() && batch_size(b)? != 0 => {
+            bail!("--batch-size {b}: lbfgs trains on the full batch (each epoch is one L-BFGS step over the whole training set); drop --batch-size or give `full`")
+        }
+        b => batch_size(b.unwrap_or("32"))?,
+    };
     t.seed = a.seed.unwrap_or(0);
     let patience = a.early_stopping.unwrap_or(10);
     t.early_stopping = (patience > 0).then(|| EarlyStopping::new(patience));
@@ -144,6 +151,19 @@ fn optimizer(a: &TrainArgs) -> Result<OptimizerConfig> {
     }
     if a.nesterov && o.name() != "sgd" && a.resume.is_none() {
         bail!("--nesterov applies to sgd, not {name}; add --optimizer sgd");
+    }
+    let is_lbfgs = o.name() == "lbfgs";
+    if a.history_size.is_some() && !is_lbfgs && a.resume.is_none() {
+        bail!("--history-size applies to lbfgs, not {name}; add --optimizer lbfgs");
+    }
+    if a.weight_decay.is_some() && is_lbfgs {
+        bail!("--weight-decay does not apply to lbfgs (it minimises the loss as given)");
+    }
+    if let Some(n) = a.history_size {
+        if n == 0 {
+            bail!("--history-size 0: expected at least 1 remembered pair");
+        }
+        o = o.with_history_size(n);
     }
     if let Some(m) = a.momentum {
         o = o.with_momentum(m);
@@ -350,7 +370,8 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
         || a.lr.is_some()
         || a.momentum.is_some()
         || a.nesterov
-        || a.weight_decay.is_some();
+        || a.weight_decay.is_some()
+        || a.history_size.is_some();
     // the flags given, laid over the checkpoint's optimizer: equal unless one of them differs
     let mine = overlay(a, &t.optimizer);
     let sched = |s: &Option<LrSchedule>| s.as_ref().map_or("none".to_string(), |s| s.to_string());
@@ -358,7 +379,7 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
     vec![
         (
             opt_given,
-            "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay)",
+            "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay/--history-size)",
             mine.as_ref() == Some(&t.optimizer),
             format!("{:?}", t.optimizer),
         ),
@@ -429,6 +450,9 @@ fn overlay(a: &TrainArgs, theirs: &OptimizerConfig) -> Option<OptimizerConfig> {
     }
     if a.nesterov {
         o = o.with_nesterov(true);
+    }
+    if let Some(n) = a.history_size {
+        o = o.with_history_size(n);
     }
     Some(o)
 }
