@@ -325,8 +325,8 @@ fn errors_are_one_clear_line_with_exit_code_2() {
     fails(d, &["train", "--hidden", "64,x"], &["--hidden"]);
     fails(
         d,
-        &["train", "--optimizer", "lbfgs"],
-        &["optimizer", "lbfgs"],
+        &["train", "--optimizer", "nadam"],
+        &["optimizer", "nadam"],
     );
     fails(d, &["train", "--loss", "nope"], &["unknown loss"]);
     fails(d, &["train", "--batch-size", "many"], &["--batch-size"]);
