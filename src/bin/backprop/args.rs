@@ -58,6 +58,115 @@ pub enum Command {
         after_help = "Example:\n  backprop bench --batch-sizes 1,32,128,1024 --data ../shared/datasets/mnist"
     )]
     Bench(BenchArgs),
+    /// Pictures as SVG: decision regions of a 2-input model, or the loss surface over two weights.
+    #[command(subcommand, after_help = PLOT_HELP)]
+    Plot(PlotCommand),
+}
+
+const PLOT_HELP: &str = "Examples:
+  backprop plot regions model.safetensors data.csv --out regions.svg
+  backprop plot regions --arch examples/arch/xor-threshold.json examples/data/xor.csv --out xor.svg
+  backprop plot loss-surface model.safetensors data.csv --weights 'layers.1.weight[0,0],layers.1.bias[0]' --descend 50 --lr 0.5 --out surface.svg
+(`backprop train --plot FILE.svg` draws the training curves.)";
+
+/// `backprop plot …`: which picture.
+#[derive(Subcommand, Debug)]
+pub enum PlotCommand {
+    /// Decision regions (classes) or the predicted value (regression) of a model with 2 input
+    /// features over a grid, with the data points on top; axes in the data's own units.
+    #[command(
+        after_help = "Examples:\n  backprop plot regions model.safetensors data.csv --out regions.svg\n  backprop plot regions --arch examples/arch/xor-threshold.json examples/data/xor.csv --out xor.svg"
+    )]
+    Regions(RegionsArgs),
+    /// The loss over a grid of two chosen weights (all others fixed), as a heat map with
+    /// contours, and the path of gradient descent on those two weights.
+    #[command(after_help = SURFACE_HELP)]
+    LossSurface(SurfaceArgs),
+}
+
+const SURFACE_HELP: &str = "Weights are named as in the model's parameters (`backprop summary` lists the layers;
+layer k has layers.k.weight, shape (out, in), and layers.k.bias, shape (out)), with a 0-based
+index in brackets: layers.0.weight[1,0] is unit 1's weight from input 0 of the first layer.
+
+The loss is the model's training loss (or --loss) on every row of DATA, as training computes
+it (a loss that reads logits reads them). The grid is centred on the weights' current values,
+±--range. With --descend N, full-batch gradient descent runs N steps on those two weights only
+(w ← w − lr·∂E/∂w; every other weight fixed) from the current values or --start, and its path is
+drawn; the grid grows to hold the whole path.
+
+Examples:
+  backprop plot loss-surface model.safetensors data.csv --weights 'layers.1.weight[0,0],layers.1.bias[0]'
+  backprop plot loss-surface --arch examples/arch/sigmoid-unit.json examples/data/sigmoid-unit.csv \\
+      --weights 'layers.0.weight[0,0],layers.0.bias[0]' --range 6 --start=-4,5 --descend 100 --lr 2 --out surface.svg";
+
+/// A model file and a data file, or `--arch NET.json` and a data file.
+#[derive(Args, Debug, Clone)]
+pub struct ModelData {
+    /// MODEL DATA: a model file written by `backprop train` and data in its layout (with --arch,
+    /// only DATA).
+    #[arg(value_name = "MODEL DATA", num_args = 1..=2, required = true)]
+    pub files: Vec<String>,
+    /// A hand-set network description (every weight given in `init`) instead of a model file.
+    #[arg(long, value_name = "NET.json")]
+    pub arch: Option<PathBuf>,
+    #[command(flatten)]
+    pub data_args: DataArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RegionsArgs {
+    #[command(flatten)]
+    pub input: ModelData,
+    /// Where to write the SVG picture.
+    #[arg(long, short, default_value = "regions.svg", value_name = "FILE.svg")]
+    pub out: PathBuf,
+    /// Grid cells along each axis.
+    #[arg(long, default_value_t = 120, value_name = "N")]
+    pub grid: usize,
+    /// Room around the data on each side, as a fraction of its range.
+    #[arg(long, default_value_t = 0.1, value_name = "FRACTION")]
+    pub margin: f64,
+    /// One colour per class, without shading by the predicted probability.
+    #[arg(long)]
+    pub flat: bool,
+    /// Regression with several targets: the one to draw, by name or 0-based index [default: the first].
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub output: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SurfaceArgs {
+    #[command(flatten)]
+    pub input: ModelData,
+    /// The two weights, comma-separated: NAME[i,j] (e.g. layers.0.weight[0,1],layers.1.bias[0]).
+    #[arg(long, value_name = "W1,W2", required = true)]
+    pub weights: String,
+    /// Half-width of the grid around the current values: R for both weights, or R1,R2.
+    #[arg(long, default_value = "2", value_name = "R[,R]")]
+    pub range: String,
+    /// Grid points along each axis.
+    #[arg(long, default_value_t = 51, value_name = "N")]
+    pub grid: usize,
+    /// Run N steps of gradient descent on the two weights and draw the path.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub descend: usize,
+    /// Learning rate of --descend.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub lr: f32,
+    /// Where the descent starts: W1,W2 [default: the weights' current values].
+    #[arg(long, value_name = "W1,W2", allow_hyphen_values = true)]
+    pub start: Option<String>,
+    /// The loss [default: the model's training loss; mse for --arch].
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Where to write the SVG picture.
+    #[arg(
+        long,
+        short,
+        default_value = "loss-surface.svg",
+        value_name = "FILE.svg"
+    )]
+    pub out: PathBuf,
 }
 
 const CV_HELP: &str =

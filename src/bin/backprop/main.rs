@@ -100,5 +100,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(a) => explain::run(&a),
         Command::Summary(a) => summary::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Plot(a) => plot::run(&a),
     }
 }

@@ -2,6 +2,7 @@
 //! accuracy per epoch, side by side. Drawn with plotters' SVG backend, which writes text as
 //! `<text>` elements, so no fonts are needed to make the file.
 
+use super::{decimal, FONT};
 use anyhow::Context;
 use backprop::train::{EpochReport, Metrics};
 use plotters::coord::Shift;
@@ -12,7 +13,6 @@ use std::path::Path;
 
 const TRAIN: RGBColor = RGBColor(31, 119, 180); // matplotlib's blue and orange
 const VAL: RGBColor = RGBColor(255, 127, 14);
-const FONT: &str = "sans-serif";
 
 /// One curve: a name for the legend, a colour and `(epoch, value)` points.
 struct Curve {
@@ -106,22 +106,6 @@ fn draw_legend(area: &DrawingArea<SVGBackend, Shift>, curves: &[Curve]) -> anyho
         x += entry(c);
     }
     Ok(())
-}
-
-/// `v` with as many decimals as ticks over a range of `span` need, without trailing zeros.
-fn decimal(v: f64, span: f64) -> String {
-    let decimals = (1.0 - span.log10().floor()).clamp(0.0, 9.0) as usize;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &s
-    };
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.into()
-    }
 }
 
 /// `[lo, hi]` of all points, or `None` if there are none.
