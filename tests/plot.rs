@@ -5,7 +5,7 @@
 //! clear error.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -183,7 +183,7 @@ fn threshold_xor_regions_follow_the_truth_table() {
     well_formed(&svg);
     let cells = cells(&svg);
     assert!(cells.len() >= 4, "{} cells", cells.len());
-    cell_maps(&cells);
+    let (px, py) = cell_maps(&cells);
     let at = |x: f64, y: f64| cell_at(&cells, x, y);
     let fill = |x, y| at(x, y)["fill"].clone();
     // a value map: the cell's colour band [lo, hi) holds the net's output, 0 or 1
@@ -204,12 +204,17 @@ fn threshold_xor_regions_follow_the_truth_table() {
     assert_eq!(fill(0.5, 0.5), fill(0., 1.));
     assert_eq!(fill(0.1, 0.1), fill(0., 0.));
     assert_eq!(fill(0.9, 0.9), fill(1., 1.));
-    // one dot per row, with its true value
-    let dots: Vec<f64> = elements(&svg, "circle")
-        .iter()
+    // one dot per row, with its true value, where the axes put its features
+    let dots: Vec<_> = elements(&svg, "circle")
+        .into_iter()
         .filter(|c| c.contains_key("data-value"))
-        .map(|c| num(c, "data-value"))
         .collect();
+    for c in &dots {
+        let (x, y) = (num(c, "data-x"), num(c, "data-y"));
+        assert!((px(x) - num(c, "cx")).abs() <= 1.0 && (py(y) - num(c, "cy")).abs() <= 1.0);
+        assert_eq!(num(c, "data-value"), (x != y) as u8 as f64, "{c:?}");
+    }
+    let dots: Vec<f64> = dots.iter().map(|c| num(c, "data-value")).collect();
     assert_eq!(dots.len(), 32);
     assert_eq!(dots.iter().filter(|&&v| v == 1.0).count(), 16);
 }

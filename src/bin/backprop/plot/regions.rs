@@ -247,7 +247,7 @@ fn regression(
     Ok(Picture {
         cells: Cells {
             keys,
-            color: Box::new(move |b| band_color(b)),
+            color: Box::new(band_color),
             attrs: Box::new(move |b| {
                 let edge = |b: usize| lo + span * b as f64 / BANDS as f64;
                 format!(
@@ -346,7 +346,11 @@ fn draw_plot(
     // on a region of its own colour too
     for ((x, y), color, attrs) in points {
         let at = chart.backend_coord(&(*x, *y));
-        tags.circle(at, 5, attrs.clone());
+        tags.circle(
+            at,
+            5,
+            format!("data-x=\"{}\" data-y=\"{}\" {attrs}", attr(*x), attr(*y)),
+        );
         chart.draw_series([
             Circle::new((*x, *y), 5, color.filled()),
             Circle::new((*x, *y), 6, WHITE.stroke_width(2)),
