@@ -111,10 +111,12 @@ pub fn run(a: &SurfaceArgs) -> Result<()> {
     // the descent first, so the grid can grow to hold its path
     let mut path = vec![];
     let mut w_now = start;
+    let mut stuck = false;
     for step in 0..=a.descend {
         p.set(&w, w_now);
         let (e, grad) = p.loss_and_grad(&w)?;
         path.push((w_now, e));
+        stuck |= step == 0 && grad == [0.0, 0.0];
         if step == a.descend || !e.is_finite() {
             break;
         }
@@ -209,6 +211,11 @@ pub fn run(a: &SurfaceArgs) -> Result<()> {
             f(last.0[0]),
             f(last.0[1]),
             f(last.1)
+        )?;
+    }
+    if stuck && a.descend > 0 {
+        crate::outln!(
+            "note: ∂E/∂w1 = ∂E/∂w2 = 0 at the start (step units pass no gradient, or the loss is flat there): the descent cannot move"
         )?;
     }
     crate::outln!("wrote {}", a.out.display())?;
