@@ -250,7 +250,8 @@ mod tests {
     #[test]
     fn decimals_follow_the_span() {
         assert_eq!(decimal(250.0, 400.0), "250");
-        assert_eq!(decimal(0.25, 1.0), "0.25");
+        assert_eq!(decimal(0.25, 0.25), "0.25");
+        assert_eq!(decimal(0.5, 1.0), "0.5");
         assert_eq!(decimal(-0.001, 1.0), "0");
     }
 }
