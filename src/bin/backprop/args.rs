@@ -97,7 +97,7 @@ drawn; the grid grows to hold the whole path.
 Examples:
   backprop plot loss-surface model.safetensors data.csv --weights 'layers.1.weight[0,0],layers.1.bias[0]'
   backprop plot loss-surface --arch examples/arch/sigmoid-unit.json examples/data/sigmoid-unit.csv \\
-      --weights 'layers.0.weight[0,0],layers.0.bias[0]' --range 6 --start=-4,5 --descend 100 --lr 2 --out surface.svg";
+      --weights 'layers.0.weight[0,0],layers.0.bias[0]' --range 4 --start=-4,-1 --descend 60 --lr 2 --out surface.svg";
 
 /// A model file and a data file, or `--arch NET.json` and a data file.
 #[derive(Args, Debug, Clone)]
