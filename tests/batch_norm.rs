@@ -78,7 +78,7 @@ fn equals_pytorch_batchnorm1d_on_a_batch_worked_by_hand() {
     let (torch_dgamma, torch_dbeta) = ([2.138_086_8, -3.999_995], [2.0, 2.0]);
     let (torch_rm, torch_rv) = ([0.3, 0.2], [1.366_666_7, 1.433_333_3]);
     // after that step, model.eval() on [[1, 0], [2, 4]] uses the running statistics
-    let torch_eval = [2.197_554_1, -1.083_526_6, 3.908_345_7, 0.587_005_7];
+    let torch_eval: [f32; 4] = [2.197_554, -1.083_526_6, 3.908_345_7, 0.587_005_7];
 
     let (mut ps, stats) = hand_batch();
     let ids: Vec<_> = ps.ids().collect();
