@@ -172,8 +172,7 @@ impl Tape {
     /// the parameters it reads, so the trainer calls this after the optimizer's step), then
     /// forgets them, so calling twice updates once. Returns how many layers were updated.
     pub fn update_running_stats(&mut self, params: &mut Parameters) -> usize {
-        let pending = std::mem::take(&mut self.pending_stats);
-        for &(v, s) in &pending {
+        for &(v, s) in &self.pending_stats {
             let n = self.values[v.index()].shape().dim(0) as f32;
             let st = self.aux[v.index()].data();
             let d = st.len() / 3;
@@ -185,6 +184,8 @@ impl Tape {
                 *r = (1.0 - m) * *r + m * b * n / (n - 1.0);
             }
         }
-        pending.len()
+        let count = self.pending_stats.len();
+        self.pending_stats.clear(); // keeps its capacity for the next step
+        count
     }
 }
