@@ -6,7 +6,8 @@
 //! s(l) = W(l)·[inputs] + b(l). By default layer l reads x(l−1); a layer may instead read any
 //! earlier outputs, concatenated along the features — Rumelhart's "connections can skip
 //! intermediate layers". The gradient of an output (or a weight) used twice is the sum of both
-//! uses.
+//! uses. A layer with `batch_norm` normalises s(l) before θ ([`crate::nn::BatchNorm`]): batch
+//! statistics on a training graph, running statistics on an evaluation graph.
 
 use crate::autograd::RunningStats;
 use crate::autograd::{Graph, Tape, Var};
