@@ -55,27 +55,36 @@ pub(crate) fn backward(x: Var, gamma: Var, beta: Var, train: bool, mut b: Backwa
     let (stats, dy, xs) = (b.aux.data(), b.dy.data(), xv.data());
     let (mu, r) = (&stats[..d], &stats[2 * d..3 * d]);
     let hat = |i: usize| (xs[i] - mu[i % d]) * r[i % d];
-    // Σ_i g_ij and Σ_i g_ij·ŝ_ij, per column
-    let (mut sg, mut sgh) = (vec![0.0f64; d], vec![0.0f64; d]);
-    for i in 0..n * d {
-        sg[i % d] += dy[i] as f64;
-        sgh[i % d] += (dy[i] * hat(i)) as f64;
-    }
+    // (Σ_i g_ij, Σ_i g_ij·ŝ_ij) of column j, in f64; recomputed where needed, so that a
+    // steady-state step allocates nothing
+    let sums = |j: usize| {
+        (0..n).fold((0.0f64, 0.0f64), |(a, c), i| {
+            let k = i * d + j;
+            (a + dy[k] as f64, c + (dy[k] * hat(k)) as f64)
+        })
+    };
     if let Some((db, acc)) = b.sink.slot(beta) {
-        put(db.data_mut(), acc, |j| sg[j] as f32);
+        put(db.data_mut(), acc, |j| sums(j).0 as f32);
     }
     if let Some((dg, acc)) = b.sink.slot(gamma) {
-        put(dg.data_mut(), acc, |j| sgh[j] as f32);
+        put(dg.data_mut(), acc, |j| sums(j).1 as f32);
     }
-    if let Some((dx, acc)) = b.sink.slot(x) {
-        let nf = n as f32;
-        if train {
-            put(dx.data_mut(), acc, |i| {
-                let j = i % d;
-                gv[j] * r[j] / nf * (nf * dy[i] - sg[j] as f32 - hat(i) * sgh[j] as f32)
-            });
-        } else {
-            put(dx.data_mut(), acc, |i| gv[i % d] * r[i % d] * dy[i]);
+    let Some((dx, acc)) = b.sink.slot(x) else {
+        return;
+    };
+    let dx = dx.data_mut();
+    let nf = n as f32;
+    for j in 0..d {
+        let (sg, sgh) = if train { sums(j) } else { (0.0, 0.0) };
+        let (sg, sgh) = (sg as f32, sgh as f32);
+        for i in 0..n {
+            let k = i * d + j;
+            let v = if train {
+                gv[j] * r[j] / nf * (nf * dy[k] - sg - hat(k) * sgh)
+            } else {
+                gv[j] * r[j] * dy[k]
+            };
+            dx[k] = if acc { dx[k] + v } else { v };
         }
     }
 }
@@ -132,17 +141,13 @@ impl Graph<'_, '_> {
                 aux.resize(Shape::from([3, d]));
                 let st = aux.data_mut();
                 if train {
-                    let (mut sum, mut sq) = (vec![0.0f64; d], vec![0.0f64; d]);
-                    xs.iter()
-                        .enumerate()
-                        .for_each(|(i, &v)| sum[i % d] += v as f64);
-                    let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
-                    xs.iter().enumerate().for_each(|(i, &v)| {
-                        sq[i % d] += (v as f64 - mean[i % d]).powi(2);
-                    });
+                    // two passes per column, in f64 (and no allocation)
                     for j in 0..d {
-                        st[j] = mean[j] as f32;
-                        st[d + j] = (sq[j] / n as f64) as f32;
+                        let col = || (0..n).map(|i| xs[i * d + j] as f64);
+                        let mean = col().sum::<f64>() / n as f64;
+                        let sq = col().map(|v| (v - mean).powi(2)).sum::<f64>();
+                        st[j] = mean as f32;
+                        st[d + j] = (sq / n as f64) as f32;
                     }
                 } else {
                     st[..d].copy_from_slice(params[stats.mean].data());
