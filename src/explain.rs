@@ -168,6 +168,14 @@ pub fn explain(
     lr: f32,
 ) -> Result<Explanation> {
     check_sample(&net.spec, x, y, loss)?;
+    if let Some(i) = net.spec.layers.iter().position(|l| l.batch_norm.is_some()) {
+        return Err(Error::network(
+            format!("layer {}", i + 1),
+            "explain works through the seeds' per-sample formulas, which have no batch norm; \
+             batch_norm layers are not explained (fold them first with \
+             backprop::nn::fold_batch_norm to explain the equivalent net in evaluation mode)",
+        ));
+    }
     if !(lr.is_finite() && lr >= 0.0) {
         return Err(Error::invalid("lr", lr, "a finite number ≥ 0"));
     }

@@ -48,6 +48,8 @@ pub enum Network {
         output_activation: Option<Activation>,
         /// Dropout after each hidden layer.
         dropout: f32,
+        /// Batch norm (PyTorch's defaults) on every hidden layer, before its activation.
+        batch_norm: bool,
     },
     /// A complete description; its input and output widths must fit the data.
     Spec(MlpSpec),
@@ -61,6 +63,7 @@ impl Network {
             activation: Activation::Relu,
             output_activation: None,
             dropout: 0.0,
+            batch_norm: false,
         }
     }
 
@@ -71,6 +74,7 @@ impl Network {
             activation: Activation::Relu,
             output_activation: None,
             dropout: 0.0,
+            batch_norm: false,
         }
     }
 
@@ -224,12 +228,16 @@ impl Pipeline {
                 activation,
                 output_activation,
                 dropout,
+                batch_norm,
             } => {
                 let (out, default_act) = output_layer(data, loss)?;
                 let mut spec = MlpSpec::new(data.n_features());
                 let auto = [Network::auto_width(data.len())];
                 for &h in sizes.as_deref().unwrap_or(&auto) {
                     spec = spec.layer(h, *activation).dropout(*dropout);
+                    if *batch_norm {
+                        spec = spec.batch_norm(crate::nn::BatchNormSpec::default());
+                    }
                 }
                 spec.layer(out, output_activation.unwrap_or(default_act))
             }

@@ -107,6 +107,26 @@ fn case(kind: OpKind, rng: &mut Rng) -> (Vec<Tensor>, Build) {
                 g.cross_entropy(v[0], t)
             }),
         ),
+        // training mode (batch statistics); the running statistics (inputs 3 and 4) are not read
+        OpKind::BatchNorm => (
+            vec![
+                m(rng),
+                away(&[4], 0.5, 2.0, rng),
+                Tensor::randn([4], 0.0, 1.0, rng),
+                Tensor::zeros([4]),
+                Tensor::ones([4]),
+            ],
+            Box::new(|g, v| {
+                g.set_training(true);
+                let stats = backprop::autograd::RunningStats {
+                    mean: backprop::ParamId(3),
+                    var: backprop::ParamId(4),
+                    momentum: 0.1,
+                    eps: 1e-5,
+                };
+                g.batch_norm(v[0], v[1], v[2], stats)
+            }),
+        ),
     }
 }
 

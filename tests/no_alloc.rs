@@ -73,3 +73,42 @@ fn steady_state_step_does_not_allocate() {
         "allocations per step: {counts:?}"
     );
 }
+
+#[test]
+fn steady_state_batch_norm_step_does_not_allocate() {
+    let mut rng = Rng::seed(1);
+    let mut params = Parameters::new();
+    let w = params.add("w", Tensor::randn([5, 6], 0.0, 0.2, &mut rng));
+    let gamma = params.add("bn.weight", Tensor::ones([5]));
+    let beta = params.add("bn.bias", Tensor::zeros([5]));
+    let stats = backprop::autograd::RunningStats {
+        mean: params.add("bn.running_mean", Tensor::zeros([5])),
+        var: params.add("bn.running_var", Tensor::ones([5])),
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    let x = Tensor::randn([4, 6], 0.0, 1.0, &mut rng);
+    let mut tape = Tape::new();
+    let mut counts = vec![];
+    for _ in 0..6 {
+        let before = allocations();
+        {
+            let mut g = Graph::new(&mut tape, &params);
+            let xv = g.input_with([4, 6], |buf| buf.copy_from_slice(x.data()));
+            let (a, gm, bt) = (g.param(w), g.param(gamma), g.param(beta));
+            let h = g.linear(xv, a, None);
+            let h = g.batch_norm(h, gm, bt, stats);
+            let h = g.tanh(h);
+            let loss = g.sum(h);
+            let grads = g.backward(loss);
+            assert!(grads.get(w).is_some() && grads.get(gamma).is_some());
+        }
+        assert_eq!(tape.update_running_stats(&mut params), 1);
+        counts.push(allocations() - before);
+    }
+    assert_eq!(
+        &counts[2..],
+        &[0, 0, 0, 0],
+        "allocations per step: {counts:?}"
+    );
+}

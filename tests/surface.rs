@@ -448,10 +448,23 @@ fn resumable_run(data: &str) -> Vec<&str> {
 
 #[test]
 fn resume_extends_a_finished_run_to_the_same_model() {
+    resume_extends(false);
+}
+
+/// The same with batch norm: the running statistics carry over in the checkpoint.
+#[test]
+fn resume_extends_a_batch_norm_run_to_the_same_model() {
+    resume_extends(true);
+}
+
+fn resume_extends(batch_norm: bool) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = example("data/six.csv");
     let mut args = resumable_run(&data);
+    if batch_norm {
+        args.push("--batch-norm");
+    }
     args.extend(["--epochs", "3", "--out", "short.safetensors"]);
     ok(d, &args);
     let ckpt = backprop::io::Checkpoint::load(d.join("short.safetensors.ckpt")).unwrap();
@@ -474,6 +487,9 @@ fn resume_extends_a_finished_run_to_the_same_model() {
         ],
     );
     let mut args = resumable_run(&data);
+    if batch_norm {
+        args.push("--batch-norm");
+    }
     args.extend([
         "--epochs",
         "6",
@@ -495,6 +511,13 @@ fn resume_extends_a_finished_run_to_the_same_model() {
         std::fs::read(d.join("short.safetensors")).unwrap(),
         std::fs::read(d.join("full.safetensors")).unwrap(),
         "the extension trained"
+    );
+    let full = backprop::io::Model::load(d.join("full.safetensors")).unwrap();
+    let stats = full.params.find("layers.0.bn.running_var");
+    assert_eq!(
+        stats.is_some(),
+        batch_norm,
+        "running statistics saved iff batch norm"
     );
 }
 

@@ -35,6 +35,7 @@ mod gradcheck;
 pub(crate) mod ops;
 
 pub use gradcheck::{gradcheck, GradCheck, GradCheckInput};
+pub use ops::batch_norm::RunningStats;
 pub use ops::binary::Binary;
 pub use ops::elementwise::Unary;
 
@@ -84,6 +85,8 @@ pub(crate) enum Op {
     LogSoftmax(Var),
     /// Fused mean softmax cross-entropy of logits (batch, classes) against class indices.
     CrossEntropy(Var, Var),
+    /// Batch normalisation of x by (γ, β); `true` = batch statistics (training mode).
+    BatchNorm(Var, Var, Var, bool),
 }
 
 macro_rules! op_kinds {
@@ -125,6 +128,7 @@ op_kinds!(
     Slice,
     LogSoftmax,
     CrossEntropy,
+    BatchNorm,
 );
 
 impl Op {
@@ -160,6 +164,7 @@ impl Op {
             Op::Slice(..) => OpKind::Slice,
             Op::LogSoftmax(_) => OpKind::LogSoftmax,
             Op::CrossEntropy(..) => OpKind::CrossEntropy,
+            Op::BatchNorm(..) => OpKind::BatchNorm,
         })
     }
 }
@@ -178,6 +183,8 @@ pub struct Tape {
     param_nodes: Vec<Option<Var>>,
     frozen: Vec<bool>,
     rng: Option<Rng>,
+    /// Running-statistics updates left by the last graph's training-mode batch-norm ops.
+    pending_stats: Vec<(Var, RunningStats)>,
 }
 
 impl Tape {
@@ -313,6 +320,7 @@ impl<'t, 'p> Graph<'t, 'p> {
         tape.list.clear();
         tape.param_nodes.clear();
         tape.param_nodes.resize(params.len(), None);
+        tape.pending_stats.clear();
         Graph {
             tape,
             params,
@@ -521,6 +529,9 @@ impl<'t, 'p> Graph<'t, 'p> {
                 Op::Slice(x, s, n) => ops::shape::slice_backward(x, s, n, b),
                 Op::LogSoftmax(x) => ops::softmax::log_softmax_backward(x, b),
                 Op::CrossEntropy(x, target) => ops::softmax::cross_entropy_backward(x, target, b),
+                Op::BatchNorm(x, gamma, beta, train) => {
+                    ops::batch_norm::backward(x, gamma, beta, train, b)
+                }
             }
         }
         Gradients { tape: t }

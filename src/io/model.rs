@@ -175,6 +175,30 @@ impl Model {
         Ok(Model { meta, net, params })
     }
 
+    /// The same model with every batch norm folded into its layer's linear map (see
+    /// [`crate::nn::fold_batch_norm`]): what an exporter writes, with outputs equal to this
+    /// model's (evaluation mode, running statistics) up to f32 round-off. Metadata (scaler,
+    /// names, loss) is kept; a model without batch norm comes back unchanged.
+    ///
+    /// ```
+    /// use backprop::{io::Model, nn::MlpSpec, Tensor};
+    /// let spec = MlpSpec::from_json(r#"{"in_features": 2, "layers": [{"units": 2,
+    ///     "activation": "relu", "batch_norm": {"momentum": 0.1, "eps": 1e-5},
+    ///     "init": {"weight": [[1, 2], [3, 4]], "bias": [0.5, -0.5]}}]}"#)?;
+    /// let m = Model::from_spec(spec)?;
+    /// let folded = m.fold_batch_norm()?;
+    /// assert!(!folded.meta.architecture.has_batch_norm());
+    /// let x = Tensor::from_vec(vec![1.0, -1.0, 0.5, 2.0], [2, 2])?;
+    /// assert!(m.forward(&x)?.max_abs_diff(&folded.forward(&x)?) < 1e-5);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn fold_batch_norm(&self) -> Result<Model> {
+        let (net, params) = crate::nn::fold_batch_norm(&self.net, &self.params)?;
+        let mut meta = self.meta.clone();
+        meta.architecture = net.spec.clone();
+        Ok(Model { meta, net, params })
+    }
+
     /// The width of the network's output.
     pub fn out_features(&self) -> usize {
         self.meta.architecture.out_features()

@@ -87,7 +87,9 @@ impl Model {
     /// (names shortened if there are many), scaler, initialiser and seed, then one row per layer
     /// — its name, the outputs it reads (skip connections included), in → out, activation,
     /// weight (own, frozen, or the layer it is tied to), bias (per unit, shared, none; frozen),
-    /// dropout and parameter count — and the total number of parameters.
+    /// dropout and parameter count — and the total number of parameters. A batch-norm layer shows
+    /// `bn, θ` as its activation; its γ and β count as parameters, its running statistics do not
+    /// (as in PyTorch, they are buffers) and are totalled on a line of their own.
     ///
     /// ```
     /// use backprop::data::Scaler;
@@ -158,7 +160,7 @@ impl Model {
             "parameters",
         ];
         let mut rows = vec![header.map(String::from).to_vec()];
-        let mut total = 0;
+        let (mut total, mut stats) = (0, 0);
         for (i, (lin, l)) in self.net.layers.iter().zip(&spec.layers).enumerate() {
             let source = |k: usize| match k {
                 0 => "input".to_string(),
@@ -174,9 +176,13 @@ impl Model {
                 .param_shapes()
                 .iter()
                 .filter(|(n, _)| n.starts_with(&format!("{}.", lin.name)))
+                .filter(|(n, _)| !n.ends_with(".running_mean") && !n.ends_with(".running_var"))
                 .map(|(_, s)| s.iter().product::<usize>())
                 .sum();
             total += count;
+            if l.batch_norm.is_some() {
+                stats += 2 * lin.out_features;
+            }
             let weight = match l.tie {
                 Some(t) => format!("W({}){}", t.layer, if t.transpose { "ᵀ" } else { "" }),
                 None if !l.trainable.weight => "frozen".into(),
@@ -191,7 +197,10 @@ impl Model {
                 lin.name.clone(),
                 reads.join(" + "),
                 format!("{} → {}", lin.in_features, lin.out_features),
-                l.activation.to_string(),
+                match l.batch_norm {
+                    Some(_) => format!("bn, {}", l.activation),
+                    None => l.activation.to_string(),
+                },
                 weight,
                 bias,
                 if l.dropout > 0.0 {
@@ -208,6 +217,13 @@ impl Model {
         rows.push(last);
         let _ = writeln!(out, "\n{} layers, {total} parameters", spec.layers.len());
         out.push_str(&table(&rows));
+        if stats > 0 {
+            let _ = writeln!(
+                out,
+                "bn = batch norm (PyTorch's BatchNorm1d) before the activation; {stats} running \
+                 statistics (mean, variance) besides the parameters"
+            );
+        }
         out
     }
 }

@@ -1,9 +1,11 @@
 //! Gradient checking of a whole network on data, done so that its verdict can be trusted:
 //!
 //! - the numerical gradient is the central difference `(E(θ + h) − E(θ − h)) / 2h` of the
-//!   network's loss in evaluation mode (no dropout), element by element, computed in **f64** by an
-//!   independent evaluation of the network (layers, skips, shared biases, ties, activations and
-//!   every loss written out once more in f64 here), so f32 round-off does not swamp it;
+//!   network's loss with dropout off and batch norm in training mode (batch statistics, the
+//!   function training differentiates), element by element, computed in **f64** by an
+//!   independent evaluation of the network (layers, skips, shared biases, ties, batch norm,
+//!   activations and every loss written out once more in f64 here), so f32 round-off does not
+//!   swamp it; running statistics are not trained and not checked;
 //! - an element whose ±h step moves any ReLU, leaky-ReLU or step unit across its kink (the sign
 //!   of some s(l) changes) is skipped and counted: there the loss is not differentiable and the
 //!   difference quotient measures the jump, not the gradient;
@@ -92,10 +94,12 @@ pub fn analytic_gradients(
     loss: Loss,
 ) -> Result<Vec<Tensor>> {
     let mut tape = Tape::new();
+    // training mode for batch norm's batch statistics; dropout (random) off
+    let mut plain = net.clone();
+    plain.spec.layers.iter_mut().for_each(|l| l.dropout = 0.0);
     let mut g = Graph::new(&mut tape, params);
-    g.set_training(false);
     let (xv, tv) = (g.input(x), g.input(t));
-    let (_, y) = net.forward_for_loss(&mut g, xv, loss)?;
+    let (_, y) = plain.forward_for_loss(&mut g, xv, loss)?;
     let e = loss.apply(&mut g, y, tv);
     let grads = g.backward(e);
     Ok(params
@@ -139,7 +143,12 @@ pub fn check_against(
     let noise = 1e-5 * largest;
     let h = h as f64;
     let mut tensors = vec![];
+    let stats = net.norms.iter().flatten().map(|bn| bn.stats);
+    let buffers: Vec<_> = stats.flat_map(|s| [s.mean, s.var]).collect();
     for (k, id) in params.ids().enumerate() {
+        if buffers.contains(&id) {
+            continue;
+        }
         let mut c = TensorCheck {
             name: params.name(id).to_string(),
             checked: 0,
@@ -230,6 +239,15 @@ fn f64_loss(
                 s[r * out + j] = bias + (0..inp).map(|c| wj(c) * row[c]).sum::<f64>();
             }
         }
+        if let Some(bn) = &net.norms[i] {
+            normalise(
+                &mut s,
+                out,
+                &p[bn.weight.0],
+                &p[bn.bias.0],
+                bn.stats.eps as f64,
+            );
+        }
         if matches!(
             l.activation,
             Activation::Relu | Activation::LeakyRelu(_) | Activation::Step
@@ -246,6 +264,26 @@ fn f64_loss(
         outs.last().expect("a layer")
     };
     (f64_criterion(loss, y, t, n), signs)
+}
+
+/// Batch norm in training mode, in place on `s` (`n × d`): per column, the batch mean and
+/// biased variance, then `γ·(s − μ)/√(σ² + ε) + β`.
+fn normalise(s: &mut [f64], d: usize, gamma: &[f64], beta: &[f64], eps: f64) {
+    let n = (s.len() / d) as f64;
+    for j in 0..d {
+        let mu = s.iter().skip(j).step_by(d).sum::<f64>() / n;
+        let var = s
+            .iter()
+            .skip(j)
+            .step_by(d)
+            .map(|v| (v - mu).powi(2))
+            .sum::<f64>()
+            / n;
+        let r = 1.0 / (var + eps).sqrt();
+        for v in s.iter_mut().skip(j).step_by(d) {
+            *v = gamma[j] * (*v - mu) * r + beta[j];
+        }
+    }
 }
 
 fn activate(a: Activation, s: &[f64], width: usize) -> Vec<f64> {

@@ -6,12 +6,14 @@
 //! s(l) = W(l)·[inputs] + b(l). By default layer l reads x(l−1); a layer may instead read any
 //! earlier outputs, concatenated along the features — Rumelhart's "connections can skip
 //! intermediate layers". The gradient of an output (or a weight) used twice is the sum of both
-//! uses.
+//! uses. A layer with `batch_norm` normalises s(l) before θ ([`crate::nn::BatchNorm`]): batch
+//! statistics on a training graph, running statistics on an evaluation graph.
 
+use crate::autograd::RunningStats;
 use crate::autograd::{Graph, Tape, Var};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::nn::{Activation, Bias, Init, Linear, MlpSpec, Module};
+use crate::nn::{Activation, BatchNorm, Bias, Init, Linear, MlpSpec, Module};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
@@ -34,12 +36,14 @@ pub struct Mlp {
     pub spec: MlpSpec,
     /// One dense layer per spec layer, named `layers.{i}`.
     pub layers: Vec<Linear>,
+    /// Each layer's batch norm (`layers.{i}.bn`), if it has one.
+    pub norms: Vec<Option<BatchNorm>>,
 }
 
 /// The pre-activation s(l) and output x(l) of one layer, as recorded on a graph.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerVars {
-    /// s(l), the layer's input signal.
+    /// s(l), the layer's input signal (after batch norm, if the layer has it: what θ reads).
     pub s: Var,
     /// x(l) = θ(s(l)), after dropout when training.
     pub x: Var,
@@ -67,6 +71,11 @@ impl Mlp {
                 };
                 params.add(format!("layers.{i}.bias"), b);
             }
+            if l.batch_norm.is_some() {
+                for (name, t) in BatchNorm::initial(i, out) {
+                    params.add(name, t);
+                }
+            }
         }
         Mlp::from_params(spec, params)
     }
@@ -88,6 +97,7 @@ impl Mlp {
             Ok(id)
         };
         let mut layers: Vec<Linear> = vec![];
+        let mut norms = vec![];
         for (i, l) in spec.layers.iter().enumerate() {
             let (inp, out) = (spec.layer_in_features(i), l.out_features);
             let (weight, transpose) = match l.tie {
@@ -109,8 +119,29 @@ impl Mlp {
                 in_features: inp,
                 out_features: out,
             });
+            norms.push(match l.batch_norm {
+                None => None,
+                Some(bn) => {
+                    let p = |s: &str| find(format!("layers.{i}.bn.{s}"), Shape::from([out]));
+                    Some(BatchNorm {
+                        name: format!("layers.{i}.bn"),
+                        weight: p("weight")?,
+                        bias: p("bias")?,
+                        stats: RunningStats {
+                            mean: p("running_mean")?,
+                            var: p("running_var")?,
+                            momentum: bn.momentum,
+                            eps: bn.eps,
+                        },
+                    })
+                }
+            });
         }
-        Ok(Mlp { spec, layers })
+        Ok(Mlp {
+            spec,
+            layers,
+            norms,
+        })
     }
 
     /// Records the forward pass and returns s(l), x(l) of every layer (for `explain`).
@@ -138,6 +169,10 @@ impl Mlp {
                 }
             };
             let s = lin.forward(g, input)?;
+            let s = match &self.norms[i] {
+                Some(bn) => bn.forward(g, s, i + 1)?,
+                None => s,
+            };
             let a = spec.activation.apply(g, s);
             let a = if spec.dropout > 0.0 {
                 g.dropout(a, spec.dropout)
@@ -195,11 +230,14 @@ impl Module for Mlp {
 
     fn parameters(&self) -> Vec<ParamId> {
         let mut ids: Vec<ParamId> = vec![];
-        for (l, spec) in self.layers.iter().zip(&self.spec.layers) {
+        for ((l, spec), bn) in self.layers.iter().zip(&self.spec.layers).zip(&self.norms) {
             if spec.tie.is_none() {
                 ids.push(l.weight);
             }
             ids.extend(l.bias);
+            if let Some(bn) = bn {
+                ids.extend([bn.weight, bn.bias, bn.stats.mean, bn.stats.var]);
+            }
         }
         ids
     }
@@ -214,6 +252,9 @@ impl Module for Mlp {
                 ids.extend(l.bias);
             }
         }
+        // running statistics are not trained: only batch-norm forwards move them
+        let stats = self.norms.iter().flatten().map(|bn| bn.stats);
+        ids.extend(stats.flat_map(|s| [s.mean, s.var]));
         ids
     }
 

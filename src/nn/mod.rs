@@ -2,6 +2,7 @@
 //! [`Parameters`] store under PyTorch state-dict names (`layers.0.weight`).
 
 mod activation;
+pub(crate) mod batch_norm;
 mod check;
 mod init;
 mod linear;
@@ -10,6 +11,7 @@ mod sequential;
 mod spec;
 
 pub use activation::{Activation, Dropout};
+pub use batch_norm::{fold_batch_norm, BatchNorm, BatchNormSpec};
 pub use check::{analytic_gradients, check_against, check_gradients, ModelCheck, TensorCheck};
 pub use init::Init;
 pub use linear::Linear;

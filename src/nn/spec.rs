@@ -16,6 +16,7 @@
 //! | `trainable` | `{"weight": bool, "bias": bool}` (or one bool): false = never updated | true |
 //! | `tie` | `{"layer": k, "transpose": true}`: reuse W(k) (or W(k)ᵀ) instead of an own weight | none |
 //! | `init` | `{"weight": [[…]], "bias": […]}`: explicit initial values, W as `(out, in)` rows | drawn |
+//! | `batch_norm` | `true` or `{"momentum": 0.1, "eps": 1e-5}`: PyTorch's `BatchNorm1d` on s(l), before θ ([`crate::nn::fold_batch_norm`]) | off |
 //!
 //! A tied layer has no weight of its own: its forward reads W(k) and the gradients of both uses
 //! add (Rumelhart's shared weights; an autoencoder's W and Wᵀ, seed 003 slide 104).
@@ -38,7 +39,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::nn::Activation;
+use crate::nn::{Activation, BatchNormSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// How a layer's units get their bias.
@@ -185,6 +186,13 @@ pub struct LayerSpec {
     /// Explicit initial values (otherwise drawn by the initialiser).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<LayerInit>,
+    /// Batch normalisation of s(l) before θ (see [`crate::nn::BatchNorm`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::nn::batch_norm::deserialize"
+    )]
+    pub batch_norm: Option<BatchNormSpec>,
 }
 
 /// An activation as a name (`"leaky_relu:0.1"`) or in the enum's own form.
@@ -213,6 +221,7 @@ impl LayerSpec {
             trainable: Trainable::default(),
             tie: None,
             init: None,
+            batch_norm: None,
         }
     }
 }
@@ -319,6 +328,12 @@ impl MlpSpec {
         self
     }
 
+    /// Batch-normalises the last added layer's s(l) before its activation.
+    pub fn batch_norm(mut self, bn: BatchNormSpec) -> MlpSpec {
+        self.last().batch_norm = Some(bn);
+        self
+    }
+
     /// Makes the last added layer reuse W(`layer`) (1-based), transposed if `transpose`.
     pub fn tie(mut self, layer: usize, transpose: bool) -> MlpSpec {
         self.last().tie = Some(Tie { layer, transpose });
@@ -352,6 +367,11 @@ impl MlpSpec {
     /// Whether any layer has binary threshold (step) units, which pass no gradient.
     pub fn has_step_units(&self) -> bool {
         self.layers.iter().any(|l| l.activation == Activation::Step)
+    }
+
+    /// Whether any layer has batch normalisation.
+    pub fn has_batch_norm(&self) -> bool {
+        self.layers.iter().any(|l| l.batch_norm.is_some())
     }
 
     /// The same description without explicit initial values (a model file keeps the trained
@@ -405,6 +425,11 @@ impl MlpSpec {
             if let Some(n) = self.bias_shape(i) {
                 out.push((format!("layers.{i}.bias"), vec![n]));
             }
+            if l.batch_norm.is_some() {
+                for (name, t) in crate::nn::BatchNorm::initial(i, l.out_features) {
+                    out.push((name, t.dims().to_vec()));
+                }
+            }
         }
         out
     }
@@ -418,6 +443,10 @@ impl MlpSpec {
             }
             if !l.trainable.bias && l.bias != Bias::None {
                 out.push(format!("layers.{i}.bias"));
+            }
+            if l.batch_norm.is_some() {
+                out.push(format!("layers.{i}.bn.running_mean"));
+                out.push(format!("layers.{i}.bn.running_var"));
             }
         }
         out
@@ -477,6 +506,16 @@ impl MlpSpec {
             }
             if let Some(init) = &l.init {
                 self.check_init(i, init)?;
+            }
+            if let Some(bn) = &l.batch_norm {
+                bn.validate(&at)?;
+                if l.activation == Activation::Step {
+                    return Err(Error::network(
+                        at,
+                        "batch_norm on step (threshold) units: a hand-set threshold net has no \
+                         batch statistics to train; drop batch_norm or use another activation",
+                    ));
+                }
             }
         }
         Ok(())

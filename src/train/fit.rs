@@ -314,6 +314,7 @@ impl Run<'_> {
                 grads.clip_grad_norm(c);
             }
             opt.step(params, &grads);
+            self.tape.update_running_stats(params);
             let ev = Event::Batch {
                 epoch,
                 batch: b + 1,
@@ -393,6 +394,9 @@ impl Run<'_> {
             .take_rng()
             .expect("internal error: the tape lost the run's generator");
         result?;
+        // batch norm: the running statistics move once per epoch, by the last evaluation's
+        // batch statistics (PyTorch's LBFGS moves them at every closure call)
+        self.tape.update_running_stats(params);
         let (lv, acc) = first.expect("internal error: L-BFGS evaluates the loss at least once");
         if let Some(reason) = bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, 1) {
             return Ok(Err(reason));

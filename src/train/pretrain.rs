@@ -36,7 +36,7 @@
 
 use crate::autograd::{Graph, Tape};
 use crate::data::{Dataset, Features, Targets};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::{Activation, Bias, Init, Mlp, MlpSpec};
 use crate::optim::OptimizerConfig;
@@ -79,7 +79,18 @@ impl Pretrain {
     /// Pre-trains every hidden layer of `net` on `data`'s features, in place; returns each
     /// pre-trained layer's final reconstruction loss (layers with a tied or frozen weight are
     /// skipped).
+    ///
+    /// # Errors
+    /// A net with batch norm is refused (naming the first such layer): the autoencoder of a
+    /// layer would need its own batch statistics, which greedy pre-training does not define.
     pub fn run(&self, net: &Mlp, params: &mut Parameters, data: &Dataset) -> Result<Vec<f32>> {
+        if let Some(i) = net.spec.layers.iter().position(|l| l.batch_norm.is_some()) {
+            return Err(Error::network(
+                format!("layer {}", i + 1),
+                "greedy autoencoder pre-training does not support batch_norm layers; train \
+                 this net without --pretrain, or drop batch_norm",
+            ));
+        }
         let mut rng = Rng::seed(self.seed ^ 0x7072_6574_7261_696e); // "pretrain"
         let mut losses = vec![];
         for l in 0..net.spec.layers.len().saturating_sub(1) {

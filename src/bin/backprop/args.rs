@@ -327,6 +327,11 @@ pub struct TrainArgs {
     /// Dropout probability after each hidden layer [default: 0].
     #[arg(long)]
     pub dropout: Option<f32>,
+    /// Batch normalisation on every hidden layer, before its activation (PyTorch's BatchNorm1d:
+    /// momentum 0.1, eps 1e-5; batch statistics in training, running statistics in predict and
+    /// evaluate). Needs batches of at least 2 samples.
+    #[arg(long)]
+    pub batch_norm: bool,
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,

@@ -86,9 +86,10 @@ fn network(a: &TrainArgs) -> Result<Network> {
             a.activation.is_some(),
             a.output_activation.is_some(),
             a.dropout.is_some(),
+            a.batch_norm,
         ];
         if shape_flags.iter().any(|&g| g) {
-            bail!("--arch gives the whole network: drop --hidden, --activation, --output-activation and --dropout (set them in {})", path.display());
+            bail!("--arch gives the whole network: drop --hidden, --activation, --output-activation, --dropout and --batch-norm (set them in {})", path.display());
         }
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -105,6 +106,7 @@ fn network(a: &TrainArgs) -> Result<Network> {
                 .map(parse::<Activation>)
                 .transpose()?,
             dropout: dropout(a)?,
+            batch_norm: a.batch_norm,
         });
     };
     let sizes: Vec<usize> = if hidden == "none" || hidden.is_empty() {
@@ -125,6 +127,7 @@ fn network(a: &TrainArgs) -> Result<Network> {
             .map(parse::<Activation>)
             .transpose()?,
         dropout: dropout(a)?,
+        batch_norm: a.batch_norm,
     })
 }
 
@@ -304,7 +307,8 @@ fn model_checks(
         || a.hidden.is_some()
         || a.activation.is_some()
         || a.output_activation.is_some()
-        || a.dropout.is_some();
+        || a.dropout.is_some()
+        || a.batch_norm;
     let loss = fresh.loss.unwrap_or(meta.loss);
     let spec = if shape_given {
         Some(fresh.spec_for(data, loss)?.without_init())
@@ -315,7 +319,7 @@ fn model_checks(
     Ok(vec![
         (
             shape_given,
-            "the network (--arch/--hidden/--activation/--output-activation/--dropout)",
+            "the network (--arch/--hidden/--activation/--output-activation/--dropout/--batch-norm)",
             spec.as_ref() == Some(&meta.architecture),
             describe(&meta.architecture),
         ),
