@@ -195,11 +195,12 @@ function drawRegions() {
   ctx.font = '11px system-ui, sans-serif';
   const names = JSON.parse(pg.names()).features;
   const f = (v) => Number(v.toPrecision(3)).toString();
-  ctx.fillText(`${names[0]} ${f(bounds.x0)} … ${f(bounds.x1)}`, 4, h - 5);
+  const xl = `${names[0]}: ${f(bounds.x0)} … ${f(bounds.x1)} →`;
+  ctx.fillText(xl, w - ctx.measureText(xl).width - 4, h - 5);
   ctx.save();
-  ctx.translate(12, h - 20);
+  ctx.translate(12, h - 8);
   ctx.rotate(-Math.PI / 2);
-  ctx.fillText(`${names[1]} ${f(bounds.y0)} … ${f(bounds.y1)}`, 0, 0);
+  ctx.fillText(`${names[1]}: ${f(bounds.y0)} … ${f(bounds.y1)} →`, 0, 0);
   ctx.restore();
 }
 
@@ -253,12 +254,12 @@ function drawNet(ex) {
   } catch (e) {
     return;
   }
-  const [W, H] = [520, 300];
+  const [W, H] = [520, 260];
   const L = widths.length - 1;
   const colX = (l) => 40 + l * (W - 100) / L;
   const rowY = (l, j) => {
     const n = widths[l];
-    const gap = Math.min(34, (H - 40) / Math.max(1, n));
+    const gap = Math.min(48, (H - 40) / Math.max(1, n));
     return H / 2 + (j - (n - 1) / 2) * gap;
   };
   const maxW = ex ? Math.max(1e-6, ...ex.layers.flatMap((l) => l.weights.flat().map(Math.abs))) : 1;
@@ -310,7 +311,8 @@ function drawPanel() {
   const digits = Number($('digits').value);
   const names = JSON.parse(pg.names());
   $('sample-info').textContent = sample < labels.length
-    ? `row ${sample}: ${names.features[0]} = ${points[2 * sample]}, ${names.features[1]} = ${points[2 * sample + 1]}, label ${names.classes[labels[sample]]}; η = ${lr()}`
+    ? `row ${sample}: ${names.features[0]} = ${+points[2 * sample].toPrecision(7)}, ` +
+      `${names.features[1]} = ${+points[2 * sample + 1].toPrecision(7)}, label ${names.classes[labels[sample]]}; η = ${lr()}`
     : '';
   if ($('explain-table').closest('details').open) {
     $('explain-table').textContent = pg.explainTable(sample, lr(), digits);

@@ -23,7 +23,6 @@ const OUT = path.join(ROOT, 'target/web');
 const BIN = process.env.BACKPROP_BIN || path.join(ROOT, 'target/release/backprop');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const LOSS_MAX = 0.05;
-const ROW = 5; // the sample to explain
 const UNIT = { layer: 1, unit: 2 }; // a hidden unit
 const CORNERS = [[-1, -1, 0], [-1, 1, 1], [1, -1, 1], [1, 1, 0]]; // x1, x2, XOR class
 
@@ -131,8 +130,18 @@ async function main() {
       `pixels ${JSON.stringify(pixels)}`);
 
     // one sample, one hidden unit: the numbers shown to 9 digits
+    // the row where this unit's δ is largest (near the boundary), so the comparison means something
+    const row = await page.evaluate(({ l, j, lr }) => {
+      const pg = window.playground();
+      let best = [0, -1];
+      for (let i = 0; i < pg.labels().length; i++) {
+        const d = Math.abs(JSON.parse(pg.explainJson(i, lr)).layers[l - 1].delta[j - 1]);
+        if (d > best[1]) best = [i, d];
+      }
+      return best[0];
+    }, { l: UNIT.layer, j: UNIT.unit, lr: Number(await page.inputValue('#lr')) });
     await page.fill('#digits', '9');
-    await page.fill('#sample', String(ROW));
+    await page.fill('#sample', String(row));
     await page.click(`#net circle[data-layer="${UNIT.layer}"][data-unit="${UNIT.unit}"]`);
     await page.waitForSelector('#unit-delta');
     const shown = {
@@ -149,18 +158,19 @@ async function main() {
     const dataPath = path.join(OUT, 'xor.csv');
     await dataDl.saveAs(dataPath);
 
-    const cli = JSON.parse(run(['explain', '--model', modelPath, '--data', dataPath, '--row', String(ROW), '--lr', lr, '--format', 'json']));
+    const cli = JSON.parse(run(['explain', '--model', modelPath, '--data', dataPath, '--row', String(row), '--lr', lr, '--format', 'json']));
     const layer = cli.layers[UNIT.layer - 1];
     const j = UNIT.unit - 1;
     for (const [name, want] of [['s', layer.s[j]], ['x', layer.x[j]], ['delta', layer.delta[j]]]) {
       const got = Number(shown[name]);
       const close = Math.abs(got - want) <= 1e-9 + 1e-5 * Math.abs(want);
-      check(close, `the ${name === 'delta' ? 'δ' : name} shown for x(${UNIT.layer})_${UNIT.unit}, row ${ROW} is what \`backprop explain\` prints`,
+      check(close, `the ${name === 'delta' ? 'δ' : name} shown for x(${UNIT.layer})_${UNIT.unit}, row ${row} is what \`backprop explain\` prints`,
         `page ${shown[name]}, explain ${want}`);
     }
     check(Math.abs(Number(shown.delta)) > 0, 'the δ compared is not 0', shown.delta);
-    const table = run(['explain', '--model', modelPath, '--data', dataPath, '--row', String(ROW), '--lr', lr]);
-    console.log(`    page: s = ${shown.s}, x = ${shown.x}, δ = ${shown.delta}; backprop explain's δ(1) row: ${table.split('\n').find((l) => l.trim().startsWith('1 ') && l.includes('['))?.trim()}`);
+    const table = run(['explain', '--model', modelPath, '--data', dataPath, '--row', String(row), '--lr', lr]);
+    const deltaRow = table.split('Backward')[1].split('\n').find((l) => l.trim().startsWith(`${UNIT.layer} `));
+    console.log(`    page: s = ${shown.s}, x = ${shown.x}, δ = ${shown.delta}; \`backprop explain\` prints δ(l) as: ${deltaRow.trim()}`);
 
     // the downloaded model in the real binary
     const cornersPath = path.join(OUT, 'corners.csv');
