@@ -32,6 +32,8 @@ fi
 
 # the library without gemm/rayon/the CLI, for the browser's target
 cargo build --lib --target wasm32-unknown-unknown --no-default-features
+# the fallback products (what the browser runs), natively against the f64 reference
+cargo test --lib --no-default-features tensor::gemm
 (cd web && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings && cargo test --locked)
 scripts/build-web.sh
 cargo build --release --bin backprop
