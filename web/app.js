@@ -285,14 +285,17 @@ function drawNet(ex) {
       const x = l === 0 ? (ex ? ex.input[j] : 0) : (ex ? ex.layers[l - 1].x[j] : 0);
       const shade = Math.round(255 - 120 * Math.min(1, Math.abs(x)));
       const isSel = selected && selected.layer === l && selected.unit === j + 1;
+      const gap = widths[l] > 1 ? rowY(l, 1) - rowY(l, 0) : 48;
       const c = svg('circle', {
-        cx: colX(l), cy: rowY(l, j), r: 11,
+        cx: colX(l), cy: rowY(l, j), r: Math.max(2.5, Math.min(11, gap / 2 - 1)),
         fill: `rgb(${shade},${shade},${shade})`,
         class: (l === 0 ? 'input' : 'unit') + (isSel ? ' selected' : ''),
         'data-layer': l, 'data-unit': j + 1,
       }, root);
-      const label = svg('text', { x: colX(l) + 14, y: rowY(l, j) + 4 }, root);
-      label.textContent = `x(${l})_${j + 1}`;
+      if (gap >= 14) {
+        const label = svg('text', { x: colX(l) + 14, y: rowY(l, j) + 4 }, root);
+        label.textContent = `x(${l})_${j + 1}`;
+      }
       if (l > 0) {
         c.addEventListener('click', () => {
           selected = { layer: l, unit: j + 1 };
