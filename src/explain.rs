@@ -90,6 +90,20 @@ use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 use serde::Serialize;
 
+/// `v` to `digits` significant digits (1–9) as the tables print it: trailing zeros dropped,
+/// scientific notation outside 10⁻⁴…10⁵. For showing single numbers of an [`Explanation`] the
+/// way [`Explanation::table`] (and so `backprop explain`) shows them.
+///
+/// ```
+/// use backprop::explain::significant;
+/// assert_eq!(significant(-1.854_864, 4), "-1.855");
+/// assert_eq!(significant(0.7, 4), "0.7");
+/// assert_eq!(significant(1.0e-6, 2), "1.0e-6");
+/// ```
+pub fn significant(v: f32, digits: usize) -> String {
+    display::sig(v, digits)
+}
+
 /// A matrix as rows, in the seed's layout: row 0 is the bias (if any), then one row per input;
 /// one column per unit.
 pub type Rows = Vec<Vec<f32>>;

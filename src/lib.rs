@@ -39,6 +39,8 @@
 //! see [`pipeline`].
 
 #![warn(missing_docs)]
+// The x86-64 kernels' dispatch is compiled out on WebAssembly, which leaves some of it unused.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_mut))]
 
 pub mod autograd;
 pub mod classic;

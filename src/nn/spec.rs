@@ -236,8 +236,12 @@ pub struct MlpSpec {
     pub layers: Vec<LayerSpec>,
 }
 
-/// The most scalar parameters a description may ask for (2³² ≈ 17 GB of f32).
-const MAX_PARAMS: usize = 1 << 32;
+/// The most scalar parameters a description may ask for (2³² ≈ 17 GB of f32; on 32-bit targets
+/// such as WebAssembly, as many as `usize` counts).
+const MAX_PARAMS: usize = match usize::BITS {
+    32 => usize::MAX,
+    _ => (1u64 << 32) as usize,
+};
 
 impl MlpSpec {
     /// An architecture with no layers yet.

@@ -6,7 +6,7 @@
 //! linear op may still copy Wᵀ into its scratch buffer where that runs faster, see
 //! `transposed_rhs_pays`).
 //! Large products go to the `gemm` crate (run-time CPU feature detection, AVX-512/AVX2/FMA
-//! kernels); tiny ones (XOR-sized) use a plain loop, where the call overhead would dominate.
+//! kernels; without the `gemm` feature, to the loops below); tiny ones (XOR-sized) use a plain loop, where the call overhead would dominate.
 //! Products with one or two rows, or an inner dimension of 1 — batch-1 training: `x·Wᵀ`, `δ·W`
 //! and the outer product `δᵀ·x` — run in backprop's own vectorised loops (dot products, row
 //! sums, scaled rows), which stream the weights once and need no packing.
@@ -393,6 +393,68 @@ fn naive(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
             }
             let o = &mut c[i * n + j];
             *o = if accumulate { *o + s } else { s };
+        }
+    }
+}
+
+/// Without the `gemm` feature (the WebAssembly build): the `gemm` crate's entry point as
+/// [`matmul_into`] calls it, served by the row kernels where one applies, else the plain loop.
+/// Slower on large products, the same up to round-off; one thread.
+#[cfg(not(feature = "gemm"))]
+#[allow(clippy::module_inception)] // named as the crate it stands in for
+mod gemm {
+    use super::MatRef;
+
+    #[allow(dead_code)] // `Rayon`'s count only matters to the real crate
+    pub enum Parallelism {
+        None,
+        Rayon(usize),
+    }
+
+    /// # Safety
+    /// As the `gemm` crate's: every index the strides reach lies inside the buffers, `dst` is
+    /// row-major `m×n` (column stride 1, row stride n), alpha and beta are 1.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn gemm(
+        m: usize,
+        n: usize,
+        k: usize,
+        dst: *mut f32,
+        dst_cs: isize,
+        dst_rs: isize,
+        read_dst: bool,
+        lhs: *const f32,
+        lhs_cs: isize,
+        lhs_rs: isize,
+        rhs: *const f32,
+        rhs_cs: isize,
+        rhs_rs: isize,
+        alpha: f32,
+        beta: f32,
+        _conj_dst: bool,
+        _conj_lhs: bool,
+        _conj_rhs: bool,
+        _parallelism: Parallelism,
+    ) {
+        assert!(dst_cs == 1 && dst_rs == n as isize && alpha == 1.0 && beta == 1.0);
+        let view = |p: *const f32, rows: usize, cols: usize, rs: isize, cs: isize| {
+            let (rs, cs) = (rs as usize, cs as usize);
+            let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+            MatRef {
+                data: std::slice::from_raw_parts(p, len),
+                rows,
+                cols,
+                rs,
+                cs,
+            }
+        };
+        let (a, b) = (
+            view(lhs, m, k, lhs_rs, lhs_cs),
+            view(rhs, k, n, rhs_rs, rhs_cs),
+        );
+        let c = std::slice::from_raw_parts_mut(dst, m * n);
+        if !super::small(a, b, c, read_dst) {
+            super::naive(a, b, c, read_dst);
         }
     }
 }

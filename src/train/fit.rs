@@ -15,7 +15,23 @@ use crate::tensor::Tensor;
 use crate::train::metrics::Accumulator;
 use crate::train::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 use std::time::Instant;
+
+/// wasm32-unknown-unknown has no clock (`std::time::Instant::now` panics there): in a browser
+/// build, epochs are timed as 0 s.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+struct Instant;
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+impl Instant {
+    fn now() -> Instant {
+        Instant
+    }
+    fn elapsed(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
 
 /// Mixed into the seed for the validation split, so it does not share the shuffling stream.
 const VAL_SPLIT_STREAM: u64 = 0x7661_6c5f_7370_6c74; // "val_splt"
