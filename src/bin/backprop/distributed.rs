@@ -11,7 +11,6 @@ use crate::errln;
 use anyhow::{bail, Context, Result};
 use backprop::pipeline::Network;
 use mpi::collective::SystemOperation;
-use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 use mpi::Threading;
