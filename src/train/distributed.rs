@@ -106,7 +106,7 @@ impl<'i> Shard<'i> {
 }
 
 impl<'a> Sync<'a> {
-    pub(crate) fn new(r: &'a mut dyn GradientReduce) -> Sync<'a> {
+    pub(crate) fn new<'b: 'a>(r: &'a mut (dyn GradientReduce + 'b)) -> Sync<'a> {
         Sync { r, buf: vec![] }
     }
 

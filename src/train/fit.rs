@@ -118,10 +118,7 @@ impl Trainer {
             val,
             tape,
             stop_flag: fit.stop,
-            sync: match fit.gradient_reduce {
-                Some(r) => Some(Sync::new(r)),
-                None => None,
-            },
+            sync: fit.gradient_reduce.map(Sync::new),
         };
         let mut nothing = |_: Event| Control::Continue;
         let callback: &mut dyn FnMut(Event) -> Control = match fit.callback {
