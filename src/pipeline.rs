@@ -27,7 +27,8 @@ use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
 use crate::rng::Rng;
 use crate::train::{
-    evaluate, Control, Event, Fit, History, Metrics, Pretrain, StopReason, TrainState, Trainer,
+    evaluate, Control, Event, Fit, GradientReduce, History, Metrics, Pretrain, StopReason,
+    TrainState, Trainer,
 };
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -182,6 +183,8 @@ pub struct Hooks<'a> {
     pub callback: Option<&'a mut dyn FnMut(Event) -> Control>,
     /// Once set, training stops at the end of the current batch and what was learnt is saved.
     pub stop: Option<&'a AtomicBool>,
+    /// Data-parallel training: the gradient sum over processes ([`Fit::gradient_reduce`]).
+    pub gradient_reduce: Option<&'a mut dyn GradientReduce>,
 }
 
 /// What a run produced.
@@ -437,6 +440,7 @@ impl Pipeline {
         let mut last: Option<Checkpoint> = None;
         let mut ckpt_error = None;
         let mut user = hooks.callback;
+        let reduce = hooks.gradient_reduce;
         let meta = model.meta.clone();
         let mut callback = |e: Event| -> Control {
             let mut answer = Control::Continue;
@@ -471,6 +475,10 @@ impl Pipeline {
             resume: state,
             callback: Some(&mut callback),
             stop: hooks.stop,
+            gradient_reduce: match reduce {
+                Some(r) => Some(r),
+                None => None,
+            },
         };
         let history = trainer.fit_with(&model.net, &mut model.params, &train, fit)?;
         if let Some(err) = ckpt_error {

@@ -1,5 +1,6 @@
 //! [`Trainer::fit`]: the epoch loop (see the [module docs](super)).
 
+use super::distributed::{GradientReduce, Shard, Sync};
 use super::targets::{fill_targets, plan, target_shape, Encoding};
 use super::{Control, EpochReport, Event, History, Monitor, StopReason, TrainState, Trainer};
 use crate::autograd::{Graph, Tape, Var};
@@ -51,6 +52,9 @@ pub struct Fit<'a> {
     pub callback: Option<&'a mut dyn FnMut(Event) -> Control>,
     /// Checked after every batch: once set, the run stops (e.g. from a SIGINT handler).
     pub stop: Option<&'a AtomicBool>,
+    /// Data-parallel training: this process trains on its share of every batch and the
+    /// gradients are summed over processes here (see [`GradientReduce`]).
+    pub gradient_reduce: Option<&'a mut dyn GradientReduce>,
 }
 
 impl Trainer {
@@ -130,6 +134,7 @@ impl Trainer {
             val,
             tape,
             stop_flag: fit.stop,
+            sync: fit.gradient_reduce.map(Sync::new),
         };
         let mut nothing = |_: Event| Control::Continue;
         let callback: &mut dyn FnMut(Event) -> Control = match fit.callback {
@@ -162,6 +167,7 @@ struct Run<'a> {
     val: Option<&'a Dataset>,
     tape: Tape,
     stop_flag: Option<&'a AtomicBool>,
+    sync: Option<Sync<'a>>,
 }
 
 impl Run<'_> {
@@ -248,7 +254,12 @@ impl Run<'_> {
                 params,
                 optimizer: opt,
             };
-            let answer = callback(ev);
+            let mut answer = callback(ev);
+            if let Some(s) = &mut self.sync {
+                if s.any([answer == Control::Stop])?[0] {
+                    answer = Control::Stop;
+                }
+            }
             state.lr = Some(opt.lr());
             if answer == Control::Stop {
                 stop = StopReason::Callback;
@@ -309,11 +320,22 @@ impl Run<'_> {
         }
         self.tape.set_rng(rng);
         let (mut acc, mut truth) = (Accumulator::default(), vec![]);
-        for (b, idx) in order.chunks(bs).enumerate() {
-            let m = idx.len();
+        for (b, batch) in order.chunks(bs).enumerate() {
+            let m = batch.len();
+            let shard = match &self.sync {
+                Some(s) => s.shard(batch, cfg.loss),
+                None => Shard::whole(batch),
+            };
             let mut g = Graph::new(&mut self.tape, params);
-            let (y, l) = record_loss(&mut g, self.model, cfg, train, idx, enc, &mut truth)?;
-            let lv = g.value(l).item();
+            let (y, l) = record_loss(&mut g, self.model, cfg, train, shard.idx, enc, &mut truth)?;
+            let mut lv = g.value(l).item();
+            if let Some(f) = shard.metric_scale {
+                acc.add(lv * f, g.value(y).data(), out, &truth, readout);
+            }
+            let mut grads = g.backward(l);
+            if let Some(s) = &mut self.sync {
+                lv = s.reduce_batch(params, &mut grads, lv, &shard)?;
+            }
             if let Some(reason) =
                 bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
             {
@@ -321,8 +343,6 @@ impl Run<'_> {
                 return Ok(Err(reason));
             }
             state.first_loss.get_or_insert(lv);
-            acc.add(lv, g.value(y).data(), out, &truth, readout);
-            let mut grads = g.backward(l);
             if let Some(c) = cfg.clip_grad_value {
                 grads.clip_grad_value(c);
             }
@@ -339,8 +359,11 @@ impl Run<'_> {
                 samples: (b * bs + m).min(n),
                 accuracy: acc.running_accuracy(readout),
             };
-            let stop = callback(ev) == Control::Stop;
-            let flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+            let mut stop = callback(ev) == Control::Stop;
+            let mut flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+            if let Some(s) = &mut self.sync {
+                [stop, flagged] = s.any([stop, flagged])?;
+            }
             if stop || flagged {
                 self.tape.take_rng();
                 return Ok(Err(if flagged {
@@ -354,6 +377,9 @@ impl Run<'_> {
             .tape
             .take_rng()
             .expect("internal error: the tape lost the run's generator");
+        if let Some(s) = &mut self.sync {
+            s.end_epoch(&mut acc, out, params, epoch)?;
+        }
         Ok(Ok(acc.finish(readout)))
     }
 }
@@ -387,22 +413,30 @@ impl Run<'_> {
         let mut truth = vec![];
         let mut first: Option<(f32, Accumulator)> = None;
         self.tape.set_rng(state.rng.clone());
-        let tape = &mut self.tape;
+        let (tape, sync) = (&mut self.tape, &mut self.sync);
+        let shard = match sync {
+            Some(s) => s.shard(&all, cfg.loss),
+            None => Shard::whole(&all),
+        };
         let mut f = |p: &Parameters| -> Result<LossAndGrads> {
             let mut g = Graph::new(tape, p);
-            let (y, l) = record_loss(&mut g, model, cfg, train, &all, enc, &mut truth)?;
-            let lv = g.value(l).item();
-            if first.is_none() {
-                let mut acc = Accumulator::default();
-                acc.add(lv, g.value(y).data(), out, &truth, readout);
-                first = Some((lv, acc));
+            let (y, l) = record_loss(&mut g, model, cfg, train, shard.idx, enc, &mut truth)?;
+            let mut lv = g.value(l).item();
+            let mut acc = Accumulator::default();
+            if let (None, Some(f)) = (&first, shard.metric_scale) {
+                acc.add(lv * f, g.value(y).data(), out, &truth, readout);
             }
             let grads = g.backward(l);
             let zeros = |id: ParamId| Tensor::zeros(*p[id].shape());
             let gs = p
                 .ids()
                 .map(|id| grads.get(id).cloned().unwrap_or_else(|| zeros(id)));
-            Ok((lv, gs.collect()))
+            let mut gs: Vec<Tensor> = gs.collect();
+            if let Some(s) = sync.as_mut() {
+                lv = s.reduce_list(&mut gs, lv, &shard)?;
+            }
+            first.get_or_insert((lv, acc));
+            Ok((lv, gs))
         };
         let result = opt.step_closure(params, &mut f);
         state.rng = self
@@ -413,9 +447,12 @@ impl Run<'_> {
         // batch norm: the running statistics move once per epoch, by the last evaluation's
         // batch statistics (PyTorch's LBFGS moves them at every closure call)
         self.tape.update_running_stats(params);
-        let (lv, acc) = first.expect("internal error: L-BFGS evaluates the loss at least once");
+        let (lv, mut acc) = first.expect("internal error: L-BFGS evaluates the loss at least once");
         if let Some(reason) = bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, 1) {
             return Ok(Err(reason));
+        }
+        if let Some(s) = &mut self.sync {
+            s.end_epoch(&mut acc, out, params, epoch)?;
         }
         state.first_loss.get_or_insert(lv);
         let ev = Event::Batch {
@@ -426,8 +463,11 @@ impl Run<'_> {
             samples: train.len(),
             accuracy: acc.running_accuracy(readout),
         };
-        let stop = callback(ev) == Control::Stop;
-        let flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        let mut stop = callback(ev) == Control::Stop;
+        let mut flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        if let Some(s) = &mut self.sync {
+            [stop, flagged] = s.any([stop, flagged])?;
+        }
         if stop || flagged {
             return Ok(Err(if flagged {
                 StopReason::Interrupted { epoch }

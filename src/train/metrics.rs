@@ -108,6 +108,38 @@ impl Accumulator {
         (readout != Readout::Values && self.n > 0).then(|| self.correct as f32 / self.n as f32)
     }
 
+    /// Every running sum as one vector, `k` values per output for regression (zeros where this
+    /// accumulator saw no sample), so that sums over processes can be taken element-wise.
+    pub(crate) fn to_sums(&self, k: usize) -> Vec<f64> {
+        let mut v = vec![
+            self.n as f64,
+            self.loss,
+            self.correct as f64,
+            self.values as f64,
+        ];
+        for part in [&self.sq, &self.abs, &self.sum_t, &self.sum_t2] {
+            v.extend((0..k).map(|j| part.get(j).copied().unwrap_or(0.0)));
+        }
+        v
+    }
+
+    /// The inverse of [`Accumulator::to_sums`].
+    pub(crate) fn from_sums(v: &[f64], k: usize) -> Accumulator {
+        let part = |i: usize| v[4 + i * k..4 + (i + 1) * k].to_vec();
+        let regression = v[3] > 0.0;
+        let or_empty = |p: Vec<f64>| if regression { p } else { vec![] };
+        Accumulator {
+            n: v[0] as usize,
+            loss: v[1],
+            correct: v[2] as usize,
+            values: v[3] as usize,
+            sq: or_empty(part(0)),
+            abs: or_empty(part(1)),
+            sum_t: or_empty(part(2)),
+            sum_t2: or_empty(part(3)),
+        }
+    }
+
     pub(crate) fn finish(&self, readout: Readout) -> Metrics {
         let n = self.n.max(1) as f64;
         let mut m = Metrics {

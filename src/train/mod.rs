@@ -39,12 +39,14 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
+mod distributed;
 mod ensemble;
 mod fit;
 mod metrics;
 mod pretrain;
 mod targets;
 
+pub use distributed::GradientReduce;
 pub use ensemble::Ensemble;
 pub use fit::{evaluate, Fit};
 

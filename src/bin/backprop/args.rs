@@ -30,6 +30,7 @@ pub enum Command {
         mut_arg("history", |a| a.hide(true)),
         mut_arg("plot", |a| a.hide(true)),
         mut_arg("test_split", |a| a.hide(true)),
+        mut_arg("distributed", |a| a.hide(true)),
         mut_arg("log_every", |a| a.help("Print an epoch line every N epochs of each fold, and its last [default: none; a line per fold]")),
         mut_arg("json", |a| a.help("One JSON record per fold on stdout, then a final {\"summary\": …} record (the text report goes to stderr)")),
     )]
@@ -374,6 +375,11 @@ pub struct TrainArgs {
     /// significant digits).
     #[arg(long)]
     pub json: bool,
+    /// Data-parallel training as one rank of `mpirun -n R backprop train … --distributed`: each
+    /// batch is shared among the ranks and their gradients summed (same result as one process);
+    /// rank 0 prints and writes the files. Needs a build with `--features mpi`.
+    #[arg(long)]
+    pub distributed: bool,
     /// Write per-epoch metrics as CSV.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,

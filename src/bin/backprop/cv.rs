@@ -21,6 +21,9 @@ pub fn run(a: &CvArgs) -> Result<()> {
     let started = Instant::now();
     let t = &a.train;
     refuse_saving_flags(t)?;
+    if t.distributed {
+        bail!("--distributed applies to `backprop train` (cv trains its folds one after another in one process)");
+    }
     if a.folds < 2 {
         bail!("--folds {}: expected at least 2 folds", a.folds);
     }
@@ -89,6 +92,7 @@ pub fn run(a: &CvArgs) -> Result<()> {
             start: Some(&mut on_start),
             callback: Some(&mut callback),
             stop: Some(&stop),
+            gradient_reduce: None,
         };
         let outcome = p.run(&train, Some(&test), hooks)?;
         reporter.borrow_mut().finish();

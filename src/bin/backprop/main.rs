@@ -6,6 +6,8 @@ mod bench;
 mod benchmark;
 mod cv;
 mod data;
+#[cfg(feature = "mpi")]
+mod distributed;
 mod evaluate;
 mod explain;
 mod gradcheck;

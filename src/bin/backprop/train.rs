@@ -9,13 +9,26 @@ use crate::train_config::{check_resume, describe, pipeline};
 use anyhow::{bail, Context, Result};
 use backprop::io::Checkpoint;
 use backprop::pipeline::{Hooks, Outcome, Start};
-use backprop::train::{Control, Event, History, Metrics, StopReason};
+use backprop::train::{Control, Event, GradientReduce, History, Metrics, StopReason};
 use std::cell::RefCell;
 use std::io::Write as _;
 use std::time::Instant;
 
 pub fn run(a: &TrainArgs) -> Result<()> {
+    if a.distributed {
+        #[cfg(feature = "mpi")]
+        return crate::distributed::train(a);
+        #[cfg(not(feature = "mpi"))]
+        bail!("--distributed: this backprop was built without MPI; build it with `cargo build --release --features mpi` (needs Open MPI: see the README) and start it under mpirun");
+    }
     let started = Instant::now();
+    let outcome = fit(a, None, true)?;
+    finish(a, &outcome, started)
+}
+
+/// Loads the data and trains (as one rank of a distributed run when `reduce` is given; only
+/// the `lead` process writes files).
+pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -> Result<Outcome> {
     backprop::set_num_threads(a.threads);
     let src = Source::parse(a.data.as_deref());
     let data = load(&src, &a.data_args, false)?;
@@ -23,7 +36,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         Source::Mnist(_) => Some(load(&src, &a.data_args, true)?),
         _ => None,
     };
-    let p = pipeline(a)?;
+    let mut p = pipeline(a)?;
+    if !lead {
+        (p.out, p.checkpoint) = (None, None);
+    }
     let stop = crate::signals::stop_flag()?;
     let reporter = RefCell::new(Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?));
     let mut on_start = |s: &Start| {
@@ -40,6 +56,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         start: Some(&mut on_start),
         callback: Some(&mut callback),
         stop: Some(&stop),
+        gradient_reduce: match reduce {
+            Some(r) => Some(r),
+            None => None,
+        },
     };
     let outcome = match &a.resume {
         Some(path) => {
@@ -58,7 +78,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         None => p.run(&data, test.as_ref(), hooks)?,
     };
     reporter.borrow_mut().finish();
-    finish(a, &outcome, started)
+    Ok(outcome)
 }
 
 /// `--log-every N` (at least 1; the default depends on the epochs).
@@ -93,7 +113,7 @@ fn print_start(a: &TrainArgs, src: &Source, s: &Start) {
 }
 
 /// Writes history and plot, prints the summary, and turns a NaN or an interrupt into the exit.
-fn finish(a: &TrainArgs, o: &Outcome, started: Instant) -> Result<()> {
+pub fn finish(a: &TrainArgs, o: &Outcome, started: Instant) -> Result<()> {
     if let Some(path) = &a.history {
         crate::progress::write_history(path, &o.history.epochs)?;
     }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Samples/s of `backprop train` on MNIST (784-256-128-10, SGD lr 0.05 momentum 0.9, one epoch of
+# 60,000 samples, no validation split) at batch 1024 and 128: 1 process × 1 thread against
+# `mpirun -n 2 … --distributed` × 1 thread each, interleaved, REPS rounds. For each run: the
+# epoch's wall time (from --history), samples/s, and the CPU seconds (user + sys, all ranks) from
+# /usr/bin/time; and the load average. Needs `cargo build --release --features mpi`.
+#   scripts/mpi_scaling.sh [MNIST_DIR] [REPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-../shared/datasets/mnist}
+reps=${2:-3}
+bin=target/release/backprop
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+flags=(train "mnist:$dir" --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 0.9
+       --epochs 1 --val-split 0 --early-stopping 0 --threads 1 --quiet)
+# waiting ranks yield the core (the machine is shared), and are not pinned
+mpi=(mpirun -n 2 --bind-to none --mca mpi_yield_when_idle 1)
+report() { # history, time file
+    awk -F, 'END { printf "%.2f s, %6.0f samples/s", $NF, 60000 / $NF }' "$1"
+    awk '{ printf ", CPU %.2f s", $1 + $2 }' "$2"
+}
+for r in $(seq "$reps"); do
+    for b in 1024 128; do
+        /usr/bin/time -f "%U %S" -o "$tmp/t1" "$bin" "${flags[@]}" --batch-size "$b" \
+            --out "$tmp/m1" --history "$tmp/h1.csv"
+        /usr/bin/time -f "%U %S" -o "$tmp/t2" "${mpi[@]}" "$bin" "${flags[@]}" --batch-size "$b" \
+            --out "$tmp/m2" --history "$tmp/h2.csv" --distributed
+        echo "round $r, batch $b: 1 process $(report "$tmp/h1.csv" "$tmp/t1") | 2 ranks $(report "$tmp/h2.csv" "$tmp/t2") | load $(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+done
