@@ -16,9 +16,13 @@
 
 mod checkpoint;
 mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 mod summary;
+mod weights;
 
 pub use checkpoint::{Checkpoint, DataInfo, TargetScale};
+pub use weights::StateDict;
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION, PREDICT_CHUNK};
 
 use crate::error::{Error, Result};

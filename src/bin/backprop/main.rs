@@ -8,6 +8,7 @@ mod cv;
 mod data;
 mod evaluate;
 mod explain;
+mod export;
 mod gradcheck;
 mod plot;
 mod predict;
@@ -100,5 +101,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(a) => explain::run(&a),
         Command::Summary(a) => summary::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Export(a) => export::run(&a),
     }
 }
