@@ -426,7 +426,7 @@ impl Builder {
             for name in [Some(&w), b.as_ref()].into_iter().flatten() {
                 if !self.inits.iter().any(|t| &t.name == name) {
                     let t = &params[params.find(name).expect("found above")];
-                    self.floats(Some(name), t.dims(), t.data().to_vec());
+                    self.floats(Some(name.as_str()), t.dims(), t.data().to_vec());
                 }
             }
             let mut gemm_in = vec![input.as_str(), w.as_str()];
