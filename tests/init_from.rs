@@ -25,7 +25,12 @@ fn matrix(v: &serde_json::Value) -> (Vec<f32>, usize) {
     let cols = rows[0].as_array().unwrap().len();
     let data = rows
         .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32))
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+        })
         .collect();
     (data, cols)
 }
@@ -40,13 +45,19 @@ fn outputs(spec: &MlpSpec, file: &str) -> Vec<f32> {
         .unwrap();
     let (rows, d) = matrix(&torch_outputs()["rows"]);
     let x = Tensor::from_vec(rows.clone(), [rows.len() / d, d]).unwrap();
-    net.predict(&params, &mut Tape::new(), &x).unwrap().data().to_vec()
+    net.predict(&params, &mut Tape::new(), &x)
+        .unwrap()
+        .data()
+        .to_vec()
 }
 
 fn assert_close(got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len());
     for (a, b) in got.iter().zip(want) {
-        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs PyTorch's {b}");
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "{a} vs PyTorch's {b}"
+        );
     }
 }
 
@@ -124,7 +135,13 @@ fn a_model_files_own_names_load_too() {
         Init::PyTorch,
         0,
     );
-    Model { meta, net, params: params.clone() }.save(&path).unwrap();
+    Model {
+        meta,
+        net,
+        params: params.clone(),
+    }
+    .save(&path)
+    .unwrap();
     let back = StateDict::load(&path).unwrap().to_params(&spec).unwrap();
     assert_eq!(back, params);
 }
@@ -151,11 +168,25 @@ fn first_epoch_loss(stdout: &[u8]) -> f64 {
 fn cli_fine_tunes_from_a_pytorch_state_dict() {
     let dir = tempfile::tempdir().unwrap();
     let data = fixture("torch_blobs.csv");
-    let (data, weights) = (data.to_str().unwrap(), fixture("torch_sequential.safetensors"));
+    let (data, weights) = (
+        data.to_str().unwrap(),
+        fixture("torch_sequential.safetensors"),
+    );
     let model = dir.path().join("m.safetensors");
     let common = [
-        "train", data, "--hidden", "16", "--scale", "none", "--epochs", "3", "--json", "-q",
-        "--val-split", "0", "--out",
+        "train",
+        data,
+        "--hidden",
+        "16",
+        "--scale",
+        "none",
+        "--epochs",
+        "3",
+        "--json",
+        "-q",
+        "--val-split",
+        "0",
+        "--out",
     ];
     let run = |extra: &[&str]| {
         let mut args: Vec<&str> = common.to_vec();
@@ -171,23 +202,40 @@ fn cli_fine_tunes_from_a_pytorch_state_dict() {
     };
     let tuned = run(&["--init-from", weights.to_str().unwrap()]);
     let from_torch = first_epoch_loss(&tuned.stdout);
-    let torch_loss = torch_outputs()["sequential"]["train_loss"].as_f64().unwrap();
+    let torch_loss = torch_outputs()["sequential"]["train_loss"]
+        .as_f64()
+        .unwrap();
     // fine-tuning starts where PyTorch stopped (0.025), not where a random net starts
-    assert!(from_torch < 2.0 * torch_loss + 0.02, "first epoch loss {from_torch}");
+    assert!(
+        from_torch < 2.0 * torch_loss + 0.02,
+        "first epoch loss {from_torch}"
+    );
     let fresh = first_epoch_loss(&run(&[]).stdout);
-    assert!(fresh > 5.0 * from_torch, "random start {fresh} vs {from_torch}");
+    assert!(
+        fresh > 5.0 * from_torch,
+        "random start {fresh} vs {from_torch}"
+    );
 
     // the saved model after one frozen epoch predicts PyTorch's probabilities
     let frozen = "layers.0.weight,layers.0.bias,layers.1.weight,layers.1.bias";
     run(&["--init-from", weights.to_str().unwrap(), "--freeze", frozen]);
     let out = backprop(&["predict", model.to_str().unwrap(), data]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let probs: Vec<f32> = text
         .lines()
         .skip(1)
         .take(8)
-        .flat_map(|l| l.split(',').skip(1).map(|v| v.parse::<f32>().unwrap()).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.split(',')
+                .skip(1)
+                .map(|v| v.parse::<f32>().unwrap())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let want = matrix(&torch_outputs()["sequential"]["probabilities"]).0;
     for (a, b) in probs.iter().zip(&want) {
@@ -196,10 +244,20 @@ fn cli_fine_tunes_from_a_pytorch_state_dict() {
 
     // a description that does not fit is refused, naming the tensor and both shapes
     let out = backprop(&[
-        "train", data, "--hidden", "8", "--init-from", weights.to_str().unwrap(), "-q", "--out",
+        "train",
+        data,
+        "--hidden",
+        "8",
+        "--init-from",
+        weights.to_str().unwrap(),
+        "-q",
+        "--out",
         model.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("0.weight") && err.contains("[8, 4]") && err.contains("[16, 4]"), "{err}");
+    assert!(
+        err.contains("0.weight") && err.contains("[8, 4]") && err.contains("[16, 4]"),
+        "{err}"
+    );
 }

@@ -79,7 +79,13 @@ fn rows(n: usize, d: usize, seed: u64) -> Tensor {
 
 fn random_model(spec: MlpSpec, loss: Loss, task: TaskInfo, scaler: Scaler, seed: u64) -> Model {
     let mut params = Parameters::new();
-    let net = Mlp::new(spec.clone(), &mut params, Init::XavierNormal, &mut Rng::seed(seed)).unwrap();
+    let net = Mlp::new(
+        spec.clone(),
+        &mut params,
+        Init::XavierNormal,
+        &mut Rng::seed(seed),
+    )
+    .unwrap();
     // biases away from zero, so that they matter
     for id in params.ids().collect::<Vec<_>>() {
         if params.name(id).ends_with("bias") {
@@ -136,8 +142,16 @@ fn every_activation_skip_connections_ties_and_bias_kinds() {
     let mut g = backprop::Graph::no_grad(&mut tape, &m.params);
     let xv = g.input(&x);
     let outs = m.net.forward_layers(&mut g, xv).unwrap();
-    let fired = g.value(outs[3].x).data().iter().filter(|&&v| v == 1.0).count();
-    assert!(fired > 10 && fired < 64 * 4 - 10, "{fired} step units fired");
+    let fired = g
+        .value(outs[3].x)
+        .data()
+        .iter()
+        .filter(|&&v| v == 1.0)
+        .count();
+    assert!(
+        fired > 10 && fired < 64 * 4 - 10,
+        "{fired} step units fired"
+    );
     eprintln!("every activation: worst relative error {worst:e}");
 }
 
@@ -245,7 +259,13 @@ fn categories_missing_values_and_dropped_columns_are_inside_the_graph() {
     let data = csv(&text, &opts);
     assert_eq!(
         data.feature_names,
-        ["colour=blue", "colour=green", "colour=red", "size", "weight"]
+        [
+            "colour=blue",
+            "colour=green",
+            "colour=red",
+            "size",
+            "weight"
+        ]
     );
     let mut p = Pipeline::default();
     p.network = Network::hidden(&[8]);
@@ -257,7 +277,11 @@ fn categories_missing_values_and_dropped_columns_are_inside_the_graph() {
     let mut raw = vec![];
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        raw.push(cats.iter().position(|c| *c == f[1]).map_or(f32::NAN, |i| i as f32));
+        raw.push(
+            cats.iter()
+                .position(|c| *c == f[1])
+                .map_or(f32::NAN, |i| i as f32),
+        );
         raw.push(f[2].parse().unwrap_or(f32::NAN));
         raw.push(f[3].parse().unwrap());
     }

@@ -22,8 +22,8 @@ mod summary;
 mod weights;
 
 pub use checkpoint::{Checkpoint, DataInfo, TargetScale};
-pub use weights::StateDict;
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION, PREDICT_CHUNK};
+pub use weights::StateDict;
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;

@@ -118,7 +118,11 @@ fn model_proto(model: &Model) -> Result<ModelProto> {
     let outputs = match &meta.task {
         TaskInfo::Regression { targets } => {
             b.node_to("Identity", &[&y], VALUES, vec![]);
-            vec![value_info(VALUES, DataType::FLOAT, &[None, Some(targets.len() as i64)])]
+            vec![value_info(
+                VALUES,
+                DataType::FLOAT,
+                &[None, Some(targets.len() as i64)],
+            )]
         }
         TaskInfo::Classification { classes } => {
             let probs = b.probabilities(meta.architecture.output_activation(), meta.loss, k, &y);
@@ -200,10 +204,16 @@ fn metadata(model: &Model) -> Vec<StringStringEntryProto> {
             }
         }
         if !cats.is_empty() {
-            props.push(("categories".into(), serde_json::Value::Object(cats).to_string()));
+            props.push((
+                "categories".into(),
+                serde_json::Value::Object(cats).to_string(),
+            ));
         }
         if !fills.is_empty() {
-            props.push(("fill_values".into(), serde_json::Value::Object(fills).to_string()));
+            props.push((
+                "fill_values".into(),
+                serde_json::Value::Object(fills).to_string(),
+            ));
         }
     }
     props.push(("feature_names".into(), json(&meta.feature_names)));
@@ -390,9 +400,9 @@ impl Builder {
                 }
             };
             let find = |name: String, want: Vec<usize>| -> Result<String> {
-                let id = params.find(&name).ok_or_else(|| {
-                    Error::network(&at, format!("no parameter {name} to export"))
-                })?;
+                let id = params
+                    .find(&name)
+                    .ok_or_else(|| Error::network(&at, format!("no parameter {name} to export")))?;
                 if params[id].dims() != want.as_slice() {
                     return Err(Error::network(
                         &at,
@@ -414,7 +424,11 @@ impl Builder {
                         spec.layer_in_features(owner),
                     ];
                     // W(k) is (out_k, in_k); a transposed tie uses it as (in_k, out_k) = (out, in)
-                    (format!("layers.{owner}.weight"), shape, i64::from(!transpose))
+                    (
+                        format!("layers.{owner}.weight"),
+                        shape,
+                        i64::from(!transpose),
+                    )
                 }
             };
             let w = find(w, w_shape)?;
@@ -452,7 +466,11 @@ impl Builder {
                 // 1 if s ≥ 0 else 0
                 let zero = self.floats(None, &[], vec![0.0]);
                 let fires = self.node("GreaterOrEqual", &[s, &zero], vec![]);
-                self.node("Cast", &[&fires], vec![attr_int("to", DataType::FLOAT as i64)])
+                self.node(
+                    "Cast",
+                    &[&fires],
+                    vec![attr_int("to", DataType::FLOAT as i64)],
+                )
             }
         }
     }

@@ -148,7 +148,10 @@ impl StateDict {
             let name = t.0.as_str();
             let (layer, kind) = name.rsplit_once('.').unwrap_or(("", name));
             let (prefix, index) = layer.rsplit_once('.').unwrap_or(("", layer));
-            let index = index.parse::<usize>().ok().filter(|_| kind == "weight" || kind == "bias");
+            let index = index
+                .parse::<usize>()
+                .ok()
+                .filter(|_| kind == "weight" || kind == "bias");
             let Some(index) = index else {
                 return Err(self.bad(format!(
                     "tensor {name}: expected names of linear layers like 0.weight, 0.bias \

@@ -79,7 +79,8 @@ Examples:
   backprop cv data.csv --target price --hidden 64,32 --epochs 100 --seed 1
   backprop cv                                       # built-in UCI digits";
 
-const EXPORT_HELP: &str = "The ONNX graph's input is `features` (float, n × columns): one column per input
+const EXPORT_HELP: &str =
+    "The ONNX graph's input is `features` (float, n × columns): one column per input
 column of the training file (file order, without dropped and target columns; the model's
 metadata entry `input_columns`), a categorical column as the 0-based index of its category in
 the metadata entry `categories`, NaN for a missing value. Outputs: `probabilities` and `class`

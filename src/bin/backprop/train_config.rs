@@ -68,8 +68,7 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         .init_from
         .as_ref()
         .map(|path| {
-            StateDict::load(path)
-                .with_context(|| format!("--init-from {}", path.display()))
+            StateDict::load(path).with_context(|| format!("--init-from {}", path.display()))
         })
         .transpose()?;
     p.balanced_class_weights = match a.class_weight.as_deref() {
