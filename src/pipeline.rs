@@ -21,7 +21,7 @@
 
 use crate::data::{split, Dataset, ScaleKind, Scaler, SplitSizes, Targets};
 use crate::error::{Error, Result};
-use crate::io::{Checkpoint, DataInfo, Model, TargetScale, TaskInfo};
+use crate::io::{Checkpoint, DataInfo, Model, StateDict, TargetScale, TaskInfo};
 use crate::loss::Loss;
 use crate::nn::{Activation, Init, Mlp, MlpSpec};
 use crate::params::Parameters;
@@ -104,6 +104,10 @@ pub struct Pipeline {
     pub trainer: Trainer,
     /// The initialiser; `None` = Kaiming uniform under ReLU, Xavier uniform otherwise.
     pub init: Option<Init>,
+    /// Starting weights from a file (a PyTorch `state_dict` saved with safetensors, or a model
+    /// file), mapped onto the network's layers in order and checked name by name and shape by
+    /// shape ([`StateDict::to_params`]); training fine-tunes from them. `None` = drawn by `init`.
+    pub init_from: Option<StateDict>,
     /// Feature scaling fitted on the training part (default: auto).
     pub scale: ScaleKind,
     /// Standardise regression targets for training (per target, on the training part) and fold
@@ -146,6 +150,7 @@ impl Default for Pipeline {
             loss: None,
             trainer,
             init: None,
+            init_from: None,
             scale: ScaleKind::Auto,
             scale_targets: true,
             balanced_class_weights: false,
@@ -290,6 +295,16 @@ impl Pipeline {
         }
         let mut params = Parameters::new();
         let net = Mlp::new(spec.clone(), &mut params, init, &mut rng)?;
+        if let Some(weights) = &self.init_from {
+            if self.pretrain.is_some() {
+                return Err(Error::invalid(
+                    "pre-training",
+                    "with starting weights from a file",
+                    "one source of starting weights: the file or pre-training",
+                ));
+            }
+            weights.assign(&spec, &mut params)?;
+        }
         if let Some(pre) = &self.pretrain {
             pre.run(&net, &mut params, &train)?;
         }

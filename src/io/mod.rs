@@ -16,10 +16,14 @@
 
 mod checkpoint;
 mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 mod summary;
+mod weights;
 
 pub use checkpoint::{Checkpoint, DataInfo, TargetScale};
 pub use model::{Model, ModelMeta, Prediction, TaskInfo, FORMAT_VERSION, PREDICT_CHUNK};
+pub use weights::StateDict;
 
 use crate::error::{Error, Result};
 use crate::params::Parameters;

@@ -54,6 +54,10 @@ pub enum Command {
     /// Layers, shapes, activations, parameter counts and preprocessing of a model file.
     #[command(after_help = "Example:\n  backprop summary model.safetensors")]
     Summary(SummaryArgs),
+    /// Export a model for other runtimes: one ONNX graph with the scaling, the one-hot
+    /// categories, missing-value fills, every layer and the output probabilities.
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
     /// Measure training speed (samples/s, GFLOP/s, XOR step time, memory).
     #[command(
         after_help = "Example:\n  backprop bench --batch-sizes 1,32,128,1024 --data ../shared/datasets/mnist"
@@ -184,6 +188,16 @@ Examples:
   backprop cv data.csv --folds 5
   backprop cv data.csv --target price --hidden 64,32 --epochs 100 --seed 1
   backprop cv                                       # built-in UCI digits";
+
+const EXPORT_HELP: &str =
+    "The ONNX graph's input is `features` (float, n × columns): one column per input
+column of the training file (file order, without dropped and target columns; the model's
+metadata entry `input_columns`), a categorical column as the 0-based index of its category in
+the metadata entry `categories`, NaN for a missing value. Outputs: `probabilities` and `class`
+(int64) for a classifier, `values` for regression. Class names: metadata entry `classes`.
+
+Example:
+  backprop export model.safetensors --onnx model.onnx";
 
 const EXPLAIN_HELP: &str = "Examples:
   backprop explain --example lfd          # Learning From Data's worked example
@@ -325,6 +339,13 @@ pub struct TrainArgs {
     /// kaiming_normal, uniform:EPS [default: kaiming_uniform for relu, xavier_uniform otherwise].
     #[arg(long)]
     pub init: Option<String>,
+    /// Start from these weights instead of drawn ones, and fine-tune: a PyTorch state_dict saved
+    /// with safetensors.torch.save_file — an nn.Sequential of nn.Linear layers (0.weight, 0.bias,
+    /// 2.weight, …), a ModuleList (layers.0.weight, …) — or a model file; mapped in order onto
+    /// the layers of --hidden/--arch, every name and shape checked. The network reads the
+    /// features after --scale: give --scale none for weights trained on raw features.
+    #[arg(long, value_name = "WEIGHTS.safetensors")]
+    pub init_from: Option<PathBuf>,
     /// Dropout probability after each hidden layer [default: 0].
     #[arg(long)]
     pub dropout: Option<f32>,
@@ -484,6 +505,15 @@ pub struct SummaryArgs {
     /// Describe a hand-set network description instead of a model file.
     #[arg(long, value_name = "NET.json", conflicts_with = "model")]
     pub arch: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// A model file written by `backprop train`.
+    pub model: PathBuf,
+    /// Write the model as an ONNX graph (IR 8, opset 13) to this file.
+    #[arg(long, value_name = "FILE.onnx", required = true)]
+    pub onnx: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,6 +10,7 @@ mod data;
 mod distributed;
 mod evaluate;
 mod explain;
+mod export;
 mod gradcheck;
 mod plot;
 mod predict;
@@ -103,5 +104,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Summary(a) => summary::run(&a),
         Command::Bench(a) => bench::run(&a),
         Command::Plot(a) => plot::run(&a),
+        Command::Export(a) => export::run(&a),
     }
 }

@@ -4,7 +4,7 @@
 use crate::args::TrainArgs;
 use anyhow::{bail, Context, Result};
 use backprop::data::{Dataset, ScaleKind};
-use backprop::io::{Checkpoint, DataInfo};
+use backprop::io::{Checkpoint, DataInfo, StateDict};
 use backprop::nn::{Activation, Init, MlpSpec};
 use backprop::optim::{LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
@@ -60,6 +60,16 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         .pretrain
         .as_deref()
         .map(|s| pretrain(s, t_seed(a)))
+        .transpose()?;
+    if a.init_from.is_some() && a.resume.is_some() {
+        bail!("--init-from and --resume both give the weights to start from; give one of them");
+    }
+    p.init_from = a
+        .init_from
+        .as_ref()
+        .map(|path| {
+            StateDict::load(path).with_context(|| format!("--init-from {}", path.display()))
+        })
         .transpose()?;
     p.balanced_class_weights = match a.class_weight.as_deref() {
         None => false,

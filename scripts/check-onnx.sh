@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# ONNX export checked by ONNX Runtime: trains a few models with the real binary (a softmax
+# classifier, a binary sigmoid unit, a net with a skip connection, a regression with a
+# categorical column, a dropped column and missing values, and a classifier with categories),
+# exports each with `backprop export --onnx`, runs Python onnxruntime on the rows of the training
+# file (categories as their index, missing values as NaN, as the README says) and compares with
+# `backprop predict` on the same file: probabilities to 1e-5 (predict prints 6 decimals), the
+# class exactly, regression values to 1e-5 relative.
+#
+# usage: scripts/check-onnx.sh [BIN]   (default target/release/backprop, built if missing)
+# Makes its own venv (ONNX_VENV, default target/onnx-venv) and pip-installs onnxruntime and numpy
+# into it when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/release/backprop}
+if [ ! -x "$bin" ]; then cargo build --release; fi
+venv=${ONNX_VENV:-target/onnx-venv}
+if ! "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet onnxruntime numpy
+fi
+py="$venv/bin/python"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+# data: the committed blobs, XOR, and a generated table with text and gaps
+"$py" - "$dir" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(1)
+with open(f"{d}/shop.csv", "w") as f:
+    f.write("id,colour,size,weight,price,kind\n")
+    for i in range(200):
+        c = ["red", "green", "blue", ""][rng.integers(4)]
+        size = "NA" if i % 9 == 4 else f"{rng.uniform(0, 5):.3f}"
+        w = rng.normal()
+        s = 2.5 if size == "NA" else float(size)
+        price = 10 + 3 * s - 2 * w + {"red": 5, "green": -1, "blue": 0, "": 2}[c]
+        kind = "big" if s > 2.5 else ("odd" if c == "green" else "small")
+        f.write(f"{i},{c},{size},{w:.3f},{price:.3f},{kind}\n")
+PY
+
+fail=0
+check() { # name csv train-flags...
+  local name=$1 csv=$2; shift 2
+  "$bin" train "$csv" -q --epochs 30 --out "$dir/$name.safetensors" "$@" >/dev/null
+  "$bin" export "$dir/$name.safetensors" --onnx "$dir/$name.onnx" 2>/dev/null
+  "$bin" predict "$dir/$name.safetensors" "$csv" > "$dir/$name.pred.csv"
+  if "$py" - "$dir/$name.onnx" "$csv" "$dir/$name.pred.csv" "$name" <<'PY'
+import csv, json, sys
+import numpy as np
+import onnxruntime as ort
+
+onnx_path, data_path, pred_path, name = sys.argv[1:5]
+sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+meta = sess.get_modelmeta().custom_metadata_map
+columns = json.loads(meta["input_columns"])
+categories = json.loads(meta.get("categories", "{}"))
+missing = {"", "na", "n/a", "nan", "?"}
+with open(data_path) as f:
+    rows = list(csv.DictReader(f))
+def cell(col, text):
+    if text.strip().lower() in missing:
+        return np.nan
+    if col in categories:
+        return float(categories[col].index(text))
+    return float(text)
+x = np.array([[cell(c, r[c]) for c in columns] for r in rows], dtype=np.float32)
+outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"features": x})))
+with open(pred_path) as f:
+    pred = list(csv.reader(f))
+head, body = pred[0], pred[1:]
+assert len(body) == len(x), (len(body), len(x))
+worst = 0.0
+if meta["task"] == "classification":
+    classes = json.loads(meta["classes"])
+    p = np.array([[float(v) for v in r[1:]] for r in body])
+    err = np.abs(outs["probabilities"] - p).max()
+    assert err <= 1e-5, f"probabilities differ by {err}"
+    got = [classes[i] for i in outs["class"]]
+    want = [r[0] for r in body]
+    assert got == want, "classes differ"
+    worst = err
+else:
+    v = np.array([[float(x) for x in r] for r in body])
+    err = (np.abs(outs["values"] - v) / np.maximum(np.abs(v), 1)).max()
+    assert err <= 1e-5, f"values differ by {err} (relative)"
+    worst = err
+print(f"{name}: onnxruntime {ort.__version__} agrees with predict on {len(x)} rows "
+      f"(max difference {worst:.2e}; outputs {', '.join(outs)})")
+PY
+  then :; else fail=1; echo "$name: MISMATCH" >&2; fi
+}
+
+check softmax tests/fixtures/torch_blobs.csv --hidden 16,8 --activation tanh
+check sigmoid examples/data/xor.csv --hidden 4 --loss bce --lr 0.05 --val-split 0
+check skip examples/data/xor.csv --arch examples/arch/xor-skip.json --loss mse --val-split 0
+check regression "$dir/shop.csv" --target price --drop id,kind --impute mean --hidden 16 --activation leaky_relu:0.1
+check categories "$dir/shop.csv" --target kind --drop id,price --impute median --hidden 8 --scale minmax
+exit $fail
