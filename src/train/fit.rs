@@ -11,7 +11,7 @@ use crate::optim::schedule::LrScheduler;
 use crate::optim::{Lbfgs, LossAndGrads, Optimizer};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
-use crate::tensor::Tensor;
+use crate::tensor::{set_precision, Precision, Tensor};
 use crate::train::metrics::Accumulator;
 use crate::train::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +57,7 @@ impl Trainer {
         mut fit: Fit,
     ) -> Result<History> {
         model.check_trainable()?;
+        let _precision = PrecisionScope::set(self.precision);
         if let Some(w) = &self.class_weights {
             let k = train.num_classes();
             if self.loss != Loss::CrossEntropy
@@ -136,6 +137,35 @@ impl Trainer {
             })?);
         }
         Ok(ids)
+    }
+}
+
+/// THE place where the trainer decides whether each update is applied inside backward
+/// ([`Tape::backward_step`]) or after it: only when that gives the same bytes — the trainer
+/// allows it ([`Trainer::optimizer_in_backward`]), the optimizer updates each parameter on its
+/// own ([`Optimizer::per_parameter`]), and nothing transforms the gradients between backward and
+/// the step (clipping here; any gradient hook, e.g. an all-reduce between processes, must also
+/// make this false).
+fn optimizer_in_backward(cfg: &Trainer, opt: &dyn Optimizer) -> bool {
+    cfg.optimizer_in_backward
+        && opt.per_parameter()
+        && cfg.clip_grad_value.is_none()
+        && cfg.clip_grad_norm.is_none()
+}
+
+/// The trainer's product precision on this thread for the duration of a fit; the previous one
+/// is restored on every way out.
+struct PrecisionScope(Precision);
+
+impl PrecisionScope {
+    fn set(p: Precision) -> PrecisionScope {
+        PrecisionScope(set_precision(p))
+    }
+}
+
+impl Drop for PrecisionScope {
+    fn drop(&mut self) {
+        set_precision(self.0);
     }
 }
 
@@ -293,6 +323,7 @@ impl Run<'_> {
         }
         self.tape.set_rng(rng);
         let (mut acc, mut truth) = (Accumulator::default(), vec![]);
+        let fused = optimizer_in_backward(cfg, opt);
         for (b, idx) in order.chunks(bs).enumerate() {
             let m = idx.len();
             let mut g = Graph::new(&mut self.tape, params);
@@ -306,14 +337,19 @@ impl Run<'_> {
             }
             state.first_loss.get_or_insert(lv);
             acc.add(lv, g.value(y).data(), out, &truth, readout);
-            let mut grads = g.backward(l);
-            if let Some(c) = cfg.clip_grad_value {
-                grads.clip_grad_value(c);
+            if fused {
+                // (the graph's borrow of `params` ends here)
+                self.tape.backward_step(l, params, opt)?;
+            } else {
+                let mut grads = g.backward(l);
+                if let Some(c) = cfg.clip_grad_value {
+                    grads.clip_grad_value(c);
+                }
+                if let Some(c) = cfg.clip_grad_norm {
+                    grads.clip_grad_norm(c);
+                }
+                opt.step(params, &grads);
             }
-            if let Some(c) = cfg.clip_grad_norm {
-                grads.clip_grad_norm(c);
-            }
-            opt.step(params, &grads);
             let ev = Event::Batch {
                 epoch,
                 batch: b + 1,
