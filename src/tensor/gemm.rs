@@ -11,17 +11,19 @@
 //! and the outer product `δᵀ·x` — run in backprop's own vectorised loops (dot products, row
 //! sums, scaled rows), which stream the weights once and need no packing.
 //! Threading splits the output into blocks, never the reduction, so the result does not depend on
-//! the thread count (tested in `tests/determinism.rs`).
+//! the thread count (tested in `tests/determinism.rs`): each block is one single-threaded `gemm`
+//! call on a worker of backprop's own pool (`pool.rs`).
 
 use super::bf16::{precision, with_rounded, Precision};
 use super::{simd, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁴: on the MLP the
-/// 784→256 products from batch 128 on use 2 threads (measured 0.68 → 0.61 s/epoch at batch 128);
-/// the GEMM-choice sweep found smaller products lose on 2 threads. Tests lower it through
+/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁰: with the spinning
+/// workers of `pool.rs` a job starts in under a µs, so from the batch-32 products of the
+/// benchmark MLP on (32×256×128 = 2²⁰) the split pays for its second packing of the shared
+/// operand; rayon's sleeping workers needed 2²⁴. Tests lower it through
 /// [`set_parallel_threshold`].
-const PARALLEL_THRESHOLD: usize = 1 << 24;
+const PARALLEL_THRESHOLD: usize = 1 << 20;
 /// Below this many multiply-adds the plain loop beats the GEMM call overhead.
 pub(crate) const NAIVE_THRESHOLD: usize = 512;
 /// Products with at most this many rows use the row kernels (`small`) instead of GEMM.
@@ -34,7 +36,7 @@ static PARALLEL_MACS: AtomicUsize = AtomicUsize::new(PARALLEL_THRESHOLD);
 static PARALLEL_PRODUCTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Internal, for tests: sets how many multiply-adds (m·k·n) a product needs before it may use
-/// more than one thread; `0` restores the default (2²⁴). Process-wide, like
+/// more than one thread; `0` restores the default (2²⁰). Process-wide, like
 /// [`set_num_threads`]. It exists so that a test can make the small products of a quick
 /// training run take the multi-threaded path and check that the result is the same; it
 /// changes speed, never results. Not part of the stable API.

@@ -15,6 +15,8 @@ pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, 
 pub use gemm::{num_threads, set_num_threads};
 #[doc(hidden)]
 pub use gemm::{parallel_products, set_parallel_threshold};
+#[doc(hidden)]
+pub use pool::worker_parts;
 pub(crate) use reduce::{max_dim_into, sum_dim_into};
 
 use crate::error::{Error, Result};

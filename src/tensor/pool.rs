@@ -18,6 +18,17 @@
 #[cfg(not(target_arch = "wasm32"))]
 const SPIN: u32 = 1 << 14;
 
+/// Parts run so far on a worker thread (not the caller): lets a test check that a second
+/// thread really worked.
+static WORKER_PARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Internal, for tests: how many parts of pool jobs (in this process) ran on a worker thread
+/// rather than on the calling thread. Not part of the stable API.
+#[doc(hidden)]
+pub fn worker_parts() -> usize {
+    WORKER_PARTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Calls `f(i)` for every `i < parts`, spread over up to [`super::num_threads`] threads.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     #[cfg(not(target_arch = "wasm32"))]
@@ -196,6 +207,8 @@ mod imp {
                             // SAFETY: the caller waits for `pending` to reach zero.
                             parts_of(unsafe { &*job.f }, id, job.threads, job.parts)
                         }));
+                        let mine = (job.parts + job.threads - 1 - id) / job.threads;
+                        super::WORKER_PARTS.fetch_add(mine, SeqCst);
                         if r.is_err() {
                             self.panicked.store(true, SeqCst);
                         }
