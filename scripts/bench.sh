@@ -3,7 +3,7 @@
 # between the `bench.sh: begin/end` markers (only that part is replaced).
 #
 # usage: scripts/bench.sh [--threads "1 2"] [--epochs 3] [--reps 1] [--peer-steps 1000]
-#                         [--xor-steps 20000] [--rust-peers DIR] [--no-docs]
+#                         [--xor-steps 20000] [--rust-peers DIR] [--no-build] [--no-docs]
 #
 # For each repetition, thread count and batch size, the four libraries run one after the other
 # as separate processes (interleaved, so load drifts hit all of them alike) on synthetic
@@ -13,7 +13,8 @@
 # PyTorch again on real MNIST (../shared/datasets/mnist) for test accuracy, the XOR step on every
 # library, and numpy's SGEMM on the 8 products of a batch-1024 step (the roofline). Batch 1 times
 # `--peer-steps` single-sample steps per repeat on the peers (slow there) and 5000 on backprop,
-# each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl.
+# each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
+# target/release/backprop that is there (e.g. while another cargo holds the build lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,7 @@ peer_steps=1000
 xor_steps=20000
 rust_peers=/tmp/rust-peers/target/release
 docs=1
+build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --xor-steps) xor_steps="$2"; shift 2 ;;
     --rust-peers) rust_peers="$2"; shift 2 ;;
     --no-docs) docs=0; shift ;;
+    --no-build) build=0; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,7 +49,7 @@ results="$out/results.jsonl"
 : > "$results"
 
 py=$(bash "$peer/setup.sh")
-cargo build --release >&2
+[ "$build" = 0 ] || cargo build --release >&2
 bp=(target/release/backprop bench)
 burn="$rust_peers/burn_mlp"
 candle="$rust_peers/candle_mlp"
@@ -236,6 +239,14 @@ for b in batches:
           + " | ".join(cell(vals[s], vals[s] == fastest) for s in ["backprop"] + present)
           + f" | {ratio} | {mn('backprop-mnist')} | {mn('torch-mnist')} | {load} |")
 w("")
+if 1 in threads and 2 in threads:
+    sc = []
+    for b in batches:
+        one, two = secs("backprop", b, 1), secs("backprop", b, 2)
+        if one and two:
+            sc.append(f"batch {b} {one / two:.2f}×")
+    w("backprop's second thread (1-thread / 2-thread time): " + ", ".join(sc) + ".")
+    w("")
 for t in threads:
     xs = {s: xor_us(s, t) for s in ["backprop"] + present}
     if xs["backprop"]:
