@@ -3,7 +3,8 @@
 # between the `bench.sh: begin/end` markers (only that part is replaced).
 #
 # usage: scripts/bench.sh [--threads "1 2"] [--epochs 3] [--reps 1] [--peer-steps 1000]
-#                         [--xor-steps 20000] [--rust-peers DIR] [--no-build] [--no-docs]
+#                         [--xor-steps 20000] [--rust-peers DIR] [--batches "1 32 128 1024"]
+#                         [--mnist-batches "1 32 128 1024"] [--bp-steps 5000] [--no-build] [--no-docs]
 #
 # For each repetition, thread count and batch size, the four libraries run one after the other
 # as separate processes (interleaved, so load drifts hit all of them alike) on synthetic
@@ -12,8 +13,8 @@
 # /tmp/rust-peers/target/release; a peer whose binary is missing is left out). Then backprop and
 # PyTorch again on real MNIST (../shared/datasets/mnist) for test accuracy, the XOR step on every
 # library, and numpy's SGEMM on the 8 products of a batch-1024 step (the roofline). Batch 1 times
-# `--peer-steps` single-sample steps per repeat on the peers (slow there) and 5000 on backprop,
-# each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
+# `--peer-steps` single-sample steps per repeat on the peers (slow there) and `--bp-steps` on
+# backprop, each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
 # target/release/backprop that is there (e.g. while another cargo holds the build lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ xor_steps=20000
 rust_peers=/tmp/rust-peers/target/release
 docs=1
 build=1
+batches="1 32 128 1024"
+mnist_batches="$batches"
+bp_steps=5000
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
@@ -36,13 +40,15 @@ while [ $# -gt 0 ]; do
     --rust-peers) rust_peers="$2"; shift 2 ;;
     --no-docs) docs=0; shift ;;
     --no-build) build=0; shift ;;
+    --batches) batches="$2"; shift 2 ;;
+    --mnist-batches) mnist_batches="$2"; shift 2 ;;
+    --bp-steps) bp_steps="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
 peer=../shared/bench
 data=../shared/datasets/mnist
-batches="1 32 128 1024"
 out=target/bench
 mkdir -p "$out"
 results="$out/results.jsonl"
@@ -78,7 +84,7 @@ shapes() { # the 8 products of one training step at batch $1 (m x k x n)
 for rep in $(seq "$reps"); do
   for t in $threads; do
     for b in $batches; do
-      record backprop "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --synthetic --no-xor
+      record backprop "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --synthetic --no-xor
       record torch "$t" "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" --steps "$peer_steps"
       if [ -x "$burn" ]; then
         record burn-flex "$t" env RAYON_NUM_THREADS="$t" "$burn" --backend flex --mode mlp --batch "$b" --epochs "$epochs" --steps "$peer_steps"
@@ -86,8 +92,8 @@ for rep in $(seq "$reps"); do
       if [ -x "$candle" ]; then
         record candle "$t" env RAYON_NUM_THREADS="$t" "$candle" --mode mlp --batch "$b" --epochs "$epochs" --steps "$peer_steps"
       fi
-      if [ "$mnist" = 1 ]; then
-        record backprop-mnist "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --data "$data" --no-xor
+      if [ "$mnist" = 1 ] && [[ " $mnist_batches " == *" $b "* ]]; then
+        record backprop-mnist "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --data "$data" --no-xor
         record torch-mnist "$t" "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" --steps "$peer_steps" --data "$data"
       fi
     done
@@ -119,7 +125,7 @@ export BENCH_MACHINE="$model (family $family model $cpumodel), $(nproc) CPUs"
 export BENCH_RUSTC=$(rustc --version)
 export BENCH_COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo "+changes")
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export BENCH_ARGS="--threads \"$threads\" --epochs $epochs --reps $reps --peer-steps $peer_steps --xor-steps $xor_steps"
+export BENCH_ARGS="--threads \"$threads\" --batches \"$batches\" --mnist-batches \"$mnist_batches\" --epochs $epochs --reps $reps --bp-steps $bp_steps --peer-steps $peer_steps --xor-steps $xor_steps"
 export BENCH_LOCK="$rust_peers/../../Cargo.lock"
 "$py" - "$results" docs/perf.md <<'EOF'
 import json, os, re, statistics, sys
