@@ -1,7 +1,7 @@
 //! A persistent pool of worker threads that spin briefly before they sleep.
 //!
-//! [`run`]`(parts, f)` calls `f(0), f(1), …, f(parts − 1)`, part 0 on the calling thread and the
-//! others on workers, and returns when all are done. Callers split their OUTPUT into the parts
+//! [`run`]`(parts, f)` calls `f(0), f(1), …, f(parts − 1)` — each part claimed by whichever
+//! thread is free, the caller included — and returns when all are done. Callers split their OUTPUT into the parts
 //! (rows of a product, ranges of a parameter), never a sum, so every value is computed by the
 //! same instructions whichever thread runs it: results do not depend on the thread count.
 //!
@@ -82,7 +82,7 @@ impl SharedMut {
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     use super::SPIN;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
     use std::sync::{Condvar, Mutex, OnceLock};
 
     /// A job as the workers see it: the closure with its lifetime erased (see `Pool::run`).
@@ -91,8 +91,10 @@ mod imp {
         f: *const (dyn Fn(usize) + Sync),
         threads: usize,
         parts: usize,
+        generation: u64,
     }
-    // SAFETY: the closure is `Sync`, and `Pool::run` keeps it alive until every worker is done.
+    // SAFETY: the closure is `Sync`, and `Pool::run` keeps it alive until every claimed part
+    // is done; no part can be claimed after that (see `claim`).
     unsafe impl Send for Job {}
 
     pub(super) struct Pool {
@@ -100,9 +102,14 @@ mod imp {
         pub(super) busy: Mutex<()>,
         job: Mutex<Option<Job>>,
         /// Bumped once per job; workers wait for it to change.
-        generation: AtomicUsize,
-        /// Workers that have not finished the current job.
-        pending: AtomicUsize,
+        generation: AtomicU64,
+        /// The current job's generation (high 32 bits) and next unclaimed part (low 32 bits).
+        /// Parts are claimed one at a time by whichever thread is free — the caller included —
+        /// so a worker that the OS has not scheduled (an oversubscribed machine) delays nothing
+        /// but the parts it has already claimed.
+        ticket: AtomicU64,
+        /// Parts of the current job finished.
+        done: AtomicUsize,
         sleepers: AtomicUsize,
         panicked: AtomicBool,
         wake: Condvar,
@@ -121,8 +128,9 @@ mod imp {
             let p: &'static Pool = Box::leak(Box::new(Pool {
                 busy: Mutex::new(()),
                 job: Mutex::new(None),
-                generation: AtomicUsize::new(0),
-                pending: AtomicUsize::new(0),
+                generation: AtomicU64::new(0),
+                ticket: AtomicU64::new(0),
+                done: AtomicUsize::new(0),
                 sleepers: AtomicUsize::new(0),
                 panicked: AtomicBool::new(false),
                 wake: Condvar::new(),
@@ -142,26 +150,55 @@ mod imp {
     }
 
     impl Pool {
-        /// Runs `parts` parts on `threads` threads (the caller and `threads − 1` workers); the
-        /// caller holds `busy`.
+        /// The next part of job `generation`, if any is left.
+        fn claim(&self, generation: u64, parts: usize) -> Option<usize> {
+            let tag = generation & 0xffff_ffff;
+            let mut t = self.ticket.load(SeqCst);
+            loop {
+                let next = (t & 0xffff_ffff) as usize;
+                if t >> 32 != tag || next >= parts {
+                    return None;
+                }
+                match self.ticket.compare_exchange(t, t + 1, SeqCst, SeqCst) {
+                    Ok(_) => return Some(next),
+                    Err(now) => t = now,
+                }
+            }
+        }
+
+        /// Runs `parts` parts on up to `threads` threads (the caller and `threads − 1`
+        /// workers); the caller holds `busy`.
         pub(super) fn run(&self, threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
             let threads = threads.min(self.workers + 1);
-            // SAFETY (lifetime erasure): this function does not return before `pending` is
-            // zero, i.e. before every worker has finished calling `f`.
+            // SAFETY (lifetime erasure): this function does not return before `done` counts
+            // every part, and once all parts are claimed no thread calls `f` again.
             let f: *const (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
-            *self.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Job { f, threads, parts });
-            self.pending.store(self.workers, SeqCst);
-            self.generation.fetch_add(1, SeqCst);
+            let generation = self.generation.load(SeqCst) + 1;
+            *self.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(Job {
+                f,
+                threads,
+                parts,
+                generation,
+            });
+            self.done.store(0, SeqCst);
+            self.ticket.store((generation & 0xffff_ffff) << 32, SeqCst);
+            self.generation.store(generation, SeqCst);
             if self.sleepers.load(SeqCst) > 0 {
                 let _g = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
                 self.wake.notify_all();
             }
-            let own = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut own = Ok(());
+            while let Some(i) = self.claim(generation, parts) {
                 // SAFETY: `f` is alive (it is our argument).
-                parts_of(unsafe { &*f }, 0, threads, parts)
-            }));
+                let r =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*f)(i) }));
+                if own.is_ok() {
+                    own = r;
+                }
+                self.done.fetch_add(1, SeqCst);
+            }
             let mut spins = 0u32;
-            while self.pending.load(SeqCst) != 0 {
+            while self.done.load(SeqCst) != parts {
                 if spins < SPIN {
                     std::hint::spin_loop();
                     spins += 1;
@@ -178,7 +215,7 @@ mod imp {
         }
 
         fn work(&self, id: usize) {
-            let mut seen = 0usize;
+            let mut seen = 0u64;
             loop {
                 let mut spins = 0u32;
                 loop {
@@ -201,30 +238,22 @@ mod imp {
                     spins = 0;
                 }
                 let job = *self.job.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(job) = job {
-                    if id < job.threads {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            // SAFETY: the caller waits for `pending` to reach zero.
-                            parts_of(unsafe { &*job.f }, id, job.threads, job.parts)
-                        }));
-                        let mine = (job.parts + job.threads - 1 - id) / job.threads;
-                        super::WORKER_PARTS.fetch_add(mine, SeqCst);
-                        if r.is_err() {
-                            self.panicked.store(true, SeqCst);
-                        }
-                    }
+                let Some(job) = job else { continue };
+                if id >= job.threads {
+                    continue;
                 }
-                self.pending.fetch_sub(1, SeqCst);
+                while let Some(i) = self.claim(job.generation, job.parts) {
+                    // SAFETY: the part was claimed, so the caller is still waiting for it.
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                        (*job.f)(i)
+                    }));
+                    if r.is_err() {
+                        self.panicked.store(true, SeqCst);
+                    }
+                    super::WORKER_PARTS.fetch_add(1, SeqCst);
+                    self.done.fetch_add(1, SeqCst);
+                }
             }
-        }
-    }
-
-    /// Thread `id` of `threads` runs parts `id, id + threads, …`.
-    fn parts_of(f: &(dyn Fn(usize) + Sync), id: usize, threads: usize, parts: usize) {
-        let mut i = id;
-        while i < parts {
-            f(i);
-            i += threads;
         }
     }
 }
