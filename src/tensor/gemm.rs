@@ -18,11 +18,11 @@ use super::bf16::{precision, with_rounded, Precision};
 use super::{simd, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁰: with the spinning
-/// workers of `pool.rs` a job starts in under a µs, so from the batch-32 products of the
-/// benchmark MLP on (32×256×128 = 2²⁰) the split pays for its second packing of the shared
-/// operand; rayon's sleeping workers needed 2²⁴. Tests lower it through
-/// [`set_parallel_threshold`].
+/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁰ (from the batch-32
+/// products of the benchmark MLP on, 32×256×128 = 2²⁰), chosen by reasoning — a job starts on a
+/// spinning worker of `pool.rs` in well under a µs, where rayon's sleeping workers needed 2²⁴ —
+/// NOT yet by a sweep (the machine was too loaded to measure; see docs/perf.md). Tests lower it
+/// through [`set_parallel_threshold`].
 const PARALLEL_THRESHOLD: usize = 1 << 20;
 /// Below this many multiply-adds the plain loop beats the GEMM call overhead.
 pub(crate) const NAIVE_THRESHOLD: usize = 512;
