@@ -1,58 +1,79 @@
 #!/usr/bin/env bash
-# Training benchmark beside PyTorch, in one run on this machine, written into docs/perf.md under
-# "## Training benchmark beside PyTorch" (only that section is replaced).
+# The training benchmark beside every peer, in one run on this machine, written into docs/perf.md
+# between the `bench.sh: begin/end` markers (only that part is replaced).
 #
-# usage: scripts/bench.sh [--threads "1 2"] [--epochs 3] [--xor-steps 20000] [--no-docs]
+# usage: scripts/bench.sh [--threads "1 2"] [--epochs 3] [--reps 1] [--peer-steps 1000]
+#                         [--xor-steps 20000] [--rust-peers DIR] [--batches "1 32 128 1024"]
+#                         [--mnist-batches "1 32 128 1024"] [--bp-steps 5000] [--no-build] [--no-docs]
 #
-# For each thread count, each batch size runs as its own process on both sides, backprop and
-# PyTorch alternating (same data, batch sizes, epochs, thread count), then the XOR step on both,
-# then numpy's SGEMM on the same GEMM shapes as batch 1024 (the roofline). Raw JSON lines go to
-# target/bench/results.jsonl. Needs ../shared/bench (the peer scripts) and, for real MNIST,
-# ../shared/datasets/mnist; without it both sides use synthetic data of the same shape.
+# For each repetition, thread count and batch size, the four libraries run one after the other
+# as separate processes (interleaved, so load drifts hit all of them alike) on synthetic
+# MNIST-shaped data: backprop, PyTorch (../shared/bench/torch_mlp.py), burn with its flex
+# backend and candle (../shared/bench/rust-peers, built in DIR, default
+# /tmp/rust-peers/target/release; a peer whose binary is missing is left out). Then backprop and
+# PyTorch again on real MNIST (../shared/datasets/mnist) for test accuracy, the XOR step on every
+# library, and numpy's SGEMM on the 8 products of a batch-1024 step (the roofline). Batch 1 times
+# `--peer-steps` single-sample steps per repeat on the peers (slow there) and `--bp-steps` on
+# backprop, each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
+# target/release/backprop that is there (e.g. while another cargo holds the build lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 threads="1 2"
 epochs=3
+reps=1
+peer_steps=1000
 xor_steps=20000
+rust_peers=/tmp/rust-peers/target/release
 docs=1
+build=1
+batches="1 32 128 1024"
+mnist_batches="$batches"
+bp_steps=5000
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --epochs) epochs="$2"; shift 2 ;;
+    --reps) reps="$2"; shift 2 ;;
+    --peer-steps) peer_steps="$2"; shift 2 ;;
     --xor-steps) xor_steps="$2"; shift 2 ;;
+    --rust-peers) rust_peers="$2"; shift 2 ;;
     --no-docs) docs=0; shift ;;
+    --no-build) build=0; shift ;;
+    --batches) batches="$2"; shift 2 ;;
+    --mnist-batches) mnist_batches="$2"; shift 2 ;;
+    --bp-steps) bp_steps="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
 peer=../shared/bench
 data=../shared/datasets/mnist
-batches="1 32 128 1024"
 out=target/bench
 mkdir -p "$out"
 results="$out/results.jsonl"
 : > "$results"
 
 py=$(bash "$peer/setup.sh")
-cargo build --release >&2
+[ "$build" = 0 ] || cargo build --release >&2
 bp=(target/release/backprop bench)
-
+burn="$rust_peers/burn_mlp"
+candle="$rust_peers/candle_mlp"
+[ -x "$burn" ] || echo "no $burn: burn left out" >&2
+[ -x "$candle" ] || echo "no $candle: candle left out" >&2
+mnist=0
 if [ -e "$data/train-labels-idx1-ubyte.gz" ] || [ -e "$data/train-labels-idx1-ubyte" ]; then
-  bp_data=(--data "$data"); torch_data=(--data "$data")
-else
-  echo "no MNIST in $data: synthetic data on both sides" >&2
-  bp_data=(--synthetic); torch_data=()
+  mnist=1
 fi
 
-# A JSON line tagged with what produced it.
-record() { # side command...
-  local side=$1; shift
+# A JSON line tagged with what produced it, the thread count asked for and the load average.
+record() { # side threads command...
+  local side=$1 t=$2; shift 2
   local line
   line=$("$@" | tail -n 1)
-  printf '{"side": "%s", "cmd": "%s", "load": "%s", "result": %s}\n' \
-    "$side" "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" "$line" >> "$results"
-  echo "$side: $line" >&2
+  printf '{"side": "%s", "threads": %s, "cmd": "%s", "load": "%s", "result": %s}\n' \
+    "$side" "$t" "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" "$line" >> "$results"
+  echo "$side ($t): $line" >&2
 }
 
 shapes() { # the 8 products of one training step at batch $1 (m x k x n)
@@ -60,18 +81,38 @@ shapes() { # the 8 products of one training step at batch $1 (m x k x n)
   echo "${b}x784x256,${b}x256x128,${b}x128x10,${b}x10x128,${b}x128x256,10x${b}x128,128x${b}x256,256x${b}x784"
 }
 
-for t in $threads; do
-  for b in $batches; do
-    record backprop "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" "${bp_data[@]}" --no-xor
-    record torch "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" "${torch_data[@]}"
-  done
-  record backprop "${bp[@]}" --no-mlp --epochs "$epochs" --threads "$t" --xor-steps "$xor_steps"
-  record torch "$py" "$peer/torch_mlp.py" --mode xor --epochs "$epochs" --steps "$xor_steps" --threads "$t"
-  "$py" "$peer/gemm.py" --lib numpy --threads "$t" --shapes "$(shapes 1024)" |
-    while read -r line; do
-      printf '{"side": "numpy", "cmd": "gemm.py --lib numpy --threads %s", "load": "%s", "result": %s}\n' \
-        "$t" "$(cut -d' ' -f1-3 /proc/loadavg)" "$line" >> "$results"
+for rep in $(seq "$reps"); do
+  for t in $threads; do
+    for b in $batches; do
+      record backprop "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --synthetic --no-xor
+      record torch "$t" "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" --steps "$peer_steps"
+      if [ -x "$burn" ]; then
+        record burn-flex "$t" env RAYON_NUM_THREADS="$t" "$burn" --backend flex --mode mlp --batch "$b" --epochs "$epochs" --steps "$peer_steps"
+      fi
+      if [ -x "$candle" ]; then
+        record candle "$t" env RAYON_NUM_THREADS="$t" "$candle" --mode mlp --batch "$b" --epochs "$epochs" --steps "$peer_steps"
+      fi
+      if [ "$mnist" = 1 ] && [[ " $mnist_batches " == *" $b "* ]]; then
+        record backprop-mnist "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --data "$data" --no-xor
+        record torch-mnist "$t" "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" --steps "$peer_steps" --data "$data"
+      fi
     done
+    if [ "$rep" = 1 ]; then
+      record backprop "$t" "${bp[@]}" --no-mlp --epochs "$epochs" --threads "$t" --xor-steps "$xor_steps"
+      record torch "$t" "$py" "$peer/torch_mlp.py" --mode xor --epochs "$epochs" --steps "$xor_steps" --threads "$t"
+      if [ -x "$burn" ]; then
+        record burn-flex "$t" env RAYON_NUM_THREADS="$t" "$burn" --backend flex --mode xor --epochs "$epochs" --steps "$xor_steps"
+      fi
+      if [ -x "$candle" ]; then
+        record candle "$t" env RAYON_NUM_THREADS="$t" "$candle" --mode xor --epochs "$epochs" --steps "$xor_steps"
+      fi
+      "$py" "$peer/gemm.py" --lib numpy --threads "$t" --shapes "$(shapes 1024)" |
+        while read -r line; do
+          printf '{"side": "numpy", "threads": %s, "cmd": "gemm.py --lib numpy --threads %s", "load": "%s", "result": %s}\n' \
+            "$t" "$t" "$(cut -d' ' -f1-3 /proc/loadavg)" "$line" >> "$results"
+        done
+    fi
+  done
 done
 
 [ "$docs" = 1 ] || exit 0
@@ -84,120 +125,150 @@ export BENCH_MACHINE="$model (family $family model $cpumodel), $(nproc) CPUs"
 export BENCH_RUSTC=$(rustc --version)
 export BENCH_COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo "+changes")
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export BENCH_ARGS="--threads \"$threads\" --epochs $epochs --xor-steps $xor_steps"
+export BENCH_ARGS="--threads \"$threads\" --batches \"$batches\" --mnist-batches \"$mnist_batches\" --epochs $epochs --reps $reps --bp-steps $bp_steps --peer-steps $peer_steps --xor-steps $xor_steps"
+export BENCH_LOCK="$rust_peers/../../Cargo.lock"
 "$py" - "$results" docs/perf.md <<'EOF'
-import json, os, sys
+import json, os, re, statistics, sys
 
 rows = [json.loads(l) for l in open(sys.argv[1])]
 doc = sys.argv[2]
 MACS = 784 * 256 + 256 * 128 + 128 * 10
+PEERS = ["torch", "burn-flex", "candle"]
+NAMES = {"backprop": "backprop", "torch": "PyTorch", "burn-flex": "burn-flex", "candle": "candle"}
 
-def find(side, **kw):
+def mlp_runs(side, batch, t):
+    """The MLP results of one library at one batch size and thread count (one per repetition)."""
+    out = []
     for r in rows:
-        res = r["result"]
-        if r["side"] != side:
+        if r["side"] != side or r["threads"] != t:
             continue
-        if all(res.get(k) == v for k, v in kw.items()):
-            return r
+        res = r["result"]
+        if side.startswith("backprop"):
+            for m in res.get("mlp", []):
+                if m["batch"] == batch:
+                    out.append((m, r["load"]))
+        elif res.get("mode") == "mlp" and res.get("batch") == batch:
+            out.append((res, r["load"]))
+    return out
+
+def secs(side, batch, t):
+    runs = mlp_runs(side, batch, t)
+    return statistics.median(m["median_s"] for m, _ in runs) if runs else None
+
+def xor_us(side, t):
+    for r in rows:
+        if r["side"] == side and r["threads"] == t:
+            res = r["result"]
+            if side == "backprop" and "xor" in res:
+                return res["xor"]["median_us"]
+            if res.get("mode") == "xor":
+                return res["median_us"]
     return None
 
-def mlp(side, batch, threads):
-    if side == "backprop":
-        for r in rows:
-            if r["side"] == "backprop" and "mlp" in r["result"]:
-                m = r["result"]["mlp"][0]
-                if m["batch"] == batch and m["threads"] == threads:
-                    return m, r
-        return None, None
-    r = find("torch", mode="mlp", batch=batch, threads=threads)
-    return (r["result"], r) if r else (None, None)
+def version(crate):
+    try:
+        lock = open(os.environ["BENCH_LOCK"]).read()
+        m = re.search(r'name = "%s"\nversion = "([^"]+)"' % crate, lock)
+        return m.group(1) if m else "?"
+    except OSError:
+        return "?"
 
-def xor(side, threads):
-    if side == "backprop":
-        for r in rows:
-            if r["side"] == "backprop" and "xor" in r["result"] and r["result"]["threads"] == threads:
-                return r["result"]["xor"], r
-        return None, None
-    r = find("torch", mode="xor", threads=threads)
-    return (r["result"], r) if r else (None, None)
-
-threads = sorted({r["result"]["threads"] for r in rows if r["side"] == "torch"})
+threads = sorted({r["threads"] for r in rows})
 batches = [1, 32, 128, 1024]
-torch_version = next(r["result"]["version"] for r in rows if r["side"] == "torch")
+torch_version = next((r["result"]["version"] for r in rows if r["side"] == "torch" and "version" in r["result"]), "?")
 numpy_version = next((r["result"]["version"] for r in rows if r["side"] == "numpy"), "?")
-targets = {1: 10.0, 32: 3.0, 128: 1.5, 1024: 1.2}
+present = [p for p in PEERS if any(r["side"] == p for r in rows)]
 
 def roofline(t, batch=1024):
     """numpy time for the step's 8 products -> GFLOP/s in the peer's 6·MACs convention."""
     g = {r["result"]["shape"]: r["result"]["gflops_median"] for r in rows
-         if r["side"] == "numpy" and r["result"]["threads"] == t}
+         if r["side"] == "numpy" and r["threads"] == t}
     if not g:
         return None, {}
-    secs = 0.0
-    for shape, gf in g.items():
-        m, k, n = (int(v) for v in shape.split("x"))
-        secs += 2.0 * m * k * n / (gf * 1e9)
-    return 6.0 * MACS * batch / secs / 1e9, g
+    sec = sum(2.0 * m * k * n / (gf * 1e9) for shape, gf in g.items()
+              for m, k, n in [(int(v) for v in shape.split("x"))])
+    return 6.0 * MACS * batch / sec / 1e9, g
+
+def cell(v, best=False):
+    if v is None:
+        return "-"
+    return f"**{v:.3f}**" if best else f"{v:.3f}"
 
 L = []
 w = L.append
-w("## Training benchmark beside PyTorch")
+w("## Training benchmark beside every peer")
 w("")
-w(f"Measured {os.environ['BENCH_DATE']} on {os.environ['BENCH_MACHINE']}; {os.environ['BENCH_RUSTC']}; "
-  f"backprop {os.environ['BENCH_COMMIT']}; PyTorch {torch_version}; numpy {numpy_version}. "
-  f"One run of `scripts/bench.sh {os.environ['BENCH_ARGS']}`: for each thread count and batch size, "
-  "backprop (`cargo run --release -- bench --batch B --epochs E --threads T --data ../shared/datasets/mnist --no-xor`) "
-  "and PyTorch (`../shared/bench/torch_mlp.py --mode mlp --batch B --epochs E --threads T --data ../shared/datasets/mnist`) "
-  "ran as separate processes one after the other, then the XOR step on both, then "
-  "`../shared/bench/gemm.py --lib numpy --threads T` on the 8 products of a batch-1024 step. "
-  "Raw JSON lines: `target/bench/results.jsonl`. The machine is shared (2 vCPUs); the load average next to each process is in the JSON "
-  "and in the last column below, and 2-thread figures swing with it.")
+w(f"Measured {os.environ['BENCH_DATE']} on **{os.environ['BENCH_MACHINE']}**; {os.environ['BENCH_RUSTC']}; "
+  f"backprop {os.environ['BENCH_COMMIT']}; PyTorch {torch_version}; burn {version('burn')} (flex backend); "
+  f"candle {version('candle-core')}; numpy {numpy_version}. One run of `scripts/bench.sh {os.environ['BENCH_ARGS']}`: "
+  "for each thread count and batch size the libraries ran one after the other as separate processes "
+  "(backprop `bench --synthetic`, `torch_mlp.py`, `burn_mlp --backend flex`, `candle_mlp`, with "
+  "`RAYON_NUM_THREADS` / `--threads` = T), then backprop and PyTorch on real MNIST. Raw JSON lines: "
+  "`target/bench/results.jsonl`. The machine is shared (2 vCPUs): the load average at the start of "
+  "each process is in the JSON and the last column.")
 w("")
-w("Protocol (the peer's): MLP 784-256-128-10, ReLU, softmax cross-entropy, SGD lr 0.05 momentum 0.9, "
-  "shuffled batches, one warm-up epoch then E timed epochs of 60,000 samples (median); batch 1 runs 500 "
-  "warm-up steps then E × 5000 timed steps scaled to 60,000. GFLOP/s = 6 × forward MACs × samples/s. "
-  "Test accuracy on the 10,000 MNIST test images after the warm-up + timed epochs (batch 1: after the "
-  "500 + E·5000 steps). XOR: 2-2-1 sigmoid, MSE, full batch of 4, SGD lr 0.5, µs per forward + backward "
-  "+ update. RSS = peak resident memory of the process (VmHWM / ru_maxrss).")
+w("Protocol (the peers'): MLP 784-256-128-10, ReLU, softmax cross-entropy, SGD lr 0.05 momentum 0.9, "
+  "shuffled batches, one warm-up epoch then E timed epochs of 60,000 samples (median); batch 1 times "
+  "single-sample steps (backprop 5000 per repeat after 500, the peers `--peer-steps` per repeat) scaled "
+  "to 60,000. Seconds per epoch on synthetic MNIST-shaped data; **bold** = fastest in the row. "
+  "\"best peer / backprop\" is the fastest peer's time over backprop's (> 1: backprop is faster); "
+  "the MNIST columns are real MNIST for backprop and PyTorch, with test accuracy after the run.")
+w("")
+hdr = ["batch", "threads"] + [NAMES[s] for s in ["backprop"] + present] + ["best peer / backprop",
+       "backprop MNIST (acc)", "PyTorch MNIST (acc)", "load 1/5/15"]
+w("| " + " | ".join(hdr) + " |")
+w("|" + "|".join(["---:"] * (len(hdr) - 1) + ["---"]) + "|")
+for b in batches:
+    for t in threads + ["best"]:
+        ts = threads if t == "best" else [t]
+        def best_of(side):
+            v = [x for x in (secs(side, b, u) for u in ts) if x is not None]
+            return min(v) if v else None
+        vals = {s: best_of(s) for s in ["backprop"] + present}
+        if vals["backprop"] is None:
+            continue
+        fastest = min(v for v in vals.values() if v is not None)
+        peer_best = [vals[p] for p in present if vals[p] is not None]
+        ratio = f"**{min(peer_best) / vals['backprop']:.2f}×**" if peer_best else "-"
+        def mn(side):
+            best = None
+            for u in ts:
+                for m, _ in mlp_runs(side, b, u):
+                    if best is None or m["median_s"] < best["median_s"]:
+                        best = m
+            if not best:
+                return "-"
+            acc = best.get("test_accuracy")
+            return f"{best['median_s']:.3f}" + (f" ({100 * acc:.2f} %)" if acc is not None else "")
+        load = "" if t == "best" else " / ".join(l for _, l in mlp_runs("backprop", b, t)[:1])
+        w(f"| {b} | {'best of ' + '/'.join(map(str, threads)) if t == 'best' else t} | "
+          + " | ".join(cell(vals[s], vals[s] == fastest) for s in ["backprop"] + present)
+          + f" | {ratio} | {mn('backprop-mnist')} | {mn('torch-mnist')} | {load} |")
+w("")
+if 1 in threads and 2 in threads:
+    sc = []
+    for b in batches:
+        one, two = secs("backprop", b, 1), secs("backprop", b, 2)
+        if one and two:
+            sc.append(f"batch {b} {one / two:.2f}×")
+    w("backprop's second thread (1-thread / 2-thread time): " + ", ".join(sc) + ".")
+    w("")
+for t in threads:
+    xs = {s: xor_us(s, t) for s in ["backprop"] + present}
+    if xs["backprop"]:
+        w(f"XOR 2-2-1 step, {t} thread{'s' if t > 1 else ''}: "
+          + ", ".join(f"{NAMES[s]} {v:.3f} µs" for s, v in xs.items() if v is not None) + ".")
 w("")
 for t in threads:
     rf, g = roofline(t)
-    w(f"### {t} thread{'s' if t > 1 else ''}")
-    w("")
-    w("| batch | backprop s/epoch | PyTorch s/epoch | samples/s ratio (target) | backprop GFLOP/s | PyTorch GFLOP/s | "
-      "test acc backprop | test acc PyTorch | Δ acc | RSS backprop MiB | RSS PyTorch MiB | RSS ratio | load (1/5/15 min) |")
-    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for b in batches:
-        m, mr = mlp("backprop", b, t)
-        p, pr = mlp("torch", b, t)
-        if not m or not p:
-            continue
-        ratio = p["median_s"] / m["median_s"]
-        ok = "✓" if ratio >= targets[b] else "✗"
-        acc_b = m.get("test_accuracy")
-        acc_p = p.get("test_accuracy")
-        d = f"{100 * (acc_b - acc_p):+.2f} pt" if acc_b is not None and acc_p is not None else "-"
-        fa = lambda a: f"{100 * a:.2f} %" if a is not None else "-"
-        w(f"| {b} | {m['median_s']:.3f} | {p['median_s']:.3f} | **{ratio:.2f}×** (≥ {targets[b]}× {ok}) | "
-          f"{m['gflops']:.1f} | {p['gflops']:.1f} | {fa(acc_b)} | {fa(acc_p)} | {d} | "
-          f"{m['peak_rss_mib']:.0f} | {p['peak_rss_mib']:.0f} | {m['peak_rss_mib'] / p['peak_rss_mib']:.3f} | "
-          f"{mr['load']} / {pr['load']} |")
-    xb, xr = xor("backprop", t)
-    xp, xpr = xor("torch", t)
-    if xb and xp:
-        r = xp["median_us"] / xb["median_us"]
-        w("")
-        w(f"XOR step: backprop **{xb['median_us']:.3f} µs**, PyTorch {xp['median_us']:.1f} µs: "
-          f"**{r:.0f}×** faster (target ≥ 100× {'✓' if r >= 100 else '✗'}).")
-    m, _ = mlp("backprop", 1024, t)
+    m = secs("backprop", 1024, t)
     if rf and m:
-        w("")
-        w(f"Roofline at batch 1024: numpy SGEMM on the step's 8 products "
+        gf = 6.0 * MACS * 60000 / m / 1e9
+        w(f"numpy SGEMM roofline, {t} thread{'s' if t > 1 else ''}, batch 1024: the step's 8 products "
           + ", ".join(f"{s} {v:.0f}" for s, v in g.items())
-          + f" GFLOP/s, i.e. a step made only of numpy's products would run at {rf:.1f} GFLOP/s in the "
-          f"6·MACs convention. backprop: {m['gflops']:.1f} = **{100 * m['gflops'] / rf:.0f} %** of it "
-          f"(target ≥ 75 % {'✓' if m['gflops'] >= 0.75 * rf else '✗'}).")
-    w("")
+          + f" GFLOP/s, i.e. {rf:.1f} GFLOP/s for a step made only of numpy's products (6·MACs convention); "
+          f"backprop {gf:.1f} = **{100 * gf / rf:.0f} %** of it.")
+w("")
 
 begin, end = "<!-- bench.sh: begin -->", "<!-- bench.sh: end -->"
 head = L[0]

@@ -39,6 +39,8 @@ pub use ops::batch_norm::RunningStats;
 pub use ops::binary::Binary;
 pub use ops::elementwise::Unary;
 
+use crate::error::{Error, Result};
+use crate::optim::Optimizer;
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
@@ -185,6 +187,10 @@ pub struct Tape {
     rng: Option<Rng>,
     /// Running-statistics updates left by the last graph's training-mode batch-norm ops.
     pending_stats: Vec<(Var, RunningStats)>,
+    /// Whether the last graph recorded ops for backward (not [`Graph::no_grad`]).
+    recorded: bool,
+    /// How many recorded ops read each node.
+    uses: Vec<u32>,
 }
 
 impl Tape {
@@ -317,10 +323,12 @@ impl<'t, 'p> Graph<'t, 'p> {
     pub fn new(tape: &'t mut Tape, params: &'p Parameters) -> Graph<'t, 'p> {
         tape.ops.clear();
         tape.needs_grad.clear();
+        tape.uses.clear();
         tape.list.clear();
         tape.param_nodes.clear();
         tape.param_nodes.resize(params.len(), None);
         tape.pending_stats.clear();
+        tape.recorded = true;
         Graph {
             tape,
             params,
@@ -333,6 +341,7 @@ impl<'t, 'p> Graph<'t, 'p> {
     /// gradient state is kept, and [`Graph::backward`] panics.
     pub fn no_grad(tape: &'t mut Tape, params: &'p Parameters) -> Graph<'t, 'p> {
         let mut g = Graph::new(tape, params);
+        g.tape.recorded = false;
         g.grad_enabled = false;
         g.training = false;
         g
@@ -432,6 +441,7 @@ impl<'t, 'p> Graph<'t, 'p> {
         }
         t.ops.push(op);
         t.needs_grad.push(needs);
+        t.uses.push(0);
         Var(i as u32)
     }
 
@@ -445,6 +455,7 @@ impl<'t, 'p> Graph<'t, 'p> {
         let n = self.tape.ops.len();
         for v in inputs {
             assert!(v.index() < n, "{v:?} does not belong to this graph");
+            self.tape.uses[v.index()] += 1;
         }
         let needs = self.grad_enabled && inputs.iter().any(|v| self.tape.needs_grad[v.index()]);
         let i = self
@@ -476,6 +487,90 @@ impl<'t, 'p> Graph<'t, 'p> {
     pub fn backward(self, loss: Var) -> Gradients<'t> {
         assert!(self.grad_enabled, "backward() on a no_grad graph");
         let t = self.tape;
+        t.run_backward(loss, Store::Read(self.params));
+        Gradients { tape: t }
+    }
+}
+
+/// The parameters a backward pass reads, and optionally the optimizer that updates them on the way.
+enum Store<'a> {
+    Read(&'a Parameters),
+    Update(&'a mut Parameters, &'a mut dyn Optimizer),
+}
+
+impl Tape {
+    /// Backpropagation from `loss` through the graph last recorded on this tape, with the
+    /// optimizer step applied inside it: each parameter is updated by `opt` as soon as its
+    /// gradient is final — when the reverse loop reaches the parameter's node, after every op
+    /// that reads it — so the update of a large weight follows its gradient product while both
+    /// are still in cache, and no separate pass over all gradients is made. For optimizers that
+    /// treat each parameter on its own ([`Optimizer::per_parameter`]: SGD, Adam, AdamW) the
+    /// result is bit-identical to [`Graph::backward`] followed by [`Optimizer::step`]; for the
+    /// others this is exactly that sequence. Gradient transforms (clipping by global norm, an
+    /// all-reduce between processes) cannot be applied in between: use [`Graph::backward`] then.
+    ///
+    /// Use the graph no more after recording the loss, so `params` can be borrowed mutably:
+    ///
+    /// ```
+    /// use backprop::optim::{Optimizer, Sgd};
+    /// use backprop::{Graph, Parameters, Tape, Tensor};
+    /// let mut ps = Parameters::new();
+    /// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
+    /// let mut opt = Sgd::new(0.1);
+    /// let mut tape = Tape::new();
+    /// let mut g = Graph::new(&mut tape, &ps);
+    /// let wv = g.param(w);
+    /// let sq = g.square(wv);
+    /// let s = g.sum(sq);
+    /// let loss = g.scale(s, 0.5); // ∂loss/∂w = w
+    /// tape.backward_step(loss, &mut ps, &mut opt).unwrap();
+    /// assert_eq!(ps[w].to_vec(), vec![0.9, -1.8]); // w − 0.1·w
+    /// ```
+    ///
+    /// # Errors
+    /// If the last graph was a [`Graph::no_grad`] one, `loss` is not one of its nodes or does not
+    /// hold exactly one value, or `params` is not the store the graph was recorded with (another
+    /// number of parameters).
+    pub fn backward_step(
+        &mut self,
+        loss: Var,
+        params: &mut Parameters,
+        opt: &mut dyn Optimizer,
+    ) -> Result<()> {
+        if !self.recorded {
+            return Err(Error::invalid(
+                "backward_step",
+                "a no_grad graph",
+                "a graph recorded with Graph::new",
+            ));
+        }
+        let l = loss.index();
+        if l >= self.ops.len() || self.values[l].numel() != 1 {
+            return Err(Error::invalid(
+                "loss",
+                format!("node {l} of a graph of {} nodes", self.ops.len()),
+                "a node of the last graph holding one value",
+            ));
+        }
+        if params.len() != self.param_nodes.len() {
+            return Err(Error::invalid(
+                "parameters",
+                format!("{} tensors", params.len()),
+                "the store the graph was recorded with",
+            ));
+        }
+        if opt.per_parameter() {
+            self.run_backward(loss, Store::Update(params, opt));
+        } else {
+            self.run_backward(loss, Store::Read(params));
+            opt.step(params, &Gradients { tape: self });
+        }
+        Ok(())
+    }
+
+    /// The reverse loop over the tape (see [`Graph::backward`]).
+    fn run_backward(&mut self, loss: Var, mut store: Store) {
+        let t = self;
         let l = loss.index();
         assert_eq!(
             t.values[l].numel(),
@@ -495,12 +590,58 @@ impl<'t, 'p> Graph<'t, 'p> {
                 continue;
             }
             let op = t.ops[j];
+            if let Op::Param(id) = op {
+                // Every op that reads this parameter comes later on the tape and has run: its
+                // gradient is final, and nothing left in the loop reads its value.
+                if let Store::Update(params, opt) = &mut store {
+                    opt.step_param(id, &mut params[id], &t.grads[j]);
+                }
+                continue;
+            }
+            if let (Op::Linear(x, w, bias), Store::Update(params, opt)) = (op, &mut store) {
+                if let (Op::Param(id), 1, true) =
+                    (t.ops[w.index()], t.uses[w.index()], t.needs_grad[w.index()])
+                {
+                    // This op is W's only reader: W's gradient is final once its backward has
+                    // run, so the update may be applied inside it (one sample: row by row).
+                    let mut wt = std::mem::take(&mut params[id]);
+                    let (lower, upper) = t.grads.split_at_mut(j);
+                    let (written, _) = t.written.split_at_mut(j);
+                    let mut sink = GradSink {
+                        grads: lower,
+                        written,
+                        needs: &t.needs_grad,
+                        values: Values {
+                            done: &t.values,
+                            ops: &t.ops,
+                            params,
+                        },
+                    };
+                    let (xv, dy) = (&t.values[x.index()], &upper[0]);
+                    let done = ops::matmul::linear_backward_update(
+                        x, xv, dy, &mut sink, &mut wt, id, &mut **opt,
+                    );
+                    if done {
+                        if let Some(bias) = bias {
+                            ops::matmul::bias_backward(bias, dy, &mut sink);
+                        }
+                    }
+                    params[id] = wt;
+                    if done {
+                        continue;
+                    }
+                }
+            }
+            let params: &Parameters = match &store {
+                Store::Read(p) => p,
+                Store::Update(p, _) => p,
+            };
             let (lower, upper) = t.grads.split_at_mut(j);
             let (written, _) = t.written.split_at_mut(j);
             let values = Values {
                 done: &t.values,
                 ops: &t.ops,
-                params: self.params,
+                params,
             };
             let b = Backward {
                 values,
@@ -534,7 +675,6 @@ impl<'t, 'p> Graph<'t, 'p> {
                 }
             }
         }
-        Gradients { tape: t }
     }
 }
 

@@ -25,7 +25,7 @@ use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
 use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::params::{ParamId, Parameters};
 use crate::tensor::{Shape, Tensor};
 
 /// Adam with L2 weight decay (added to the gradient). Defaults are PyTorch's: lr 1e-3,
@@ -134,6 +134,13 @@ pub(super) const KINDS: [&str; 4] = ["step", "exp_avg", "exp_avg_sq", "max_exp_a
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
         update(self.hyper(), false, &mut self.moments, params, grads);
+    }
+    fn per_parameter(&self) -> bool {
+        true
+    }
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
+        update_param(self.hyper(), false, &mut self.moments, id, p, g);
+        true
     }
     fn lr(&self) -> f32 {
         self.lr
@@ -261,8 +268,36 @@ pub(super) fn update(
     params: &mut Parameters,
     grads: &Gradients,
 ) {
-    let (b1, b2) = h.betas;
     state::for_each_with_grad(params, grads, slots, |p, g, shape, slot| {
+        update_one(h, decoupled, p, g, shape, slot)
+    });
+}
+
+/// [`update`] of one parameter (the optimizer-in-backward path).
+pub(super) fn update_param(
+    h: Hyper,
+    decoupled: bool,
+    slots: &mut Vec<Option<Moments>>,
+    id: ParamId,
+    p: &mut Tensor,
+    g: &Tensor,
+) {
+    state::with_slot(id, p, g, slots, |p, g, shape, slot| {
+        update_one(h, decoupled, p, g, shape, slot)
+    });
+}
+
+/// One Adam step of one parameter, its moments in `slot` (made on its first step).
+fn update_one(
+    h: Hyper,
+    decoupled: bool,
+    p: &mut [f32],
+    g: &[f32],
+    shape: Shape,
+    slot: &mut Option<Moments>,
+) {
+    let (b1, b2) = h.betas;
+    {
         let s = slot.get_or_insert_with(|| Moments {
             step: 0,
             exp_avg: Tensor::zeros(shape),
@@ -309,5 +344,5 @@ pub(super) fn update(
             vm[k] = flush(vm[k].max(v[k]));
             p[k] -= step_size * (m[k] / (vm[k].sqrt() / bc2_sqrt + h.eps));
         }
-    });
+    }
 }

@@ -12,12 +12,12 @@
 //! large gradients are hardly decayed. Here every weight shrinks at the same rate (Loshchilov &
 //! Hutter, "Decoupled Weight Decay Regularization"). The rest is [`Adam`](super::Adam)'s update.
 
-use super::adam::{update, Hyper, Moments, KINDS};
+use super::adam::{update, update_param, Hyper, Moments, KINDS};
 use crate::autograd::Gradients;
 use crate::error::Result;
 use crate::optim::state;
 use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 
 /// Adam with decoupled weight decay: `θ ← θ(1 − lr·λ)` before the Adam update. Defaults are
@@ -122,6 +122,13 @@ impl Default for AdamW {
 impl Optimizer for AdamW {
     fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
         update(self.hyper(), true, &mut self.moments, params, grads);
+    }
+    fn per_parameter(&self) -> bool {
+        true
+    }
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
+        update_param(self.hyper(), true, &mut self.moments, id, p, g);
+        true
     }
     fn lr(&self) -> f32 {
         self.lr

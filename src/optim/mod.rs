@@ -52,7 +52,7 @@ pub(crate) use state::check_against as check_state;
 
 use crate::autograd::Gradients;
 use crate::error::Result;
-use crate::params::Parameters;
+use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 
 /// An optimizer: updates parameters from their gradients.
@@ -88,5 +88,56 @@ pub trait Optimizer {
     /// ([`Lbfgs::step_closure`]) instead of calling [`Optimizer::step`]. `None` for the others.
     fn as_lbfgs(&mut self) -> Option<&mut Lbfgs> {
         None
+    }
+
+    /// Whether [`Optimizer::step_param`] is supported: the step treats every parameter on its
+    /// own, so updating them one at a time (in any order) gives exactly the bytes of
+    /// [`Optimizer::step`]. True for SGD (with or without momentum), Adam and AdamW; the
+    /// trainer then applies each update inside backward, as soon as that parameter's gradient
+    /// is final ([`crate::Tape::backward_step`]).
+    fn per_parameter(&self) -> bool {
+        false
+    }
+
+    /// Updates one parameter `p` (index `id` in its store) from its gradient `g`: what
+    /// [`Optimizer::step`] does to that parameter. Returns `false`, and changes nothing, for an
+    /// optimizer whose [`Optimizer::per_parameter`] is false.
+    ///
+    /// ```
+    /// use backprop::optim::{Optimizer, Sgd};
+    /// use backprop::{ParamId, Tensor};
+    /// let mut opt = Sgd::new(0.5);
+    /// let mut p = Tensor::from_vec(vec![1.0, 2.0], [2]).unwrap();
+    /// let g = Tensor::from_vec(vec![2.0, -2.0], [2]).unwrap();
+    /// assert!(opt.step_param(ParamId(0), &mut p, &g));
+    /// assert_eq!(p.to_vec(), vec![0.0, 3.0]);
+    /// ```
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
+        let _ = (id, p, g);
+        false
+    }
+
+    /// Whether [`Optimizer::step_param_outer`] would update parameter `id` now.
+    fn can_step_outer(&self, id: ParamId) -> bool {
+        let _ = id;
+        false
+    }
+
+    /// [`Optimizer::step_param`] for a `(rows, cols)` weight whose gradient is the outer product
+    /// `g[i][j] = delta[i]·x[j]` (one sample through a linear layer), computed row by row and
+    /// never stored: for each row `i` in order, `before_row(i, old row i)` is called, then row
+    /// `i` is updated. Bit-identical to materialising `g` (as `delta[i]·x[j]`, or 0 where
+    /// `delta[i]` is 0) and calling `step_param`. Returns `false`, changing nothing, where
+    /// [`Optimizer::can_step_outer`] is false.
+    fn step_param_outer(
+        &mut self,
+        id: ParamId,
+        p: &mut Tensor,
+        delta: &[f32],
+        x: &[f32],
+        before_row: &mut dyn FnMut(usize, &[f32]),
+    ) -> bool {
+        let _ = (id, p, delta, x, before_row);
+        false
     }
 }

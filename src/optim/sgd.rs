@@ -20,7 +20,8 @@ use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
 use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::params::{ParamId, Parameters};
+use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::{simd, Shape, Tensor};
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
@@ -179,6 +180,55 @@ fn momentum_step(p: &mut [f32], g: &[f32], b: &mut [f32], mu: f32, c: f32, lr: f
     }
 }
 
+/// One row of [`MomentumStep`] with the gradient row `d·x` made on the fly (the row kernel's
+/// `d·x`, or zeros where `d` is 0, as the stored gradient would hold):
+/// `OuterMomentumRow(θ, d, x, b, μ, c, lr)`.
+struct OuterMomentumRow<'a>(&'a mut [f32], f32, &'a [f32], &'a mut [f32], f32, f32, f32);
+
+impl simd::Kernel for OuterMomentumRow<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let OuterMomentumRow(p, d, x, b, mu, c, lr) = self;
+        let n = p.len().min(x.len()).min(b.len());
+        let (p, x, b) = (&mut p[..n], &x[..n], &mut b[..n]);
+        let tiny = flush_below(lr);
+        if d == 0.0 {
+            for i in 0..n {
+                let nb = flush(mu * b[i] + c * 0.0, tiny);
+                b[i] = nb;
+                p[i] -= lr * nb;
+            }
+        } else {
+            for i in 0..n {
+                let nb = flush(mu * b[i] + c * (d * x[i]), tiny);
+                b[i] = nb;
+                p[i] -= lr * nb;
+            }
+        }
+    }
+}
+
+/// Plain SGD on one row with the gradient row `d·x`: `OuterPlainRow(θ, d, x, lr)`.
+struct OuterPlainRow<'a>(&'a mut [f32], f32, &'a [f32], f32);
+
+impl simd::Kernel for OuterPlainRow<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let OuterPlainRow(p, d, x, lr) = self;
+        if d == 0.0 {
+            for p in p.iter_mut() {
+                *p -= lr * 0.0;
+            }
+        } else {
+            for (p, &x) in p.iter_mut().zip(x) {
+                *p -= lr * (d * x);
+            }
+        }
+    }
+}
+
 /// The momentum buffer of one parameter.
 #[derive(Clone, Debug)]
 struct Buffer(Tensor);
@@ -195,8 +245,9 @@ impl Slot for Buffer {
     }
 }
 
-impl Optimizer for Sgd {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+impl Sgd {
+    /// The update of one parameter; `slot` is its momentum buffer (made on its first step).
+    fn update(&self, p: &mut [f32], g: &[f32], shape: Shape, slot: &mut Option<Buffer>) {
         let Sgd {
             lr,
             momentum: mu,
@@ -205,36 +256,106 @@ impl Optimizer for Sgd {
             nesterov,
             ..
         } = *self;
-        state::for_each_with_grad(params, grads, &mut self.buffers, |p, g, shape, slot| {
-            if mu == 0.0 {
-                for (p, &g) in p.iter_mut().zip(g) {
-                    *p -= lr * if wd != 0.0 { g + wd * *p } else { g };
-                }
-                return;
+        if mu == 0.0 {
+            for (p, &g) in p.iter_mut().zip(g) {
+                *p -= lr * if wd != 0.0 { g + wd * *p } else { g };
             }
-            // The first step copies the (decayed) gradient into the buffer, as PyTorch.
-            let first = slot.is_none();
-            let buf = &mut slot.get_or_insert_with(|| Buffer(Tensor::zeros(shape))).0;
-            if !first && wd == 0.0 && !nesterov {
-                let c = 1.0 - dampening;
-                let b = buf.data_mut();
-                simd::dispatch(MomentumStep(p, g, b, mu, c, lr));
-                return;
-            }
-            for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
-                let g = if wd != 0.0 { g + wd * *p } else { g };
-                *b = flush(
-                    if first {
-                        g
-                    } else {
-                        mu * *b + (1.0 - dampening) * g
-                    },
-                    flush_below(lr),
-                );
-                let d = if nesterov { g + mu * *b } else { *b };
-                *p -= lr * d;
-            }
+            return;
+        }
+        // The first step copies the (decayed) gradient into the buffer, as PyTorch.
+        let first = slot.is_none();
+        let buf = &mut slot.get_or_insert_with(|| Buffer(Tensor::zeros(shape))).0;
+        if !first && wd == 0.0 && !nesterov {
+            let c = 1.0 - dampening;
+            let n = p.len().min(g.len()).min(buf.numel());
+            let (pp, bp) = (
+                SharedMut(p.as_mut_ptr()),
+                SharedMut(buf.data_mut().as_mut_ptr()),
+            );
+            // Element-wise: split over the pool's threads, same bits on any thread count.
+            pool::ranges(n, 1 << 15, &|r| {
+                // SAFETY: the ranges are disjoint and inside p, g and the buffer.
+                let (p, b) = unsafe { (pp.slice(r.clone()), bp.slice(r.clone())) };
+                simd::dispatch(MomentumStep(p, &g[r], b, mu, c, lr));
+            });
+            return;
+        }
+        for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
+            let g = if wd != 0.0 { g + wd * *p } else { g };
+            *b = flush(
+                if first {
+                    g
+                } else {
+                    mu * *b + (1.0 - dampening) * g
+                },
+                flush_below(lr),
+            );
+            let d = if nesterov { g + mu * *b } else { *b };
+            *p -= lr * d;
+        }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+        let mut buffers = std::mem::take(&mut self.buffers);
+        state::for_each_with_grad(params, grads, &mut buffers, |p, g, shape, slot| {
+            self.update(p, g, shape, slot)
         });
+        self.buffers = buffers;
+    }
+
+    fn per_parameter(&self) -> bool {
+        true
+    }
+
+    fn can_step_outer(&self, id: ParamId) -> bool {
+        // The steady state of plain momentum (the buffer exists), or plain SGD.
+        self.weight_decay == 0.0
+            && !self.nesterov
+            && (self.momentum == 0.0 || matches!(self.buffers.get(id.0), Some(Some(_))))
+    }
+
+    fn step_param_outer(
+        &mut self,
+        id: ParamId,
+        p: &mut Tensor,
+        delta: &[f32],
+        x: &[f32],
+        before_row: &mut dyn FnMut(usize, &[f32]),
+    ) -> bool {
+        let (rows, cols) = p.shape().as_matrix();
+        if !self.can_step_outer(id) || delta.len() != rows || x.len() != cols {
+            return false;
+        }
+        let (mu, c, lr) = (self.momentum, 1.0 - self.dampening, self.lr);
+        let mut none = Tensor::default();
+        let buf = match self.buffers.get_mut(id.0) {
+            Some(Some(Buffer(b))) if b.shape() == p.shape() => b,
+            _ if mu == 0.0 => &mut none,
+            _ => return false,
+        };
+        let pd = p.data_mut();
+        for (i, &d) in delta.iter().enumerate() {
+            let row = &mut pd[i * cols..(i + 1) * cols];
+            before_row(i, row);
+            if mu == 0.0 {
+                simd::dispatch(OuterPlainRow(row, d, x, lr));
+            } else {
+                let b = &mut buf.data_mut()[i * cols..(i + 1) * cols];
+                simd::dispatch(OuterMomentumRow(row, d, x, b, mu, c, lr));
+            }
+        }
+        true
+    }
+
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
+        let mut buffers = std::mem::take(&mut self.buffers);
+        state::with_slot(id, p, g, &mut buffers, |p, g, shape, slot| {
+            self.update(p, g, shape, slot)
+        });
+        self.buffers = buffers;
+        true
     }
 
     fn lr(&self) -> f32 {

@@ -45,30 +45,45 @@ pub(crate) fn for_each_with_grad<S: Slot>(
     if slots.len() < params.len() {
         slots.resize_with(params.len(), || None);
     }
-    for (i, (p, slot)) in params
-        .tensors_mut()
-        .iter_mut()
-        .zip(slots.iter_mut())
-        .enumerate()
-    {
+    for (i, p) in params.tensors_mut().iter_mut().enumerate() {
         let Some(g) = grads.get(ParamId(i)) else {
             continue;
         };
-        assert_eq!(
-            p.shape(),
-            g.shape(),
-            "gradient of parameter {i} has the wrong shape"
-        );
-        if let Some(s) = slot {
-            let (want, have) = (p.shape(), s.shape());
-            assert_eq!(
-                want, have,
-                "optimizer state for parameter {i} has shape {have:?}, the parameter {want:?}"
-            );
-        }
-        let shape = *p.shape();
-        f(p.data_mut(), g.data(), shape, slot);
+        with_slot(ParamId(i), p, g, slots, &mut f);
     }
+}
+
+/// Calls `f(param, grad, shape, slot)` for one parameter (the body of [`for_each_with_grad`],
+/// also used by the optimizer-in-backward path, which updates one parameter at a time).
+///
+/// # Panics
+/// As [`for_each_with_grad`].
+pub(crate) fn with_slot<S: Slot>(
+    id: ParamId,
+    p: &mut Tensor,
+    g: &Tensor,
+    slots: &mut Vec<Option<S>>,
+    f: impl FnOnce(&mut [f32], &[f32], Shape, &mut Option<S>),
+) {
+    let i = id.0;
+    if slots.len() <= i {
+        slots.resize_with(i + 1, || None);
+    }
+    let slot = &mut slots[i];
+    assert_eq!(
+        p.shape(),
+        g.shape(),
+        "gradient of parameter {i} has the wrong shape"
+    );
+    if let Some(s) = slot {
+        let (want, have) = (p.shape(), s.shape());
+        assert_eq!(
+            want, have,
+            "optimizer state for parameter {i} has shape {have:?}, the parameter {want:?}"
+        );
+    }
+    let shape = *p.shape();
+    f(p.data_mut(), g.data(), shape, slot);
 }
 
 /// All slots as named tensors, in parameter order.

@@ -11,18 +11,21 @@
 //! and the outer product `δᵀ·x` — run in backprop's own vectorised loops (dot products, row
 //! sums, scaled rows), which stream the weights once and need no packing.
 //! Threading splits the output into blocks, never the reduction, so the result does not depend on
-//! the thread count (tested in `tests/determinism.rs`).
+//! the thread count (tested in `tests/determinism.rs`): each block is one single-threaded `gemm`
+//! call on a worker of backprop's own pool (`pool.rs`).
 
+use super::bf16::{precision, with_rounded, Precision};
 use super::{simd, Tensor};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁴: on the MLP the
-/// 784→256 products from batch 128 on use 2 threads (measured 0.68 → 0.61 s/epoch at batch 128);
-/// the GEMM-choice sweep found smaller products lose on 2 threads. Tests lower it through
-/// [`set_parallel_threshold`].
-const PARALLEL_THRESHOLD: usize = 1 << 24;
+/// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁰ (from the batch-32
+/// products of the benchmark MLP on, 32×256×128 = 2²⁰), chosen by reasoning — a job starts on a
+/// spinning worker of `pool.rs` in well under a µs, where rayon's sleeping workers needed 2²⁴ —
+/// NOT yet by a sweep (the machine was too loaded to measure; see docs/perf.md). Tests lower it
+/// through [`set_parallel_threshold`].
+const PARALLEL_THRESHOLD: usize = 1 << 20;
 /// Below this many multiply-adds the plain loop beats the GEMM call overhead.
-const NAIVE_THRESHOLD: usize = 512;
+pub(crate) const NAIVE_THRESHOLD: usize = 512;
 /// Products with at most this many rows use the row kernels (`small`) instead of GEMM.
 const SMALL_ROWS: usize = 2;
 
@@ -33,7 +36,7 @@ static PARALLEL_MACS: AtomicUsize = AtomicUsize::new(PARALLEL_THRESHOLD);
 static PARALLEL_PRODUCTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Internal, for tests: sets how many multiply-adds (m·k·n) a product needs before it may use
-/// more than one thread; `0` restores the default (2²⁴). Process-wide, like
+/// more than one thread; `0` restores the default (2²⁰). Process-wide, like
 /// [`set_num_threads`]. It exists so that a test can make the small products of a quick
 /// training run take the multi-threaded path and check that the result is the same; it
 /// changes speed, never results. Not part of the stable API.
@@ -122,8 +125,21 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// `c = a·b` or, with `accumulate`, `c += a·b`; `c` is row-major `a.rows × b.cols`.
+/// `c = a·b` or, with `accumulate`, `c += a·b`; `c` is row-major `a.rows × b.cols`. With this
+/// thread's [`Precision::Bf16`] the operands are rounded to bf16 first (see `bf16.rs`).
 pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
+    if precision() == Precision::Bf16 {
+        return with_rounded(a.data, b.data, |ra, rb| {
+            let a = MatRef { data: ra, ..a };
+            let b = MatRef { data: rb, ..b };
+            matmul_f32(a, b, c, accumulate)
+        });
+    }
+    matmul_f32(a, b, c, accumulate)
+}
+
+/// [`matmul_into`] in f32.
+fn matmul_f32(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
         k, b.rows,
@@ -152,44 +168,85 @@ pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool)
     if (m <= SMALL_ROWS || k == 1) && small(a, b, c, accumulate) {
         return;
     }
-    let threads = num_threads();
-    let par = if threads > 1 && work >= PARALLEL_MACS.load(Ordering::Relaxed) {
-        PARALLEL_PRODUCTS.fetch_add(1, Ordering::Relaxed);
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
     // SAFETY: the asserts above check that every index the strides reach lies inside the slices:
     // a spans (m-1)·rs + (k-1)·cs < len, likewise b, and c is exactly m×n row-major.
-    debug_assert!((m - 1) * a.rs + (k - 1) * a.cs < a.data.len());
-    debug_assert!((k - 1) * b.rs + (n - 1) * b.cs < b.data.len());
     assert!(
         (m - 1) * a.rs + (k - 1) * a.cs < a.data.len()
             && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len()
     );
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
+    let threads = num_threads();
+    if threads > 1 && work >= PARALLEL_MACS.load(Ordering::Relaxed) {
+        PARALLEL_PRODUCTS.fetch_add(1, Ordering::Relaxed);
+        return split(a, b, c, accumulate, threads);
     }
+    // SAFETY: bounds checked above; c is m×n.
+    unsafe { gemm_block(a, b, (0, m), (0, n), Out(c.as_mut_ptr()), n, accumulate) }
+}
+
+/// The output pointer of a product, shared by the threads that write disjoint blocks of it.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: each thread writes only its own block (see `split`).
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+/// `c = a·b` on `threads` threads of the pool, each computing one block of the OUTPUT — a range
+/// of rows of C when it has at least as many rows as columns, else a range of columns — with
+/// one single-threaded `gemm` call. The `gemm` crate picks its k-blocking from k and the cache
+/// sizes alone, so each output value is the same sum whichever block (and thread) it is in:
+/// results are bit-identical for any thread count (tests/determinism.rs).
+fn split(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, threads: usize) {
+    let (m, n) = (a.rows, b.cols);
+    let by_rows = m >= n;
+    let len = if by_rows { m } else { n };
+    // blocks of whole 16-wide register tiles
+    let step = len.div_ceil(threads).div_ceil(16) * 16;
+    let parts = len.div_ceil(step);
+    let out = Out(c.as_mut_ptr());
+    super::pool::run(parts, &|i| {
+        let r = (i * step, ((i + 1) * step).min(len));
+        let (rows, cols) = if by_rows { (r, (0, n)) } else { ((0, m), r) };
+        // SAFETY: bounds checked by the caller; blocks of different parts are disjoint.
+        unsafe { gemm_block(a, b, rows, cols, out, n, accumulate) }
+    });
+}
+
+/// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` with one single-threaded `gemm` call.
+///
+/// # Safety
+/// `a`'s and `b`'s strides must stay inside their slices for the full product, and `c` must
+/// point to a row-major `a.rows × ldc` matrix no other thread writes in this block.
+unsafe fn gemm_block(
+    a: MatRef,
+    b: MatRef,
+    (r0, r1): (usize, usize),
+    (c0, c1): (usize, usize),
+    c: Out,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let k = a.cols;
+    gemm::gemm(
+        r1 - r0,
+        c1 - c0,
+        k,
+        c.0.add(r0 * ldc + c0),
+        1,
+        ldc as isize,
+        accumulate,
+        a.data.as_ptr().add(r0 * a.rs),
+        a.cs as isize,
+        a.rs as isize,
+        b.data.as_ptr().add(c0 * b.cs),
+        b.cs as isize,
+        b.rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
 }
 
 /// The row kernels, for layouts where they stream contiguous memory; `false` if none applies.
@@ -231,6 +288,12 @@ fn small(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) -> bool {
         return true;
     }
     false
+}
+
+/// `c += s·b`, vectorised: the row kernel of `δ·W` (also run by the optimizer-in-backward
+/// path, which must compute the same bits).
+pub(crate) fn scaled_row_add(c: &mut [f32], s: f32, b: &[f32]) {
+    simd::dispatch(ScaledRow(c, s, b, true))
 }
 
 /// `c = s·b`, or `c += s·b` when accumulating.

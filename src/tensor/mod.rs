@@ -1,17 +1,22 @@
 //! Tensors: plain f32 numbers in row-major order. No graph, no gradients — those live in
 //! [`crate::autograd`], built on top of this module.
 
+mod bf16;
 mod gemm;
+pub(crate) mod pool;
 mod reduce;
 mod shape;
 pub(crate) mod simd;
 
+pub use bf16::{precision, round_bf16, set_precision, Precision};
 pub use shape::{Shape, MAX_RANK};
 
-pub(crate) use gemm::{matmul_into, transposed_rhs_pays, MatRef};
+pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, NAIVE_THRESHOLD};
 pub use gemm::{num_threads, set_num_threads};
 #[doc(hidden)]
 pub use gemm::{parallel_products, set_parallel_threshold};
+#[doc(hidden)]
+pub use pool::worker_parts;
 pub(crate) use reduce::{max_dim_into, sum_dim_into};
 
 use crate::error::{Error, Result};

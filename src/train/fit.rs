@@ -12,7 +12,7 @@ use crate::optim::schedule::LrScheduler;
 use crate::optim::{Lbfgs, LossAndGrads, Optimizer};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
-use crate::tensor::Tensor;
+use crate::tensor::{set_precision, Precision, Tensor};
 use crate::train::metrics::Accumulator;
 use crate::train::Metrics;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +77,7 @@ impl Trainer {
         mut fit: Fit,
     ) -> Result<History> {
         model.check_trainable()?;
+        let _precision = PrecisionScope::set(self.precision);
         if let Some(w) = &self.class_weights {
             let k = train.num_classes();
             if self.loss != Loss::CrossEntropy
@@ -157,6 +158,35 @@ impl Trainer {
             })?);
         }
         Ok(ids)
+    }
+}
+
+/// THE place where the trainer decides whether each update is applied inside backward
+/// ([`Tape::backward_step`]) or after it: only when that gives the same bytes — the trainer
+/// allows it ([`Trainer::optimizer_in_backward`]), the optimizer updates each parameter on its
+/// own ([`Optimizer::per_parameter`]), and nothing transforms the gradients between backward and
+/// the step (clipping here; any gradient hook, e.g. an all-reduce between processes, must also
+/// make this false).
+fn optimizer_in_backward(cfg: &Trainer, opt: &dyn Optimizer) -> bool {
+    cfg.optimizer_in_backward
+        && opt.per_parameter()
+        && cfg.clip_grad_value.is_none()
+        && cfg.clip_grad_norm.is_none()
+}
+
+/// The trainer's product precision on this thread for the duration of a fit; the previous one
+/// is restored on every way out.
+struct PrecisionScope(Precision);
+
+impl PrecisionScope {
+    fn set(p: Precision) -> PrecisionScope {
+        PrecisionScope(set_precision(p))
+    }
+}
+
+impl Drop for PrecisionScope {
+    fn drop(&mut self) {
+        set_precision(self.0);
     }
 }
 
@@ -320,6 +350,8 @@ impl Run<'_> {
         }
         self.tape.set_rng(rng);
         let (mut acc, mut truth) = (Accumulator::default(), vec![]);
+        // (never with a gradient all-reduce: the sum must be complete before any step)
+        let fused = optimizer_in_backward(cfg, opt) && self.sync.is_none();
         for (b, batch) in order.chunks(bs).enumerate() {
             let m = batch.len();
             let shard = match &self.sync {
@@ -332,24 +364,36 @@ impl Run<'_> {
             if let Some(f) = shard.metric_scale {
                 acc.add(lv * f, g.value(y).data(), out, &truth, readout);
             }
-            let mut grads = g.backward(l);
-            if let Some(s) = &mut self.sync {
-                lv = s.reduce_batch(params, &mut grads, lv, &shard)?;
+            if fused {
+                if let Some(reason) =
+                    bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
+                {
+                    self.tape.take_rng();
+                    return Ok(Err(reason));
+                }
+                state.first_loss.get_or_insert(lv);
+                // (the graph's borrow of `params` ends here)
+                self.tape.backward_step(l, params, opt)?;
+            } else {
+                let mut grads = g.backward(l);
+                if let Some(s) = &mut self.sync {
+                    lv = s.reduce_batch(params, &mut grads, lv, &shard)?;
+                }
+                if let Some(reason) =
+                    bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
+                {
+                    self.tape.take_rng();
+                    return Ok(Err(reason));
+                }
+                state.first_loss.get_or_insert(lv);
+                if let Some(c) = cfg.clip_grad_value {
+                    grads.clip_grad_value(c);
+                }
+                if let Some(c) = cfg.clip_grad_norm {
+                    grads.clip_grad_norm(c);
+                }
+                opt.step(params, &grads);
             }
-            if let Some(reason) =
-                bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
-            {
-                self.tape.take_rng();
-                return Ok(Err(reason));
-            }
-            state.first_loss.get_or_insert(lv);
-            if let Some(c) = cfg.clip_grad_value {
-                grads.clip_grad_value(c);
-            }
-            if let Some(c) = cfg.clip_grad_norm {
-                grads.clip_grad_norm(c);
-            }
-            opt.step(params, &grads);
             self.tape.update_running_stats(params);
             let ev = Event::Batch {
                 epoch,

@@ -143,6 +143,15 @@ pub struct Trainer {
     /// "balanced" `n / (classes · n_c)` from [`balanced_class_weights`]. Validation metrics stay
     /// unweighted.
     pub class_weights: Option<Vec<f32>>,
+    /// Apply each parameter's update inside backward, as soon as its gradient is final
+    /// ([`crate::Tape::backward_step`]), where that gives exactly the same result: for SGD, Adam
+    /// and AdamW without gradient clipping. Saves a pass over every weight, gradient and
+    /// optimizer buffer per step (most of a batch-1 step). Default true; false always runs
+    /// backward, then the optimizer.
+    pub optimizer_in_backward: bool,
+    /// The precision of the matrix products of training (forward and backward): f32, or bf16
+    /// operands with f32 sums. Master weights and optimizer state stay f32.
+    pub precision: crate::tensor::Precision,
 }
 
 /// scikit-learn's `class_weight="balanced"`: `w_c = n / (classes · n_c)` over `data`'s labels
@@ -193,6 +202,8 @@ impl Default for Trainer {
             freeze: vec![],
             stop_on_divergence: true,
             class_weights: None,
+            optimizer_in_backward: true,
+            precision: crate::tensor::Precision::F32,
         }
     }
 }
@@ -251,6 +262,25 @@ impl Trainer {
     /// Stops once the monitored loss reaches `t`.
     pub fn target_loss(mut self, t: f32) -> Trainer {
         self.target_loss = Some(t);
+        self
+    }
+
+    /// Allows (the default) or forbids applying updates inside backward; see
+    /// [`Trainer::optimizer_in_backward`](struct.Trainer.html#structfield.optimizer_in_backward).
+    pub fn optimizer_in_backward(mut self, on: bool) -> Trainer {
+        self.optimizer_in_backward = on;
+        self
+    }
+
+    /// Sets the precision of the products of training, e.g. bf16:
+    ///
+    /// ```
+    /// use backprop::{tensor::Precision, train::Trainer, Loss};
+    /// let t = Trainer::new(Loss::CrossEntropy).precision(Precision::Bf16);
+    /// assert_eq!(t.precision, Precision::Bf16);
+    /// ```
+    pub fn precision(mut self, p: crate::tensor::Precision) -> Trainer {
+        self.precision = p;
         self
     }
 

@@ -10,9 +10,12 @@
 //! scratch buffer (reused every step) for 3–256 rows, where the `gemm` crate runs the strided
 //! layout at about half speed (measured in docs/perf.md).
 
-use crate::autograd::{Backward, Graph, Op, Var};
+use crate::autograd::{Backward, GradSink, Graph, Op, Var};
+use crate::optim::Optimizer;
+use crate::params::ParamId;
 use crate::tensor::{
-    matmul_into, sum_dim_into, transpose_slice, transposed_rhs_pays, MatRef, Shape,
+    matmul_into, precision, scaled_row_add, sum_dim_into, transpose_slice, transposed_rhs_pays,
+    MatRef, Precision, Shape, Tensor, NAIVE_THRESHOLD,
 };
 
 pub(crate) fn backward(a: Var, w: Var, mut b: Backward) {
@@ -41,10 +44,59 @@ pub(crate) fn linear_backward(x: Var, w: Var, bias: Option<Var>, mut b: Backward
         );
     }
     if let Some(bias) = bias {
-        if let Some((db, acc)) = b.sink.slot(bias) {
-            let (m, n) = b.dy.shape().as_matrix();
-            sum_dim_into(b.dy.data(), &Shape::from([m, n]), 0, db.data_mut(), acc);
+        bias_backward(bias, b.dy, &mut b.sink);
+    }
+}
+
+/// `db = Σ_batch δ`.
+pub(crate) fn bias_backward(bias: Var, dy: &Tensor, sink: &mut GradSink) {
+    if let Some((db, acc)) = sink.slot(bias) {
+        let (m, n) = dy.shape().as_matrix();
+        sum_dim_into(dy.data(), &Shape::from([m, n]), 0, db.data_mut(), acc);
+    }
+}
+
+/// The optimizer-in-backward form of [`linear_backward`] for ONE sample, where `dW = δᵀ·x` is
+/// an outer product: `dX = δ·W` and the update of W from `dW` in one pass over W's rows
+/// ([`Optimizer::step_param_outer`]), so dW is never stored and W is streamed once instead of
+/// three times. Only when it gives the bytes of the two-pass path: one row, shapes that take
+/// the row kernels there (`out, in ≥ 2`, `out·in ≥ 512`), f32 products, and an optimizer that
+/// supports it in its current state; otherwise nothing is done and `false` returned.
+pub(crate) fn linear_backward_update(
+    x: Var,
+    xv: &Tensor,
+    dy: &Tensor,
+    sink: &mut GradSink,
+    w: &mut Tensor,
+    id: ParamId,
+    opt: &mut dyn Optimizer,
+) -> bool {
+    let (m, out) = dy.shape().as_matrix();
+    let inp = xv.numel();
+    if m != 1
+        || out < 2
+        || inp < 2
+        || out * inp < NAIVE_THRESHOLD
+        || precision() != Precision::F32
+        || !opt.can_step_outer(id)
+    {
+        return false;
+    }
+    let delta = dy.data();
+    match sink.slot(x) {
+        Some((dx, acc)) => {
+            // dX = Σ_p δ_p · W[p], in the order and with the skips of the row kernel
+            let dx = dx.data_mut();
+            if !acc {
+                dx.fill(0.0);
+            }
+            opt.step_param_outer(id, w, delta, xv.data(), &mut |p, row| {
+                if delta[p] != 0.0 {
+                    scaled_row_add(dx, delta[p], row);
+                }
+            })
         }
+        None => opt.step_param_outer(id, w, delta, xv.data(), &mut |_, _| {}),
     }
 }
 

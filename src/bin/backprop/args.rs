@@ -357,6 +357,10 @@ pub struct TrainArgs {
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
+    /// Number format of the matrix products' operands: f32, or bf16 (rounded, f32 sums; master
+    /// weights and optimizer state stay f32) [default: f32].
+    #[arg(long, value_name = "f32|bf16")]
+    pub precision: Option<String>,
     /// Weight the cross-entropy by class: `balanced` = n / (classes · n_c) on the training part
     /// (scikit-learn's class_weight="balanced"), for imbalanced classes.
     #[arg(long, value_name = "balanced")]
@@ -553,4 +557,10 @@ pub struct BenchArgs {
     /// Skip the XOR step benchmark.
     #[arg(long)]
     pub no_xor: bool,
+    /// Number format of the products' operands: f32 or bf16 (f32 sums).
+    #[arg(long, default_value = "f32", value_name = "f32|bf16")]
+    pub precision: String,
+    /// Run backward, then the optimizer (no updates inside backward), to measure the difference.
+    #[arg(long)]
+    pub unfused: bool,
 }

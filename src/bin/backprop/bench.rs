@@ -25,6 +25,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         batch1_steps: a.steps.max(1),
         xor_steps: a.xor_steps.max(1),
         seed: a.seed,
+        precision: a
+            .precision
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--precision {:?}: expected f32 or bf16", a.precision))?,
+        fused: !a.unfused,
         ..BenchConfig::default()
     };
     let mut json = serde_json::Map::new();
@@ -79,6 +84,8 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         json.insert("xor".into(), serde_json::to_value(&r)?);
     }
     json.insert("threads".into(), backprop::num_threads().into());
+    json.insert("precision".into(), cfg.precision.to_string().into());
+    json.insert("optimizer_in_backward".into(), cfg.fused.into());
     json.insert("peak_rss_mib".into(), bench::peak_rss_mib().into());
     out!("{}\n", serde_json::Value::Object(json))?;
     Ok(())

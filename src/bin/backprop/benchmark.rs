@@ -15,6 +15,7 @@
 use backprop::data::{read_mnist_dir, Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
 use backprop::optim::{Optimizer, OptimizerConfig, Sgd};
+use backprop::tensor::Precision;
 use backprop::train::{evaluate, Control, Event, Fit, Trainer};
 use backprop::Loss;
 use backprop::Parameters;
@@ -51,6 +52,10 @@ pub struct BenchConfig {
     pub batch1_warmup: usize,
     /// XOR: steps per timed repeat.
     pub xor_steps: usize,
+    /// The products' precision.
+    pub precision: Precision,
+    /// Whether updates may run inside backward (`Trainer::optimizer_in_backward`).
+    pub fused: bool,
 }
 
 impl Default for BenchConfig {
@@ -66,6 +71,8 @@ impl Default for BenchConfig {
             batch1_steps: 5000,
             batch1_warmup: 500,
             xor_steps: 100_000,
+            precision: Precision::F32,
+            fused: true,
         }
     }
 }
@@ -186,7 +193,9 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
     let mut tc = Trainer::new(Loss::CrossEntropy)
         .optimizer(OptimizerConfig::sgd(0.05).with_momentum(0.9))
         .batch_size(batch)
-        .seed(cfg.seed + 1);
+        .seed(cfg.seed + 1)
+        .precision(cfg.precision)
+        .optimizer_in_backward(cfg.fused);
     let repeats = cfg.epochs.max(1);
     let mut times = vec![];
     let mut last_loss = f32::NAN;

@@ -53,6 +53,11 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     t.early_stopping = (patience > 0).then(|| EarlyStopping::new(patience));
     t.target_loss = a.target_loss;
     t.clip_grad_norm = a.clip_norm;
+    if let Some(prec) = a.precision.as_deref() {
+        t.precision = prec
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--precision {prec:?}: expected f32 or bf16"))?;
+    }
     t.lr_schedule = schedule(a)?;
     t.freeze = freeze(a);
     t.stop_on_divergence = !a.allow_divergence;
