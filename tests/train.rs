@@ -475,7 +475,7 @@ fn blobs(n: usize) -> Dataset {
         let centre = if c == 0 { -2.0 } else { 2.0 };
         x.push(centre + rng.normal());
         x.push(rng.normal());
-        labels.push(c);
+        labels.push(c as u32);
     }
     Dataset::new(
         Features::F32(x),
