@@ -494,8 +494,10 @@ fn blobs(n: usize) -> Dataset {
 #[test]
 fn pipeline_small_data_rule() {
     use backprop::pipeline::{Network, Pipeline};
-    let mut p = Pipeline::default();
-    p.network = Network::hidden(&[4]);
+    let mut p = Pipeline {
+        network: Network::hidden(&[4]),
+        ..Pipeline::default()
+    };
     p.trainer.epochs = 300;
     let small = blobs(120);
     assert!(p.small_data_for(&small).is_some());
@@ -510,8 +512,10 @@ fn pipeline_small_data_rule() {
     let out = p.run(&small, None, Default::default()).unwrap();
     assert_eq!(out.sizes[1], 12);
     // a large data set keeps the validation split
-    let mut p = Pipeline::default();
-    p.network = Network::hidden(&[4]);
+    let mut p = Pipeline {
+        network: Network::hidden(&[4]),
+        ..Pipeline::default()
+    };
     p.trainer.epochs = 1;
     let large = blobs(1000);
     assert!(p.small_data_for(&large).is_none());
