@@ -465,3 +465,61 @@ fn an_ensemble_averages_its_members() {
     }
     assert_eq!(avg.argmax_rows(), vec![0, 1, 1, 0]);
 }
+
+/// `n` rows of two well-separated classes in 2-D (seeded).
+fn blobs(n: usize) -> Dataset {
+    let mut rng = Rng::seed(7);
+    let (mut x, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let c = i % 2;
+        let centre = if c == 0 { -2.0 } else { 2.0 };
+        x.push(centre + rng.normal());
+        x.push(rng.normal());
+        labels.push(c as u32);
+    }
+    Dataset::new(
+        Features::F32(x),
+        2,
+        Targets::Classes {
+            labels,
+            names: vec!["a".into(), "b".into()],
+        },
+    )
+    .unwrap()
+}
+
+/// The pipeline's small-data default: below 1,000 rows no validation part, at most 100 epochs
+/// and a stop on the training loss; from 1,000 rows the 10 % validation split and the epochs
+/// asked for; and off when `small_data` is `None`.
+#[test]
+fn pipeline_small_data_rule() {
+    use backprop::pipeline::{Network, Pipeline};
+    let mut p = Pipeline {
+        network: Network::hidden(&[4]),
+        ..Pipeline::default()
+    };
+    p.trainer.epochs = 300;
+    let small = blobs(120);
+    assert!(p.small_data_for(&small).is_some());
+    let out = p.run(&small, None, Default::default()).unwrap();
+    assert_eq!(out.sizes, [120, 0, 0]);
+    let n = out.history.epochs.len();
+    assert!((1..=100).contains(&n), "{n} epochs");
+    assert!(out.history.epochs.iter().all(|e| e.val.is_none()));
+    // the rule can be turned off: the validation split and the epochs are the pipeline's
+    p.small_data = None;
+    p.trainer.epochs = 2;
+    let out = p.run(&small, None, Default::default()).unwrap();
+    assert_eq!(out.sizes[1], 12);
+    // a large data set keeps the validation split
+    let mut p = Pipeline {
+        network: Network::hidden(&[4]),
+        ..Pipeline::default()
+    };
+    p.trainer.epochs = 1;
+    let large = blobs(1000);
+    assert!(p.small_data_for(&large).is_none());
+    let out = p.run(&large, None, Default::default()).unwrap();
+    assert_eq!(out.sizes, [900, 100, 0]);
+    assert!(out.history.epochs[0].val.is_some());
+}

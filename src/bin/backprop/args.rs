@@ -312,20 +312,25 @@ pub struct TrainArgs {
     /// Samples per update: 1 = online, 0 or `full` = the whole training set [default: 32].
     #[arg(long, value_name = "N|full")]
     pub batch_size: Option<String>,
-    /// Maximum number of epochs; with --resume, the total to continue to [default: 200].
+    /// Maximum number of epochs; with --resume, the total to continue to [default: 200; below
+    /// 1,000 rows 100, with no validation part and a stop when the training loss has not improved
+    /// by 1e-4 for 10 epochs, as scikit-learn — giving --epochs, --val-split or --early-stopping
+    /// turns that small-data rule off].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Seed for initialisation, splits, shuffling and dropout [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Fraction held out for validation (early stopping watches it) [default: 0.1].
+    /// Fraction held out for validation (early stopping watches it) [default: 0.1; none below
+    /// 1,000 rows, see --epochs].
     #[arg(long, allow_negative_numbers = true)]
     pub val_split: Option<f32>,
     /// Fraction held out for a final test report (never used for training or stopping)
     /// [default: 0; 0.1 for the built-in digits; keep a test file aside and use `evaluate`].
     #[arg(long, allow_negative_numbers = true)]
     pub test_split: Option<f32>,
-    /// Stop after this many epochs without improvement of the validation loss (0 = off) [default: 10].
+    /// Stop after this many epochs without improvement of the validation loss (0 = off) [default:
+    /// 10; below 1,000 rows, of the training loss by 1e-4, see --epochs].
     #[arg(long, value_name = "PATIENCE")]
     pub early_stopping: Option<usize>,
     /// Stop once the validation (or training) loss reaches this.

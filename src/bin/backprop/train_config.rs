@@ -30,6 +30,11 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         checkpoint_every: a.checkpoint_every,
         ..Pipeline::default()
     };
+    // the small-data rule (no validation part, ≤ 100 epochs, training-loss plateau) is a default:
+    // any of the flags it decides takes the choice back
+    if a.val_split.is_some() || a.epochs.is_some() || a.early_stopping.is_some() {
+        p.small_data = None;
+    }
     let (vf, tf) = (p.val_split, p.test_split);
     if !(0.0..1.0).contains(&vf) || !(0.0..1.0).contains(&tf) || vf + tf >= 1.0 {
         bail!("--val-split {vf} and --test-split {tf} must be fractions in [0, 1) that leave data to train on");
