@@ -157,7 +157,7 @@ fn every_activation_skip_connections_ties_and_bias_kinds() {
         .filter(|&&v| v == 1.0)
         .count();
     assert!(
-        fired >= 5 && fired <= 64 * 4 - 5,
+        (5..=64 * 4 - 5).contains(&fired),
         "{fired} step units fired"
     );
     eprintln!("every activation: worst relative error {worst:e}");
