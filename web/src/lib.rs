@@ -177,6 +177,7 @@ impl Playground {
                 activation,
                 output_activation: None,
                 dropout: 0.0,
+                batch_norm: false,
             },
             loss: Some(loss),
             ..Pipeline::default()
