@@ -32,8 +32,10 @@ fi
 
 # the library without gemm/rayon/the CLI, for the browser's target
 cargo build --lib --target wasm32-unknown-unknown --no-default-features
-# the fallback products (what the browser runs), natively against the f64 reference
-cargo test --lib --no-default-features tensor::gemm
+# (the fallback products, what the browser runs, are unit-tested by
+#  `cargo test --lib --no-default-features tensor::gemm`; not run here: a build without the
+#  default features recompiles every dev-dependency, tract included, ≈ 9 min on 2 cores. The
+#  web crate's own tests below run the library without gemm natively.)
 (cd web && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings && cargo test --locked)
 scripts/build-web.sh
 cargo build --release --bin backprop
