@@ -213,6 +213,26 @@ pub fn chart<'a, 'b>(
         .build_cartesian_2d(xr, yr)?)
 }
 
+/// The axes of a grid picture: no mesh, 8 ticks a side labelled with the decimals the span
+/// needs, and the two axis names.
+pub fn draw_axes(chart: &mut Chart<'_, '_>, (x_desc, y_desc): (&str, &str)) -> Result<()> {
+    let (xr, yr) = (chart.x_range(), chart.y_range());
+    let (xs, ys) = (xr.end - xr.start, yr.end - yr.start);
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| decimal(*v, xs))
+        .y_label_formatter(&|v| decimal(*v, ys))
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 14))
+        .x_labels(8)
+        .y_labels(8)
+        .draw()?;
+    Ok(())
+}
+
 /// Writes the finished SVG text to `path`.
 pub fn write_file(path: &Path, svg: &str) -> Result<()> {
     std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))

@@ -8,7 +8,8 @@
 //! applied exactly once. Neighbouring cells of one colour in a row are drawn as one rectangle.
 
 use super::{
-    attr, chart, decimal, finite_bounds, model_and_data, truth, Tags, Truth, FONT, PALETTE,
+    attr, chart, decimal, draw_axes, finite_bounds, model_and_data, truth, Tags, Truth, FONT,
+    PALETTE,
 };
 use crate::args::RegionsArgs;
 use crate::data::load_for_model;
@@ -328,20 +329,8 @@ fn draw_plot(
         }
     }
     chart.draw_series(rects)?;
-    let (xs, ys) = (xr.end - xr.start, yr.end - yr.start);
     let names = &model.meta.feature_names;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(names[0].as_str())
-        .y_desc(names[1].as_str())
-        .x_label_formatter(&|v| decimal(*v, xs))
-        .y_label_formatter(&|v| decimal(*v, ys))
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 14))
-        .x_labels(8)
-        .y_labels(8)
-        .draw()?;
+    draw_axes(&mut chart, (&names[0], &names[1]))?;
     // the data on top: a dot in its true colour inside a white and a dark ring, so it shows
     // on a region of its own colour too
     for ((x, y), color, attrs) in points {

@@ -14,7 +14,7 @@
 //! from their current values (or `--start`). Contours are marching squares over the grid at
 //! levels spread by the grid's own quantiles, so they show the shape of the valley at any scale.
 
-use super::{attr, chart, decimal, finite_bounds, model_and_data, Tags, FONT};
+use super::{attr, chart, decimal, draw_axes, finite_bounds, model_and_data, Tags, FONT};
 use crate::args::SurfaceArgs;
 use crate::data::load_for_model;
 use anyhow::{bail, Context, Result};
@@ -477,19 +477,11 @@ fn draw_plot(
                 .map(|seg| PathElement::new(seg.to_vec(), WHITE.mix(0.55).stroke_width(1))),
         )?;
     }
-    let (xs, ys) = (x_axis.end - x_axis.start, y_axis.end - y_axis.start);
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(format!("w1 = {}", s.w[0].label))
-        .y_desc(format!("w2 = {}", s.w[1].label))
-        .x_label_formatter(&|v| decimal(*v, xs))
-        .y_label_formatter(&|v| decimal(*v, ys))
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 14))
-        .x_labels(8)
-        .y_labels(8)
-        .draw()?;
+    let (x_desc, y_desc) = (
+        format!("w1 = {}", s.w[0].label),
+        format!("w2 = {}", s.w[1].label),
+    );
+    draw_axes(&mut chart, (&x_desc, &y_desc))?;
     // the model's own weights
     chart.draw_series([Cross::new(
         (s.current[0], s.current[1]),
