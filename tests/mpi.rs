@@ -169,6 +169,28 @@ mod with_mpi {
         (run, out)
     }
 
+    /// Options whose result would depend on the number of ranks are refused before MPI starts.
+    #[test]
+    fn dropout_and_batch_norm_are_refused() {
+        for (flags, why) in [
+            (&["--dropout", "0.2"][..], "dropout is not supported"),
+            (&["--batch-norm"][..], "batch norm is not supported"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut args = train_args(&dir.path().join("m.safetensors"), 2);
+            args.push("--distributed".into());
+            args.extend(flags.iter().map(|s| s.to_string()));
+            let out = Command::new(env!("CARGO_BIN_EXE_backprop"))
+                .args(args)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{flags:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(why), "{flags:?}: {err}");
+            assert!(!dir.path().join("m.safetensors").exists());
+        }
+    }
+
     /// The 1-process and the 2-rank runs, shared by the tests.
     fn reference() -> &'static (Run, Run) {
         static R: OnceLock<(Run, Run)> = OnceLock::new();
