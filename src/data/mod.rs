@@ -2,6 +2,7 @@
 //! (class indices with their names, or one or several regression values).
 
 use crate::error::{Error, Result};
+use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::Tensor;
 
 /// Feature storage, row-major `len × n_features`.
@@ -229,6 +230,18 @@ impl Dataset {
             idx.len() * d,
             "gather_features: output has the wrong length"
         );
+        // Large batches are copied by the worker pool, rows split between threads (a copy:
+        // the same bytes whatever the thread count).
+        let out_p = SharedMut(out.as_mut_ptr());
+        pool::rows(idx.len(), d, 1 << 16, &|r| {
+            // SAFETY: the row ranges are disjoint and inside `out` (its length was checked).
+            let dst = unsafe { out_p.slice(r.start * d..r.end * d) };
+            self.gather_rows(&idx[r], dst);
+        });
+    }
+
+    fn gather_rows(&self, idx: &[usize], out: &mut [f32]) {
+        let d = self.n_features;
         for (dst, &i) in out.chunks_exact_mut(d).zip(idx) {
             match &self.features {
                 Features::F32(v) => dst.copy_from_slice(&v[i * d..(i + 1) * d]),

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
 use crate::optim::Optimizer;
 use crate::params::{ParamId, Parameters};
+use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::{Shape, Tensor};
 
 /// Adam with L2 weight decay (added to the gradient). Defaults are PyTorch's: lr 1e-3,
@@ -332,7 +333,25 @@ fn update_one(
                 bc2_sqrt,
                 eps: h.eps,
             };
-            crate::tensor::simd::dispatch(AdamStep(p, g, m, v, c));
+            // Element-wise: large parameters are split over the pool's threads (each element
+            // alone, so the same bits on any thread count).
+            let n = p.len().min(g.len()).min(m.len()).min(v.len());
+            let (pp, mp, vp) = (
+                SharedMut(p.as_mut_ptr()),
+                SharedMut(m.as_mut_ptr()),
+                SharedMut(v.as_mut_ptr()),
+            );
+            pool::ranges(n, 1 << 14, &|r| {
+                // SAFETY: the ranges are disjoint and inside p, m and v.
+                let (p, m, v) = unsafe {
+                    (
+                        pp.slice(r.clone()),
+                        mp.slice(r.clone()),
+                        vp.slice(r.clone()),
+                    )
+                };
+                crate::tensor::simd::dispatch(AdamStep(p, &g[r], m, v, c));
+            });
             return;
         };
         // AMSGrad: the same flush of every stored moment, v_max included (a v_max loaded from a

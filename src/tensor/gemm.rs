@@ -70,9 +70,16 @@ pub fn set_num_threads(n: usize) {
 /// How many threads large matrix products use.
 pub fn num_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => cores(),
         n => n,
     }
+}
+
+/// The machine's cores, asked once: `available_parallelism` reads the cgroup quota files on
+/// every call (allocating), too slow for a question asked before every product.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Whether `A·Bᵀ` (B stored row-major `n×k`, as a weight `(out, in)`) is faster done as

@@ -61,6 +61,28 @@ pub(crate) fn ranges(len: usize, min: usize, f: &(dyn Fn(std::ops::Range<usize>)
     });
 }
 
+/// Splits rows `0..rows` (of `width` elements each) into at most [`super::num_threads`]
+/// contiguous ranges of at least `min` elements and calls `f` on each through [`run`]: for
+/// passes that write whole rows of an output (e.g. gathering a batch).
+pub(crate) fn rows(
+    rows: usize,
+    width: usize,
+    min: usize,
+    f: &(dyn Fn(std::ops::Range<usize>) + Sync),
+) {
+    let threads = super::num_threads()
+        .min(rows * width / min.max(1))
+        .min(rows)
+        .max(1);
+    if threads == 1 {
+        return f(0..rows);
+    }
+    let step = rows.div_ceil(threads);
+    run(rows.div_ceil(step), &|i| {
+        f(i * step..((i + 1) * step).min(rows))
+    });
+}
+
 /// A raw pointer that threads working on disjoint ranges of one slice may share.
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut(pub *mut f32);
@@ -123,7 +145,7 @@ mod imp {
     /// could be spawned).
     pub(super) fn pool() -> Option<&'static Pool> {
         *POOL.get_or_init(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let cores = crate::tensor::gemm::cores();
             let workers = cores.saturating_sub(1).max(1);
             let p: &'static Pool = Box::leak(Box::new(Pool {
                 busy: Mutex::new(()),

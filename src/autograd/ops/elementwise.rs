@@ -5,6 +5,7 @@
 //! the output: `exp′ = y`, `σ′ = y(1 − y)`, `tanh′ = 1 − y²`.
 
 use crate::autograd::{put, Backward, Graph, Op, Var};
+use crate::tensor::pool::{self, SharedMut};
 
 /// A unary element-wise op.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -187,8 +188,24 @@ impl UnaryFn for Step {
     }
 }
 
+/// Element-wise passes from this many elements on are split over the worker pool (each
+/// element is computed alone, so the bits do not depend on the thread count).
+const PARALLEL_ELEMENTS: usize = 1 << 15;
+
 /// Applies the op to a slice (used by graph ops and by inference code).
 pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
+    let n = x.len().min(y.len());
+    if n < 2 * PARALLEL_ELEMENTS {
+        return apply_serial(u, x, y);
+    }
+    let yp = SharedMut(y.as_mut_ptr());
+    // SAFETY: the ranges are disjoint and inside y.
+    pool::ranges(n, PARALLEL_ELEMENTS, &|r| {
+        apply_serial(u, &x[r.clone()], unsafe { yp.slice(r) })
+    });
+}
+
+fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
     fn run(f: impl UnaryFn, x: &[f32], y: &mut [f32]) {
         for (y, &x) in y.iter_mut().zip(x) {
             *y = f.f(x);
@@ -210,6 +227,19 @@ pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
 
 /// `dx (+)= dy · f′(x, y)` over slices (shared with the fused linear + activation backward).
 pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
+    let n = dx.len();
+    if n < 2 * PARALLEL_ELEMENTS || x.len() < n || y.len() < n || dy.len() < n {
+        return grad_serial(u, x, y, dy, dx, acc);
+    }
+    let dp = SharedMut(dx.as_mut_ptr());
+    // SAFETY: the ranges are disjoint and inside dx.
+    pool::ranges(n, PARALLEL_ELEMENTS, &|r| {
+        let (x, y, dy) = (&x[r.clone()], &y[r.clone()], &dy[r.clone()]);
+        grad_serial(u, x, y, dy, unsafe { dp.slice(r) }, acc)
+    });
+}
+
+fn grad_serial(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
     fn run(f: impl UnaryFn, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
         put(dx, acc, |i| dy[i] * f.df(x[i], y[i]));
     }
