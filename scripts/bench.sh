@@ -209,7 +209,7 @@ w(f"Measured {os.environ['BENCH_DATE']} on **{os.environ['BENCH_MACHINE']}**; {o
 w("")
 w("Protocol (the peers'): MLP 784-256-128-10, ReLU, softmax cross-entropy, SGD lr 0.05 momentum 0.9, "
   "shuffled batches, one warm-up epoch then E timed epochs of 60,000 samples (median); batch 1 times "
-  "single-sample steps (backprop 5000 per repeat after 500, the peers `--peer-steps` per repeat) scaled "
+  "single-sample steps (backprop `--bp-steps` per repeat after 500 warm-up steps, the peers `--peer-steps` per repeat) scaled "
   "to 60,000. Seconds per epoch on synthetic MNIST-shaped data; **bold** = fastest in the row. "
   "\"best peer / backprop\" is the fastest peer's time over backprop's (> 1: backprop is faster); "
   "the MNIST columns are real MNIST for backprop and PyTorch, with test accuracy after the run.")
