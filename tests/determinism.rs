@@ -125,6 +125,27 @@ fn training_on_one_and_two_threads_gives_identical_weights() {
     assert!(one.iter().flatten().any(|&b| b != 0));
 }
 
+/// Runs `on_one` on 1 thread, then `on_two` `repeats` times on 2 (the pool's worker may be
+/// asleep or descheduled: repeats give it chances to take a part), and returns `on_two`'s last
+/// result with how many parts ran on a worker thread meanwhile. Restores the default threads.
+fn one_then_two_threads<T>(
+    repeats: usize,
+    on_one: impl FnOnce(),
+    mut on_two: impl FnMut() -> T,
+) -> (T, usize) {
+    set_num_threads(1);
+    on_one();
+    set_num_threads(2);
+    let before = worker_parts();
+    let mut last = on_two();
+    for _ in 1..repeats {
+        last = on_two();
+    }
+    let worked = worker_parts() - before;
+    set_num_threads(0);
+    (last, worked)
+}
+
 /// Gathering a large batch splits its rows over the pool: the copy is exact on 1 and 2 threads
 /// (checked against the rows themselves), also for byte images with a scale, and the worker ran
 /// part of it.
@@ -150,7 +171,7 @@ fn gathering_a_large_batch_on_two_threads_copies_the_rows_exactly() {
         targets(),
     )
     .unwrap();
-    // every row once, in a shuffled order, then some rows twice
+    // every third row backwards, then rows from the start (some of them a second time)
     let mut idx: Vec<usize> = (0..n).rev().step_by(3).chain(0..n).collect();
     idx.truncate(1500);
     for (data, expect) in [
@@ -158,16 +179,12 @@ fn gathering_a_large_batch_on_two_threads_copies_the_rows_exactly() {
         (&u8_data, bytes.iter().map(|&b| b as f32 * scale).collect()),
     ] {
         let mut out = [vec![0.0; idx.len() * d], vec![0.0; idx.len() * d]];
-        set_num_threads(1);
-        data.gather_features(&idx, &mut out[0]);
-        set_num_threads(2);
-        let worked = worker_parts();
-        // the worker may be asleep or descheduled: give it a few chances to take a part
-        for _ in 0..50 {
-            data.gather_features(&idx, &mut out[1]);
-        }
-        let worked = worker_parts() - worked;
-        set_num_threads(0);
+        let [one, two] = &mut out;
+        let ((), worked) = one_then_two_threads(
+            50,
+            || data.gather_features(&idx, one),
+            || data.gather_features(&idx, two),
+        );
         assert!(worked > 0, "no part of the gather ran on a worker thread");
         for (r, &i) in idx.iter().enumerate() {
             let want = &expect[i * d..(i + 1) * d];
@@ -215,16 +232,9 @@ fn large_elementwise_passes_give_the_same_bits_on_two_threads() {
             .collect();
         (value, dx)
     };
-    set_num_threads(1);
-    let one = run();
-    set_num_threads(2);
-    let worked = worker_parts();
-    let mut two = run();
-    for _ in 0..20 {
-        two = run();
-    }
-    let worked = worker_parts() - worked;
-    set_num_threads(0);
+    let mut one = None;
+    let (two, worked) = one_then_two_threads(21, || one = Some(run()), run);
+    let one = one.unwrap();
     assert!(worked > 0, "no element-wise part ran on a worker thread");
     assert_eq!(
         one, two,

@@ -188,16 +188,13 @@ impl UnaryFn for Step {
     }
 }
 
-/// Element-wise passes from this many elements on are split over the worker pool (each
-/// element is computed alone, so the bits do not depend on the thread count).
+/// Element-wise passes are split over the worker pool in ranges of at least this many elements
+/// (each element is computed alone, so the bits do not depend on the thread count).
 const PARALLEL_ELEMENTS: usize = 1 << 15;
 
 /// Applies the op to a slice (used by graph ops and by inference code).
 pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     let n = x.len().min(y.len());
-    if n < 2 * PARALLEL_ELEMENTS {
-        return apply_serial(u, x, y);
-    }
     let yp = SharedMut(y.as_mut_ptr());
     // SAFETY: the ranges are disjoint and inside y.
     pool::ranges(n, PARALLEL_ELEMENTS, &|r| {
@@ -228,7 +225,8 @@ fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
 /// `dx (+)= dy · f′(x, y)` over slices (shared with the fused linear + activation backward).
 pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
     let n = dx.len();
-    if n < 2 * PARALLEL_ELEMENTS || x.len() < n || y.len() < n || dy.len() < n {
+    // an op whose derivative needs only x or only y may pass the other empty
+    if x.len() < n || y.len() < n || dy.len() < n {
         return grad_serial(u, x, y, dy, dx, acc);
     }
     let dp = SharedMut(dx.as_mut_ptr());
