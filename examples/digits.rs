@@ -43,7 +43,7 @@ fn main() -> Result<(), backprop::Error> {
         &mut params,
         &train,
         Fit {
-            callback: Some(&mut |e| {
+            observer: Some(&mut |e: Event| {
                 if let Event::Epoch { report, .. } = e {
                     if report.epoch % 10 == 0 {
                         let acc = report.train.accuracy.unwrap_or(0.0);

@@ -18,7 +18,7 @@
 use backprop::data::{read_csv, CsvOptions, Dataset, TargetColumn, Task};
 use backprop::nn::{Init, Mlp, MlpSpec};
 use backprop::optim::OptimizerConfig;
-use backprop::train::{Control, Event, Fit, StopReason, Trainer};
+use backprop::train::{Fit, StopReason, Trainer};
 use backprop::{Loss, Parameters, Rng};
 
 const SEEDS: u64 = 20;
@@ -82,24 +82,14 @@ fn run(p: &Problem, data: &Dataset, opt: &OptimizerConfig, seed: u64) -> Option<
     };
     // evaluations after each epoch (L-BFGS counts its own; the others make one per epoch)
     let mut evals = vec![0u64];
-    let mut count = |e: Event| {
-        if let Event::Epoch {
-            report, optimizer, ..
-        } = e
-        {
-            let n = match optimizer.as_lbfgs() {
-                Some(l) => l.func_evals(),
-                None => report.epoch as u64,
-            };
-            evals.push(n);
-        }
-        Control::Continue
-    };
-    let fit = Fit {
-        callback: Some(&mut count),
-        ..Fit::default()
-    };
-    let h = trainer.fit_with(&net, &mut params, data, fit).unwrap();
+    let mut session = trainer
+        .start(&net, &mut params, data, Fit::default())
+        .unwrap();
+    while let Some(report) = session.next_epoch().unwrap() {
+        let n = session.lbfgs_evaluations().unwrap_or(report.epoch as u64);
+        evals.push(n);
+    }
+    let h = session.finish();
     if h.stop != StopReason::TargetLoss {
         return None;
     }

@@ -7,7 +7,7 @@
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
 use backprop::optim::OptimizerConfig;
-use backprop::train::{Control, Fit, Trainer};
+use backprop::train::{Fit, Trainer};
 use backprop::{Loss, Parameters, Rng, Tape};
 
 fn main() -> Result<(), backprop::Error> {
@@ -33,15 +33,11 @@ fn main() -> Result<(), backprop::Error> {
     let mut config = Trainer::new(Loss::BceWithLogits);
     config.epochs = 1000;
     config.batch_size = 0;
-    let h = config.clone().optimizer(opt.clone()).fit_with(
-        &net,
-        &mut params,
-        &data,
-        Fit {
-            callback: Some(&mut |_| Control::Continue),
-            ..Fit::default()
-        },
-    )?;
+    let h =
+        config
+            .clone()
+            .optimizer(opt.clone())
+            .fit_with(&net, &mut params, &data, Fit::default())?;
     let last = h.epochs.last().expect("at least one epoch");
     println!(
         "after {} epochs: loss {:.4}, accuracy {:.2}",

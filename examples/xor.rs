@@ -31,7 +31,7 @@ fn main() -> Result<(), backprop::Error> {
         &mut params,
         &data,
         Fit {
-            callback: Some(&mut |e| {
+            observer: Some(&mut |e: Event| {
                 if let Event::Epoch { report, .. } = e {
                     if report.epoch % 200 == 0 {
                         println!(

@@ -362,7 +362,7 @@ fn stop_flag_interrupts_after_the_current_batch() {
             &mut params,
             &xor_values(),
             Fit {
-                callback: Some(&mut callback),
+                observer: Some(&mut callback),
                 stop: Some(&flag),
                 ..Fit::default()
             },
@@ -396,7 +396,7 @@ fn divergence_stops_with_finite_weights() {
             &mut params,
             &xor_values(),
             Fit {
-                callback: Some(&mut callback),
+                observer: Some(&mut callback),
                 ..Fit::default()
             },
         )

@@ -325,7 +325,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
             backprop::train::Control::Continue
         };
         let fit = Fit {
-            callback: Some(&mut keep),
+            observer: Some(&mut keep),
             ..Fit::default()
         };
         trainer(opt.clone(), 3)

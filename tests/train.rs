@@ -169,7 +169,7 @@ fn online_and_minibatch_and_full_batch_update_counts() {
                 &mut params,
                 &data,
                 Fit {
-                    callback: Some(&mut |e| {
+                    observer: Some(&mut |e: Event| {
                         if let Event::Batch { batches, .. } = e {
                             seen.push(batches);
                         }
@@ -231,7 +231,7 @@ fn early_stopping_restores_the_best_weights() {
             &data,
             Fit {
                 validation: Some(&data),
-                callback: Some(&mut |e| {
+                observer: Some(&mut |e: Event| {
                     if let Event::Epoch { state, params, .. } = e {
                         if state.best.map(|b| b.1) == Some(state.epoch) {
                             best_params = Some(params.clone());
@@ -284,7 +284,7 @@ fn a_nan_loss_stops_with_an_error_and_keeps_the_last_good_weights() {
             &mut params,
             &data,
             Fit {
-                callback: Some(&mut |e| {
+                observer: Some(&mut |e: Event| {
                     if let Event::Epoch { params, .. } = e {
                         last_good = params.clone();
                     }

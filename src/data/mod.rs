@@ -343,3 +343,24 @@ pub mod npy;
 pub use self::npy::{read_npy, read_npy_dataset};
 pub mod preprocess;
 pub use self::preprocess::{one_hot, split, ScaleKind, Scaler, SplitSizes};
+
+impl std::str::FromStr for ScaleKind {
+    type Err = Error;
+
+    /// `auto`, `standard`, `minmax` (or `min_max`, the name in model files) or `none`.
+    ///
+    /// ```
+    /// use backprop::data::ScaleKind;
+    /// assert_eq!("minmax".parse::<ScaleKind>().unwrap(), ScaleKind::MinMax);
+    /// assert!("zscore".parse::<ScaleKind>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<ScaleKind> {
+        Ok(match s {
+            "auto" => ScaleKind::Auto,
+            "standard" => ScaleKind::Standard,
+            "minmax" | "min_max" => ScaleKind::MinMax,
+            "none" => ScaleKind::None,
+            s => return Err(Error::invalid("scale", s, "auto, standard, minmax or none")),
+        })
+    }
+}

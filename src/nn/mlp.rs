@@ -258,6 +258,10 @@ impl Module for Mlp {
         ids
     }
 
+    fn is_stochastic(&self) -> bool {
+        self.spec.layers.iter().any(|l| l.dropout > 0.0)
+    }
+
     fn check_trainable(&self) -> Result<()> {
         match self
             .spec

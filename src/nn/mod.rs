@@ -54,6 +54,12 @@ pub trait Module {
         Ok(())
     }
 
+    /// Whether a training forward draws random numbers (dropout), so that two evaluations at
+    /// the same parameters differ. False by default.
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+
     /// `(state-dict name, id)` pairs, like PyTorch's `named_parameters()`.
     fn named_parameters<'a>(&self, params: &'a Parameters) -> Vec<(&'a str, ParamId)> {
         self.parameters()

@@ -41,14 +41,18 @@
 
 mod distributed;
 mod ensemble;
+mod epoch;
 mod fit;
 mod metrics;
 mod pretrain;
+pub mod session;
 mod targets;
 
 pub use distributed::GradientReduce;
 pub use ensemble::Ensemble;
-pub use fit::{evaluate, Fit};
+pub use epoch::evaluate;
+pub use fit::Fit;
+pub use session::{Control, Event, Observer, Session};
 
 pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
@@ -209,6 +213,62 @@ impl Default for Trainer {
 }
 
 impl Trainer {
+    /// Checks every setting that a builder or a file can get wrong: the clipping thresholds
+    /// (positive and finite: a negative one would reverse the gradients, or panic in a clamp),
+    /// the validation fraction, the target loss, early stopping's `min_delta`, the class
+    /// weights. [`Trainer::start`] calls it, so a trainer read from a checkpoint is held to the
+    /// same rules as one built in code.
+    ///
+    /// ```
+    /// use backprop::{train::Trainer, Loss};
+    /// assert!(Trainer::new(Loss::Mse).clip_grad_value(1.0).validate().is_ok());
+    /// assert!(Trainer::new(Loss::Mse).clip_grad_value(-1.0).validate().is_err());
+    /// assert!(Trainer::new(Loss::Mse).clip_grad_norm(f32::NAN).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        let positive = |c: Option<f32>| c.is_none_or(|c| c.is_finite() && c > 0.0);
+        if !positive(self.clip_grad_value) {
+            let c = self.clip_grad_value.unwrap_or_default();
+            return Err(Error::invalid(
+                "clip_grad_value",
+                c,
+                "a positive, finite number",
+            ));
+        }
+        if !positive(self.clip_grad_norm) {
+            let c = self.clip_grad_norm.unwrap_or_default();
+            return Err(Error::invalid(
+                "clip_grad_norm",
+                c,
+                "a positive, finite number",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            let v = self.validation_split;
+            return Err(Error::invalid(
+                "validation_split",
+                v,
+                "a fraction in [0, 1)",
+            ));
+        }
+        if self.target_loss.is_some_and(f32::is_nan) {
+            return Err(Error::invalid("target_loss", f32::NAN, "a number"));
+        }
+        if let Some(e) = self.early_stopping {
+            if !(e.min_delta.is_finite() && e.min_delta >= 0.0) {
+                let v = e.min_delta;
+                return Err(Error::invalid("min_delta", v, "a finite number ≥ 0"));
+            }
+        }
+        if let Some(w) = &self.class_weights {
+            if w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                let v = format!("{w:?}");
+                return Err(Error::invalid("class_weights", v, "finite weights ≥ 0"));
+            }
+        }
+        Ok(())
+    }
+
     /// The defaults with the given loss.
     pub fn new(loss: Loss) -> Trainer {
         Trainer {
@@ -449,43 +509,4 @@ impl TrainState {
             first_loss: None,
         }
     }
-}
-
-/// What the callback sees.
-pub enum Event<'a> {
-    /// A batch finished.
-    Batch {
-        /// 1-based epoch.
-        epoch: usize,
-        /// 1-based batch within the epoch.
-        batch: usize,
-        /// Batches per epoch.
-        batches: usize,
-        /// This batch's loss.
-        loss: f32,
-        /// Samples processed so far in this epoch.
-        samples: usize,
-        /// Accuracy over this epoch's batches so far (classifiers only).
-        accuracy: Option<f32>,
-    },
-    /// An epoch finished; the state is what a checkpoint saves.
-    Epoch {
-        /// The epoch's report.
-        report: &'a EpochReport,
-        /// The run's state after the epoch.
-        state: &'a TrainState,
-        /// The parameters after the epoch.
-        params: &'a Parameters,
-        /// The optimizer, which the callback may change (e.g. its learning rate).
-        optimizer: &'a mut dyn crate::optim::Optimizer,
-    },
-}
-
-/// The callback's answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Keep going.
-    Continue,
-    /// Stop after this event.
-    Stop,
 }

@@ -14,14 +14,14 @@
 
 pub mod datasets;
 
-use backprop::data::{read_csv_from, CsvOptions, Dataset, ScaleKind, Scaler, Targets, Task};
+use backprop::data::{read_csv_from, CsvOptions, Dataset, Targets, Task};
 use backprop::explain::{explain, significant, Explanation};
-use backprop::io::{Model, TaskInfo};
-use backprop::nn::{Activation, Init, Mlp};
+use backprop::io::Model;
+use backprop::nn::Activation;
 use backprop::optim::OptimizerConfig;
-use backprop::pipeline::{Network, Pipeline};
-use backprop::train::{evaluate, Control, Event, Fit, StopReason, TrainState, Trainer};
-use backprop::{Loss, Parameters, Rng, Tensor};
+use backprop::pipeline::{Hooks, Network, Pipeline, Prepared};
+use backprop::train::{evaluate, StopReason, TrainState, Trainer};
+use backprop::{Loss, Tensor};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -109,10 +109,9 @@ pub struct Incoming {
 }
 
 struct Net {
-    model: Model,
-    /// The data after the model's scaling: what the network trains on.
-    scaled: Dataset,
-    trainer: Trainer,
+    /// The network, its trainer and the scaled data, as `backprop train` prepares them.
+    prepared: Prepared,
+    /// Where the run is: the next call continues from here.
     state: TrainState,
 }
 
@@ -171,6 +170,14 @@ impl Playground {
                 cfg.hidden
             ));
         }
+        let mut optimizer =
+            OptimizerConfig::default_for(&cfg.optimizer, Some(cfg.lr)).map_err(err)?;
+        if cfg.momentum != 0.0 {
+            optimizer = optimizer.with_momentum(cfg.momentum);
+        }
+        optimizer.build().map_err(err)?; // checks the hyper-parameters now
+        // the pipeline of `backprop train`, with no validation or test part and no small-data
+        // rule: the page trains all the points for as many epochs as it asks for
         let pipeline = Pipeline {
             network: Network::Hidden {
                 sizes: Some(cfg.hidden.clone()),
@@ -180,63 +187,24 @@ impl Playground {
                 batch_norm: false,
             },
             loss: Some(loss),
+            trainer: Trainer {
+                optimizer,
+                epochs: 0,
+                batch_size: cfg.batch_size,
+                seed: cfg.seed,
+                ..Trainer::default()
+            },
+            scale: cfg.scale.parse().map_err(err)?,
+            scale_targets: false,
+            val_split: 0.0,
+            small_data: None,
+            test_split: 0.0,
             ..Pipeline::default()
         };
-        let spec = pipeline.spec_for(&self.data, loss).map_err(err)?;
-        let init = match spec.layers[0].activation {
-            Activation::Relu | Activation::LeakyRelu(_) => Init::KaimingUniform,
-            _ => Init::XavierUniform,
-        };
-        let kind = match cfg.scale.as_str() {
-            "none" => ScaleKind::None,
-            "standard" => ScaleKind::Standard,
-            "min_max" => ScaleKind::MinMax,
-            s => return Err(format!("scale {s:?}: expected none, standard or min_max")),
-        };
-        let scaler = Scaler::fit(kind, &self.data);
-        let mut scaled = self.data.clone();
-        scaler.transform(&mut scaled);
-        let mut optimizer =
-            OptimizerConfig::default_for(&cfg.optimizer, Some(cfg.lr)).map_err(err)?;
-        if cfg.momentum != 0.0 {
-            optimizer = optimizer.with_momentum(cfg.momentum);
-        }
-        optimizer.build().map_err(err)?; // checks the hyper-parameters now
-        let mut params = Parameters::new();
-        let net =
-            Mlp::new(spec.clone(), &mut params, init, &mut Rng::seed(cfg.seed)).map_err(err)?;
-        let task = match self.data.targets() {
-            Targets::Classes { names, .. } => TaskInfo::Classification {
-                classes: names.clone(),
-            },
-            Targets::Values { names, .. } => TaskInfo::Regression {
-                targets: names.clone(),
-            },
-        };
-        let mut meta = Model::meta(
-            spec,
-            loss,
-            task,
-            self.data.feature_names.clone(),
-            scaler,
-            init,
-            cfg.seed,
-        );
-        meta.target_columns = self.data.target_columns.clone();
-        meta.columns = self.data.columns.clone();
-        let trainer = Trainer {
-            loss,
-            optimizer,
-            epochs: 0,
-            batch_size: cfg.batch_size,
-            seed: cfg.seed,
-            ..Trainer::default()
-        };
+        let prepared = pipeline.prepare(&self.data, None).map_err(err)?;
         self.net = Some(Net {
-            model: Model { meta, net, params },
-            scaled,
-            trainer,
             state: TrainState::new(cfg.seed),
+            prepared,
         });
         self.curve.clear();
         Ok(())
@@ -256,31 +224,15 @@ impl Playground {
         };
         let mut resume = net.state.clone();
         resume.history.clear(); // the page keeps the curve; the state stays small
-        let target = resume.epoch + epochs;
-        let trainer = Trainer {
-            epochs: target,
-            ..net.trainer.clone()
-        };
-        let mut last = None;
-        let curve = &mut self.curve;
-        let mut callback = |ev: Event| {
-            if let Event::Epoch { report, state, .. } = ev {
-                curve.push(report.train.loss);
-                last = Some(state.clone());
-            }
-            Control::Continue
-        };
-        let fit = Fit {
-            resume: Some(resume),
-            callback: Some(&mut callback),
-            ..Fit::default()
-        };
-        let history = trainer
-            .fit_with(&net.model.net, &mut net.model.params, &net.scaled, fit)
-            .map_err(|e| e.to_string())?;
-        if let Some(s) = last {
-            net.state = s;
+        let prepared = &mut net.prepared;
+        prepared.trainer.epochs = resume.epoch + epochs;
+        prepared.resume = Some(resume);
+        let mut session = prepared.start(Hooks::default()).map_err(|e| e.to_string())?;
+        while let Some(report) = session.next_epoch().map_err(|e| e.to_string())? {
+            self.curve.push(report.train.loss);
         }
+        let (history, state) = session.finish_with_state();
+        net.state = state;
         let stopped = match history.stop {
             StopReason::NonFiniteLoss { value, epoch, .. } => {
                 format!("the loss became {value} in epoch {epoch}: lower the learning rate")
@@ -290,13 +242,9 @@ impl Playground {
             }
             _ => String::new(),
         };
-        let m = evaluate(
-            &net.model.net,
-            &net.model.params,
-            net.trainer.loss,
-            &net.scaled,
-        )
-        .map_err(|e| e.to_string())?;
+        let model = &net.prepared.model;
+        let m = evaluate(&model.net, &model.params, model.meta.loss, &net.prepared.train)
+            .map_err(|e| e.to_string())?;
         Ok(Progress {
             epoch: net.state.epoch,
             loss: m.loss,
@@ -311,7 +259,7 @@ impl Playground {
         let net = self.net()?;
         let n = xy.len() / 2;
         let x = Tensor::from_slice(&xy[..2 * n], [n, 2]).map_err(|e| e.to_string())?;
-        let p = net.model.predict(&x).map_err(|e| e.to_string())?;
+        let p = net.prepared.model.predict(&x).map_err(|e| e.to_string())?;
         let classes = p.classes.unwrap_or_else(|| vec![0; n]);
         let probs = classes
             .iter()
@@ -331,7 +279,7 @@ impl Playground {
                 self.data.len()
             ));
         }
-        let model = &net.model;
+        let model = &net.prepared.model;
         let mut x = vec![0.0; 2];
         self.data.gather_features(&[row], &mut x);
         model.meta.scaler.transform_row(&mut x);
@@ -418,7 +366,7 @@ impl Playground {
 
     /// The widths x(0), x(1), …, x(L) of the network.
     pub fn widths(&self) -> Result<Vec<usize>, String> {
-        let spec = &self.net()?.model.meta.architecture;
+        let spec = &self.net()?.prepared.model.meta.architecture;
         Ok(std::iter::once(spec.in_features)
             .chain(spec.layers.iter().map(|l| l.out_features))
             .collect())
@@ -426,7 +374,7 @@ impl Playground {
 
     /// The model as the bytes of a model file (`backprop predict MODEL DATA.csv` reads it).
     pub fn model_file(&self) -> Result<Vec<u8>, String> {
-        Ok(self.net()?.model.to_bytes())
+        Ok(self.net()?.prepared.model.to_bytes())
     }
 }
 

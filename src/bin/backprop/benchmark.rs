@@ -228,7 +228,7 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
             Control::Continue
         };
         let fit = Fit {
-            callback: Some(&mut cb),
+            observer: Some(&mut cb),
             ..Fit::default()
         };
         tc.fit_with(&net, &mut params, &data.train, fit)?;
@@ -249,7 +249,7 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
             Control::Continue
         };
         let fit = Fit {
-            callback: Some(&mut cb),
+            observer: Some(&mut cb),
             ..Fit::default()
         };
         tc.fit_with(&net, &mut params, &data.train, fit)?;

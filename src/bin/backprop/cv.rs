@@ -10,11 +10,8 @@ use crate::progress::{metrics_json, short, EpochLines, Reporter};
 use crate::train_config::{describe, pipeline};
 use crate::{errln, outln};
 use anyhow::{bail, Result};
-use backprop::data::preprocess::kfold;
-use backprop::pipeline::{Hooks, Start};
-use backprop::train::{Control, Event, Metrics, StopReason};
-use backprop::Rng;
-use std::cell::RefCell;
+use backprop::pipeline::{cv, Hooks};
+use backprop::train::StopReason;
 use std::time::Instant;
 
 pub fn run(a: &CvArgs) -> Result<()> {
@@ -35,10 +32,10 @@ pub fn run(a: &CvArgs) -> Result<()> {
     };
     let src = Source::parse(t.data.as_deref());
     let data = load(&src, &t.data_args, false)?;
-    let mut p = pipeline(t)?;
-    (p.out, p.checkpoint, p.checkpoint_every, p.test_split) = (None, None, None, 0.0);
+    let p = pipeline(t)?;
     let seed = p.trainer.seed;
-    let folds = kfold(&data, a.folds, &mut Rng::seed(seed))
+    let cv = p
+        .cross_validation(&data, a.folds)
         .map_err(|e| anyhow::anyhow!("--folds {}: {e}", a.folds))?;
     let classes = data.num_classes().is_some();
     if !t.quiet {
@@ -63,39 +60,28 @@ pub fn run(a: &CvArgs) -> Result<()> {
     };
     let stop = crate::signals::stop_flag()?;
     let (mut scores, mut losses) = (Vec::new(), Vec::new());
-    for (i, held) in folds.iter().enumerate() {
-        let mut in_fold = vec![false; data.len()];
-        held.iter().for_each(|&j| in_fold[j] = true);
-        let rest: Vec<usize> = (0..data.len()).filter(|&j| !in_fold[j]).collect();
-        let (train, test) = (data.subset(&rest), data.subset(held));
-        let reporter = RefCell::new(Reporter::new(t.quiet, false, lines));
-        let mut on_start = |s: &Start| {
-            if i == 0 && !t.quiet {
-                errln!(
-                    "each fold: {} train / {} validation samples, network {} with {} parameters, loss {}",
-                    s.sizes[0],
-                    s.sizes[1],
-                    describe(s.spec),
-                    s.params,
-                    s.loss
-                );
-            }
-            reporter
-                .borrow_mut()
-                .start(s.epochs.0, s.epochs.1, s.sizes[0]);
-        };
-        let mut callback = |e: Event| -> Control {
-            reporter.borrow_mut().event(&e);
-            Control::Continue
-        };
+    for i in 0..cv.len() {
+        let prepared = cv.prepare(i)?;
+        let [n_train, n_val, held_out] = prepared.sizes();
+        if i == 0 && !t.quiet {
+            let m = &prepared.model;
+            errln!(
+                "each fold: {n_train} train / {n_val} validation samples, network {} with {} parameters, loss {}",
+                describe(&m.meta.architecture),
+                m.params.numel(),
+                m.meta.loss
+            );
+        }
+        let mut reporter = Reporter::new(t.quiet, false, lines);
+        let (done, end) = prepared.epochs();
+        reporter.start(end, done, n_train);
         let hooks = Hooks {
-            start: Some(&mut on_start),
-            callback: Some(&mut callback),
+            observer: Some(&mut reporter),
             stop: Some(&stop),
             gradient_reduce: None,
         };
-        let outcome = p.run(&train, Some(&test), hooks)?;
-        reporter.borrow_mut().finish();
+        let outcome = prepared.run(hooks)?;
+        reporter.finish();
         let fold = format!("fold {}/{}", i + 1, a.folds);
         match outcome.history.stop {
             StopReason::Interrupted { .. } => {
@@ -111,19 +97,17 @@ pub fn run(a: &CvArgs) -> Result<()> {
         let m = outcome
             .test
             .expect("internal error: a held-out fold is never empty");
-        let score = score(&m);
+        let score = cv::score(&m);
         let best = outcome.history.best().map_or(0, |e| e.epoch);
-        let [n_train, n_val, _] = outcome.sizes;
         say(format!(
-            "{fold}: {} {score:.4}, loss {:.4} ({} held out; {n_train} train + {n_val} validation, saved epoch {best})",
+            "{fold}: {} {score:.4}, loss {:.4} ({held_out} held out; {n_train} train + {n_val} validation, saved epoch {best})",
             metric_name(classes),
             m.loss,
-            test.len(),
         ))?;
         if t.json {
             let mut r = serde_json::json!({
                 "fold": i + 1,
-                "held_out": test.len(),
+                "held_out": held_out,
                 "train": n_train,
                 "validation": n_val,
                 "epoch": best,
@@ -135,8 +119,8 @@ pub fn run(a: &CvArgs) -> Result<()> {
         scores.push(score);
         losses.push(m.loss as f64);
     }
-    let (ms, ss) = mean_std(&scores);
-    let (ml, sl) = mean_std(&losses);
+    let (ms, ss) = cv::mean_std(&scores);
+    let (ml, sl) = cv::mean_std(&losses);
     say(format!(
         "{}: mean {ms:.4}, std {ss:.4}; loss: mean {ml:.4}, std {sl:.4} ({} folds)",
         metric_name(classes),
@@ -192,10 +176,6 @@ fn out_given() -> bool {
         .is_some_and(|c| c.value_source("out") == Some(clap::parser::ValueSource::CommandLine))
 }
 
-fn score(m: &Metrics) -> f64 {
-    m.accuracy.or(m.r2).unwrap_or(f32::NAN) as f64
-}
-
 fn metric_name(classes: bool) -> &'static str {
     if classes {
         "accuracy"
@@ -210,12 +190,4 @@ fn metric_key(classes: bool) -> &'static str {
     } else {
         "r2"
     }
-}
-
-/// The mean and the population standard deviation (numpy's `std`, ddof 0).
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
 }

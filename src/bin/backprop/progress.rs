@@ -3,7 +3,7 @@
 //! digits), nothing with --quiet; and the per-epoch history as CSV.
 
 use anyhow::{Context, Result};
-use backprop::train::{EpochReport, Event, Metrics};
+use backprop::train::{Control, EpochReport, Event, Metrics, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -51,6 +51,13 @@ pub struct Reporter {
     run_start: Option<Instant>,
     drawn: Option<Instant>,
     quiet: bool,
+}
+
+impl Observer for Reporter {
+    fn on_event(&mut self, e: Event) -> Control {
+        self.event(&e);
+        Control::Continue
+    }
 }
 
 impl Reporter {

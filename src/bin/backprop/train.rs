@@ -8,9 +8,8 @@ use crate::progress::{metrics_json, short, EpochLines, Reporter};
 use crate::train_config::{check_resume, describe, pipeline};
 use anyhow::{bail, Context, Result};
 use backprop::io::Checkpoint;
-use backprop::pipeline::{Hooks, Outcome, Start};
-use backprop::train::{Control, Event, GradientReduce, History, Metrics, StopReason};
-use std::cell::RefCell;
+use backprop::pipeline::{Hooks, Outcome, Prepared};
+use backprop::train::{GradientReduce, History, Metrics, StopReason};
 use std::io::Write as _;
 use std::time::Instant;
 
@@ -36,32 +35,9 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
         Source::Mnist(_) => Some(load(&src, &a.data_args, true)?),
         _ => None,
     };
-    let mut p = pipeline(a)?;
-    if !lead {
-        (p.out, p.checkpoint) = (None, None);
-    }
+    let p = pipeline(a)?;
     let stop = crate::signals::stop_flag()?;
-    let reporter = RefCell::new(Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?));
-    let mut on_start = |s: &Start| {
-        print_start(a, &src, s);
-        reporter
-            .borrow_mut()
-            .start(s.epochs.0, s.epochs.1, s.sizes[0]);
-    };
-    let mut callback = |e: Event| -> Control {
-        reporter.borrow_mut().event(&e);
-        Control::Continue
-    };
-    let hooks = Hooks {
-        start: Some(&mut on_start),
-        callback: Some(&mut callback),
-        stop: Some(&stop),
-        gradient_reduce: match reduce {
-            Some(r) => Some(r),
-            None => None,
-        },
-    };
-    let outcome = match &a.resume {
+    let mut prepared = match &a.resume {
         Some(path) => {
             let ckpt =
                 Checkpoint::load(path).with_context(|| format!("--resume {}", path.display()))?;
@@ -73,11 +49,27 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
                     ckpt.state.epoch
                 );
             }
-            p.resume(ckpt, &data, test.as_ref(), a.epochs, hooks)?
+            p.prepare_resume(ckpt, &data, test.as_ref(), a.epochs)?
         }
-        None => p.run(&data, test.as_ref(), hooks)?,
+        None => p.prepare(&data, test.as_ref())?,
     };
-    reporter.borrow_mut().finish();
+    if !lead {
+        (prepared.out, prepared.checkpoint) = (None, None);
+    }
+    print_start(a, &src, &prepared);
+    let mut reporter = Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?);
+    let (done, end) = prepared.epochs();
+    reporter.start(end, done, prepared.train.len());
+    let hooks = Hooks {
+        observer: Some(&mut reporter),
+        stop: Some(&stop),
+        gradient_reduce: match reduce {
+            Some(r) => Some(r),
+            None => None,
+        },
+    };
+    let outcome = prepared.run(hooks)?;
+    reporter.finish();
     Ok(outcome)
 }
 
@@ -90,25 +82,25 @@ pub fn epoch_lines(log_every: Option<usize>) -> Result<EpochLines> {
     }
 }
 
-fn print_start(a: &TrainArgs, src: &Source, s: &Start) {
+fn print_start(a: &TrainArgs, src: &Source, p: &Prepared) {
     if a.quiet {
         return;
     }
-    let resumed = if s.epochs.1 > 0 {
-        format!(" (resuming after epoch {})", s.epochs.1)
+    let (done, _) = p.epochs();
+    let resumed = if done > 0 {
+        format!(" (resuming after epoch {done})")
     } else {
         String::new()
     };
+    let [train, val, test] = p.sizes();
+    let spec = &p.model.meta.architecture;
     errln!(
-        "training on {}: {} train / {} validation / {} test samples, {} features; network {} with {} parameters, loss {}{resumed}",
+        "training on {}: {train} train / {val} validation / {test} test samples, {} features; network {} with {} parameters, loss {}{resumed}",
         src.describe(),
-        s.sizes[0],
-        s.sizes[1],
-        s.sizes[2],
-        s.spec.in_features,
-        describe(s.spec),
-        s.params,
-        s.loss
+        spec.in_features,
+        describe(spec),
+        p.model.params.numel(),
+        p.model.meta.loss
     );
 }
 
