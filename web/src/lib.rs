@@ -16,7 +16,6 @@ pub mod datasets;
 
 use backprop::data::{read_csv_from, CsvOptions, Dataset, Targets, Task};
 use backprop::explain::{explain, significant, Explanation};
-use backprop::io::Model;
 use backprop::nn::Activation;
 use backprop::optim::OptimizerConfig;
 use backprop::pipeline::{Hooks, Network, Pipeline, Prepared};
@@ -176,8 +175,8 @@ impl Playground {
             optimizer = optimizer.with_momentum(cfg.momentum);
         }
         optimizer.build().map_err(err)?; // checks the hyper-parameters now
-        // the pipeline of `backprop train`, with no validation or test part and no small-data
-        // rule: the page trains all the points for as many epochs as it asks for
+                                         // the pipeline of `backprop train`, with no validation or test part and no small-data
+                                         // rule: the page trains all the points for as many epochs as it asks for
         let pipeline = Pipeline {
             network: Network::Hidden {
                 sizes: Some(cfg.hidden.clone()),
@@ -227,7 +226,9 @@ impl Playground {
         let prepared = &mut net.prepared;
         prepared.trainer.epochs = resume.epoch + epochs;
         prepared.resume = Some(resume);
-        let mut session = prepared.start(Hooks::default()).map_err(|e| e.to_string())?;
+        let mut session = prepared
+            .start(Hooks::default())
+            .map_err(|e| e.to_string())?;
         while let Some(report) = session.next_epoch().map_err(|e| e.to_string())? {
             self.curve.push(report.train.loss);
         }
@@ -243,8 +244,13 @@ impl Playground {
             _ => String::new(),
         };
         let model = &net.prepared.model;
-        let m = evaluate(&model.net, &model.params, model.meta.loss, &net.prepared.train)
-            .map_err(|e| e.to_string())?;
+        let m = evaluate(
+            &model.net,
+            &model.params,
+            model.meta.loss,
+            &net.prepared.train,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Progress {
             epoch: net.state.epoch,
             loss: m.loss,
@@ -567,7 +573,9 @@ mod tests {
         assert_eq!(u.incoming[3].from, "x(1)_3");
         assert_eq!(u.incoming[3].grad, significant(l.input[3] * l.delta[1], 9));
         // the file holds the same weights, scaling and names
-        let m = Model::from_bytes(&p.model_file().unwrap(), std::path::Path::new("m")).unwrap();
+        let m =
+            backprop::io::Model::from_bytes(&p.model_file().unwrap(), std::path::Path::new("m"))
+                .unwrap();
         assert_eq!(m.meta.feature_names, ["x1", "x2"]);
         assert_eq!(m.meta.target_columns, ["label"]);
         let again = explain(&m.net, &m.params, &ex.input, &ex.target, m.meta.loss, 0.5).unwrap();
