@@ -19,4 +19,4 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun --version | head -1
 cargo clippy --all-targets --features mpi -- -D warnings
 cargo build --release --features mpi
-cargo test --release --features mpi --test mpi
+cargo test --release --features mpi --test suite mpi::

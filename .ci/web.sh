@@ -34,7 +34,7 @@ fi
 cargo build --lib --target wasm32-unknown-unknown --no-default-features
 # (the fallback products, what the browser runs, are unit-tested by
 #  `cargo test --lib --no-default-features tensor::gemm`; not run here: a build without the
-#  default features recompiles every dev-dependency, tract included, ≈ 9 min on 2 cores. The
+#  default features recompiles the library and every dev-dependency a second time. The
 #  web crate's own tests below run the library without gemm natively.)
 (cd web && cargo fmt --check && cargo clippy --locked --all-targets -- -D warnings && cargo test --locked)
 scripts/build-web.sh

@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# ONNX export checked by ONNX Runtime: trains a few models with the real binary (a softmax
-# classifier, a binary sigmoid unit, a net with a skip connection, a regression with a
-# categorical column, a dropped column and missing values, and a classifier with categories),
-# exports each with `backprop export --onnx`, runs Python onnxruntime on the rows of the training
-# file (categories as their index, missing values as NaN, as the README says) and compares with
-# `backprop predict` on the same file: probabilities to 1e-5 (predict prints 6 decimals), the
-# class exactly, regression values to 1e-5 relative.
+# ONNX export checked by ONNX Runtime, in two parts.
 #
-# usage: scripts/check-onnx.sh [BIN]   (default target/release/backprop, built if missing)
+# 1. The CLI end to end: trains a few models with the real binary (a softmax classifier, a binary
+#    sigmoid unit, a net with a skip connection, a regression with a categorical column, a
+#    dropped column and missing values, and a classifier with categories), exports each with
+#    `backprop export --onnx`, runs Python onnxruntime on the rows of the training file
+#    (categories as their index, missing values as NaN, as the README says) and compares with
+#    `backprop predict` on the same file: probabilities to 1e-5 (predict prints 6 decimals), the
+#    class exactly, regression values to 1e-5 relative.
+# 2. The library's export tests (tests/onnx.rs), run with BACKPROP_ONNX_CASES: each writes its
+#    graph, its input rows and `Model::predict` on them; onnxruntime runs every graph and compares
+#    to 1e-5 relative (|a - b| <= 1e-5 * max(|b|, 1)), the classes exactly. The cases: every
+#    activation (identity, sigmoid, tanh, relu, leaky_relu, softmax, step) with skip connections,
+#    tied and tied-transposed weights, shared/per-unit/no bias and standard scaling
+#    (activations); softmax classifiers from logits, with a softmax output layer and under hinge
+#    (softmax_logits, softmax_output, hinge); binary classifiers with a sigmoid unit, a BCE logit
+#    and an MSE unit, min-max scaling with a constant feature (sigmoid_unit, bce_logit,
+#    mse_binary); a trained two-target regression with folded target scaling
+#    (regression_target_scale); categories, a dropped column and missing values imputed in the
+#    graph (categories_missing_dropped); batch norm folded at export (batch_norm).
+#
+# usage: scripts/check-onnx.sh [BIN]   (default $CARGO_TARGET_DIR/release/backprop, built if missing; part 2
+# runs `cargo test --release`, so it uses CARGO_TARGET_DIR like any cargo command)
 # Makes its own venv (ONNX_VENV, default target/onnx-venv) and pip-installs onnxruntime and numpy
 # into it when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:-target/release/backprop}
+bin=${1:-${CARGO_TARGET_DIR:-target}/release/backprop}
 if [ ! -x "$bin" ]; then cargo build --release; fi
 venv=${ONNX_VENV:-target/onnx-venv}
 if ! "$venv/bin/python" -c 'import onnxruntime, numpy' 2>/dev/null; then
@@ -97,4 +111,35 @@ check sigmoid examples/data/xor.csv --hidden 4 --loss bce --lr 0.05 --val-split 
 check skip examples/data/xor.csv --arch examples/arch/xor-skip.json --loss mse --val-split 0
 check regression "$dir/shop.csv" --target price --drop id,kind --impute mean --hidden 16 --activation leaky_relu:0.1
 check categories "$dir/shop.csv" --target kind --drop id,price --impute median --hidden 8 --scale minmax
+
+# part 2: the export tests' cases; a case that is not written fails (missing file)
+cases=(activations softmax_logits softmax_output hinge sigmoid_unit bce_logit mse_binary
+  regression_target_scale categories_missing_dropped batch_norm)
+BACKPROP_ONNX_CASES="$dir/cases" cargo test --release --quiet --test suite onnx:: >/dev/null
+if "$py" - "$dir/cases" "${cases[@]}" <<'PY'
+import json, sys
+import numpy as np
+import onnxruntime as ort
+
+d, names = sys.argv[1], sys.argv[2:]
+for name in names:
+    info = json.load(open(f"{d}/{name}.json"))
+    n, c, k = info["rows"], info["cols"], info["width"]
+    x = np.fromfile(f"{d}/{name}.x.f32", dtype="<f4").reshape(n, c)
+    want = np.fromfile(f"{d}/{name}.y.f32", dtype="<f4").reshape(n, k)
+    sess = ort.InferenceSession(f"{d}/{name}.onnx", providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {"features": x})
+    assert outs[0].shape == (n, k), f"{name}: output shape {outs[0].shape}, want {(n, k)}"
+    a, b = outs[0].astype(np.float64), want.astype(np.float64)
+    err = (np.abs(a - b) / np.maximum(np.abs(b), 1)).max()
+    assert err <= 1e-5, f"{name}: outputs differ by {err} (relative)"
+    if info["classes"] is None:
+        assert len(outs) == 1, f"{name}: a regression model has values only"
+    else:
+        assert len(outs) == 2, f"{name}: a classifier has probabilities and class"
+        assert outs[1].tolist() == info["classes"], f"{name}: predicted classes differ"
+    print(f"{name}: onnxruntime agrees with Model::predict on {n} rows "
+          f"(max relative difference {err:.2e})")
+PY
+then :; else fail=1; echo "tests/onnx.rs cases: MISMATCH" >&2; fi
 exit $fail

@@ -2,7 +2,7 @@
 //! PATH): R ranks give the 1-process model (every weight within 1e-5 relative), two R-rank runs
 //! give the same bytes, 3 ranks share an uneven last batch, a rank that dies stops the job
 //! quickly, and its checkpoint resumes with another number of ranks.
-//! Run: `cargo test --features mpi --test mpi` (as root mpirun needs --allow-run-as-root,
+//! Run: `cargo test --features mpi --test suite mpi::` (as root mpirun needs --allow-run-as-root,
 //! which these tests pass).
 
 #[cfg(not(feature = "mpi"))]
