@@ -33,20 +33,18 @@ impl Weight {
         let (name, index) = match s.split_once('[') {
             Some((name, rest)) => {
                 let Some(inner) = rest.strip_suffix(']') else {
-                    return Err(invalid(
-                        format!("{s:?}"),
-                        "NAME[i,j] with a closing bracket",
-                    ));
+                    return Err(invalid(format!(
+                        "{s:?}: expected NAME[i,j] with a closing bracket"
+                    )));
                 };
                 let idx = inner
                     .split(',')
                     .map(|i| i.trim().parse::<usize>())
                     .collect::<std::result::Result<Vec<_>, _>>()
                     .map_err(|_| {
-                        invalid(
-                            format!("{s:?}"),
-                            "the index must be 0-based integers, e.g. [0,1]",
-                        )
+                        invalid(format!(
+                            "{s:?}: the index must be 0-based integers, e.g. [0,1]"
+                        ))
                     })?;
                 (name.trim(), Some(idx))
             }
@@ -57,33 +55,26 @@ impl Weight {
                 .ids()
                 .map(|id| format!("{} {:?}", params.name(id), params[id].dims()))
                 .collect();
-            return Err(invalid(
-                format!(
-                    "no parameter {name:?}; the parameters are {}",
-                    listing.join(", ")
-                ),
-                "a parameter's name",
-            ));
+            return Err(invalid(format!(
+                "no parameter {name:?}; the parameters are {}",
+                listing.join(", ")
+            )));
         };
         let dims = params[id].dims().to_vec();
         let index = match index {
             Some(i) => i,
             None if params[id].numel() == 1 => vec![0; dims.len()],
             None => {
-                return Err(invalid(
-                    format!(
-                        "{name} has shape {dims:?}: give an element, e.g. {name}[{}]",
-                        vec!["0"; dims.len()].join(",")
-                    ),
-                    "NAME[i,j] for a parameter of more than one element",
-                ))
+                return Err(invalid(format!(
+                    "{name} has shape {dims:?}: give an element, e.g. {name}[{}]",
+                    vec!["0"; dims.len()].join(",")
+                )))
             }
         };
         if index.len() != dims.len() || index.iter().zip(&dims).any(|(i, d)| i >= d) {
-            return Err(invalid(
-                format!("{name}{index:?} is not an element of {name}, whose shape is {dims:?}"),
-                "one index per dimension, each from 0 to below its size",
-            ));
+            return Err(invalid(format!(
+                "{name}{index:?} is not an element of {name}, whose shape is {dims:?} (indices from 0)"
+            )));
         }
         let flat = index.iter().zip(&dims).fold(0, |acc, (i, d)| acc * d + i);
         let label = index.iter().map(|i| i.to_string()).collect::<Vec<_>>();
@@ -121,17 +112,16 @@ impl Weight {
             }
         }
         let [a, b] = parts.as_slice() else {
-            return Err(invalid(
-                format!("{list:?} names {} weight(s)", parts.len()),
-                "two weights, NAME[i,j],NAME[k] (e.g. layers.0.weight[0,1],layers.0.bias[0])",
-            ));
+            return Err(invalid(format!(
+                "{list:?}: expected two weights, NAME[i,j],NAME[k] (e.g. layers.0.weight[0,1],layers.0.bias[0]), got {}",
+                parts.len()
+            )));
         };
         let w = [Weight::parse(params, a)?, Weight::parse(params, b)?];
         if w[0].id == w[1].id && w[0].index == w[1].index {
-            return Err(invalid(
-                format!("{list:?} names the same weight twice"),
-                "two different weights",
-            ));
+            return Err(invalid(format!(
+                "{list:?}: the same weight twice; choose two different ones"
+            )));
         }
         Ok(w)
     }
@@ -147,8 +137,13 @@ impl Weight {
     }
 }
 
-fn invalid(value: String, expected: &'static str) -> Error {
-    Error::invalid("weight", value, expected)
+/// An error whose value says what is wrong: `invalid weight: … (NAME[i,j]: …)`.
+fn invalid(value: String) -> Error {
+    Error::invalid(
+        "weight",
+        value,
+        "NAME[i,j]: a parameter's name and an element's 0-based indices",
+    )
 }
 
 #[cfg(test)]

@@ -32,8 +32,7 @@ pub fn run(a: &SurfaceArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("--loss: {e}"))?,
         None => model.meta.loss,
     };
-    let weights = Weight::parse_pair(&model.params, &a.weights)
-        .with_context(|| format!("--weights {:?} of {name}", a.weights))?;
+    let weights = Weight::parse_pair(&model.params, &a.weights).map_err(|e| flag_error(e, a))?;
     let spec = SurfaceSpec {
         weights,
         half_range: pair(&a.range, "--range")?,
@@ -42,7 +41,7 @@ pub fn run(a: &SurfaceArgs) -> Result<()> {
         descend: a.descend,
         lr: a.lr as f64,
     };
-    spec.validate().map_err(flag_error)?;
+    spec.validate().map_err(|e| flag_error(e, a))?;
     let ds = dataset(&model, &data, a)?;
     let s = loss_surface(&model.net, &model.params, &ds, loss, &spec)
         .with_context(|| format!("the loss {loss} on {data}"))?;
@@ -66,14 +65,19 @@ pub fn run(a: &SurfaceArgs) -> Result<()> {
 }
 
 /// A refused setting, named by its flag: `--grid 1: expected 2 to 400 points per axis`.
-fn flag_error(e: backprop::Error) -> anyhow::Error {
-    match &e {
-        backprop::Error::InvalidParameter {
-            name,
-            value,
-            expected,
-        } => anyhow::anyhow!("--{name} {value}: expected {expected}"),
-        _ => e.into(),
+fn flag_error(e: backprop::Error, a: &SurfaceArgs) -> anyhow::Error {
+    let backprop::Error::InvalidParameter {
+        name,
+        value,
+        expected,
+    } = &e
+    else {
+        return e.into();
+    };
+    match *name {
+        "weight" => anyhow::anyhow!("--weights: {value}"),
+        "range" => anyhow::anyhow!("--range {}: expected {expected}", a.range),
+        _ => anyhow::anyhow!("--{name} {value}: expected {expected}"),
     }
 }
 
