@@ -2,9 +2,9 @@
 //! weights, every other weight held at its value, and the path gradient descent takes on it.
 //!
 //! E is the loss as training computes it: the forward pass on the features
-//! ([`Module::forward_for_loss`], so a loss that reads logits reads them), then the loss against
-//! the targets as [`encode_targets`] gives them, over every row of the data, in evaluation mode
-//! (no dropout). The descent is full-batch gradient descent on the two weights alone,
+//! ([`forward_for_loss`](crate::nn::Module::forward_for_loss), so a loss that reads logits
+//! reads them), then the loss against the targets as [`encode_targets`] gives them, over every
+//! row of the data, in evaluation mode (no dropout). The descent is full-batch gradient descent on the two weights alone,
 //!
 //! ```text
 //! wᵢ ← wᵢ − η ∂E/∂wᵢ     (i = 1, 2; ∂E/∂wᵢ by backprop through the whole network)
