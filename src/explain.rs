@@ -79,6 +79,7 @@
 
 mod display;
 mod json;
+pub mod surface;
 
 pub use json::{example_from_json, from_json, to_json, Example};
 

@@ -49,6 +49,7 @@ mod error;
 pub mod explain;
 pub mod io;
 mod loss;
+pub mod metrics;
 pub mod nn;
 pub mod optim;
 mod params;
