@@ -51,6 +51,8 @@ mod properties;
 mod reports;
 #[path = "robustness.rs"]
 mod robustness;
+#[path = "session.rs"]
+mod session;
 #[path = "surface.rs"]
 mod surface;
 #[path = "threshold.rs"]

@@ -2,9 +2,9 @@
 //! while a fresh network trains on the others, each fold's run a [`Prepared`] like any other.
 
 use super::{Pipeline, Prepared};
-use crate::data::preprocess::kfold;
 use crate::data::Dataset;
 use crate::error::Result;
+use crate::metrics::{Fold, KFold};
 use crate::rng::Rng;
 use crate::train::Metrics;
 
@@ -34,14 +34,14 @@ use crate::train::Metrics;
 pub struct CrossValidation<'a> {
     pipeline: Pipeline,
     data: &'a Dataset,
-    folds: Vec<Vec<usize>>,
+    folds: Vec<Fold>,
 }
 
 impl Pipeline {
     /// Splits `data` into `k` folds for cross-validation. The runs save nothing and hold out no
     /// test part of their own (each fold is the test part in turn).
     pub fn cross_validation<'a>(&self, data: &'a Dataset, k: usize) -> Result<CrossValidation<'a>> {
-        let folds = kfold(data, k, &mut Rng::seed(self.trainer.seed))?;
+        let folds = KFold::new(k)?.split_dataset(data, &mut Rng::seed(self.trainer.seed))?;
         let mut pipeline = self.clone();
         (pipeline.out, pipeline.checkpoint) = (None, None);
         (pipeline.checkpoint_every, pipeline.test_split) = (None, 0.0);
@@ -66,16 +66,13 @@ impl CrossValidation<'_> {
 
     /// The row indices of fold `i` (sorted).
     pub fn fold(&self, i: usize) -> &[usize] {
-        &self.folds[i]
+        &self.folds[i].test
     }
 
     /// The run of fold `i`: trained on every other fold, tested on this one.
     pub fn prepare(&self, i: usize) -> Result<Prepared> {
-        let held = &self.folds[i];
-        let mut in_fold = vec![false; self.data.len()];
-        held.iter().for_each(|&j| in_fold[j] = true);
-        let rest: Vec<usize> = (0..self.data.len()).filter(|&j| !in_fold[j]).collect();
-        let (train, test) = (self.data.subset(&rest), self.data.subset(held));
+        let f = &self.folds[i];
+        let (train, test) = (self.data.subset(&f.train), self.data.subset(&f.test));
         self.pipeline.prepare(&train, Some(&test))
     }
 }
