@@ -3,7 +3,7 @@
 
 use super::distributed::{Shard, Sync};
 use super::metrics::Accumulator;
-use super::session::{notify, Control, Event, Observer};
+use super::observer::{notify, Control, Event, Observer};
 use super::targets::{fill_targets, plan, target_shape, Encoding};
 use super::{Metrics, StopReason, TrainState, Trainer};
 use crate::autograd::{Graph, Tape, Var};

@@ -2,7 +2,8 @@
 
 use super::distributed::{GradientReduce, Sync};
 use super::epoch::{optimizer_in_backward, Hooks, Run};
-use super::session::{Observer, Session};
+use super::observer::Observer;
+use super::session::Session;
 use super::{History, TrainState, Trainer};
 use crate::autograd::Tape;
 use crate::data::{split, Dataset, SplitSizes};

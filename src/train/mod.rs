@@ -44,6 +44,7 @@ mod ensemble;
 mod epoch;
 mod fit;
 mod metrics;
+mod observer;
 mod pretrain;
 pub mod session;
 mod targets;
@@ -52,7 +53,8 @@ pub use distributed::GradientReduce;
 pub use ensemble::Ensemble;
 pub use epoch::evaluate;
 pub use fit::Fit;
-pub use session::{Control, Event, Observer, Session};
+pub use observer::{Control, Event, Observer};
+pub use session::Session;
 
 pub use metrics::Metrics;
 pub(crate) use metrics::Readout;
