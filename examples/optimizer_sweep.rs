@@ -17,7 +17,7 @@
 
 use backprop::data::{read_csv, CsvOptions, Dataset, TargetColumn, Task};
 use backprop::nn::{Init, Mlp, MlpSpec};
-use backprop::optim::OptimizerConfig;
+use backprop::optim::{AnyOptimizer, OptimizerConfig};
 use backprop::train::{Control, Event, Fit, StopReason, Trainer};
 use backprop::{Loss, Parameters, Rng};
 
@@ -87,9 +87,9 @@ fn run(p: &Problem, data: &Dataset, opt: &OptimizerConfig, seed: u64) -> Option<
             report, optimizer, ..
         } = e
         {
-            let n = match optimizer.as_lbfgs() {
-                Some(l) => l.func_evals(),
-                None => report.epoch as u64,
+            let n = match optimizer {
+                AnyOptimizer::Lbfgs(l) => l.func_evals(),
+                AnyOptimizer::Gradient(_) => report.epoch as u64,
             };
             evals.push(n);
         }

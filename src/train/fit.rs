@@ -8,8 +8,7 @@ use crate::data::{split, Dataset, SplitSizes};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::Module;
-use crate::optim::schedule::LrScheduler;
-use crate::optim::{Lbfgs, LossAndGrads, Optimizer};
+use crate::optim::{backward_step, AnyOptimizer, Lbfgs, LearningRate, LossAndGrads, LrScheduler};
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use crate::tensor::{set_precision, Precision, Tensor};
@@ -123,7 +122,7 @@ impl Trainer {
         let mut schedule = state.schedule.clone().or_else(|| self.lr_schedule.clone());
         if fresh {
             if let Some(s) = &mut schedule {
-                s.start(&mut *opt);
+                s.start(&mut opt);
             }
         }
         let mut tape = Tape::new();
@@ -142,7 +141,7 @@ impl Trainer {
             Some(c) => c,
             None => &mut nothing,
         };
-        run.epochs(&mut state, params, &mut *opt, &mut schedule, callback)
+        run.epochs(&mut state, params, &mut opt, &mut schedule, callback)
     }
 
     /// The ids of every frozen parameter: the model's own and those named in `freeze`.
@@ -162,16 +161,13 @@ impl Trainer {
 }
 
 /// THE place where the trainer decides whether each update is applied inside backward
-/// ([`Tape::backward_step`]) or after it: only when that gives the same bytes — the trainer
-/// allows it ([`Trainer::optimizer_in_backward`]), the optimizer updates each parameter on its
-/// own ([`Optimizer::per_parameter`]), and nothing transforms the gradients between backward and
-/// the step (clipping here; any gradient hook, e.g. an all-reduce between processes, must also
-/// make this false).
-fn optimizer_in_backward(cfg: &Trainer, opt: &dyn Optimizer) -> bool {
-    cfg.optimizer_in_backward
-        && opt.per_parameter()
-        && cfg.clip_grad_value.is_none()
-        && cfg.clip_grad_norm.is_none()
+/// ([`backward_step`]) or after it: only when that gives the same bytes — the trainer
+/// allows it ([`Trainer::optimizer_in_backward`]) and nothing transforms the gradients between
+/// backward and the step (clipping here; any gradient hook, e.g. an all-reduce between
+/// processes, must also make this false). Every gradient optimizer updates each parameter on its
+/// own ([`crate::optim::Optimizer`]), so any of them may.
+fn optimizer_in_backward(cfg: &Trainer) -> bool {
+    cfg.optimizer_in_backward && cfg.clip_grad_value.is_none() && cfg.clip_grad_norm.is_none()
 }
 
 /// The trainer's product precision on this thread for the duration of a fit; the previous one
@@ -205,7 +201,7 @@ impl Run<'_> {
         &mut self,
         state: &mut TrainState,
         params: &mut Parameters,
-        opt: &mut dyn Optimizer,
+        opt: &mut AnyOptimizer,
         schedule: &mut Option<crate::optim::LrSchedule>,
         callback: &mut dyn FnMut(Event) -> Control,
     ) -> Result<History> {
@@ -327,12 +323,15 @@ impl Run<'_> {
         epoch: usize,
         state: &mut TrainState,
         params: &mut Parameters,
-        opt: &mut dyn Optimizer,
+        opt: &mut AnyOptimizer,
         callback: &mut dyn FnMut(Event) -> Control,
     ) -> Result<std::result::Result<Metrics, StopReason>> {
-        if let Some(lbfgs) = opt.as_lbfgs() {
-            return self.lbfgs_epoch(epoch, state, params, lbfgs, callback);
-        }
+        let opt = match opt {
+            AnyOptimizer::Lbfgs(lbfgs) => {
+                return self.lbfgs_epoch(epoch, state, params, lbfgs, callback)
+            }
+            AnyOptimizer::Gradient(opt) => &mut **opt,
+        };
         let (cfg, train) = (self.cfg, self.train);
         let out = train_width(self.model, params, train)?;
         let (enc, readout) = plan(cfg.loss, train, out)?;
@@ -351,7 +350,7 @@ impl Run<'_> {
         self.tape.set_rng(rng);
         let (mut acc, mut truth) = (Accumulator::default(), vec![]);
         // (never with a gradient all-reduce: the sum must be complete before any step)
-        let fused = optimizer_in_backward(cfg, opt) && self.sync.is_none();
+        let fused = optimizer_in_backward(cfg) && self.sync.is_none();
         for (b, batch) in order.chunks(bs).enumerate() {
             let m = batch.len();
             let shard = match &self.sync {
@@ -373,7 +372,7 @@ impl Run<'_> {
                 }
                 state.first_loss.get_or_insert(lv);
                 // (the graph's borrow of `params` ends here)
-                self.tape.backward_step(l, params, opt)?;
+                backward_step(&mut self.tape, l, params, opt)?;
             } else {
                 let mut grads = g.backward(l);
                 if let Some(s) = &mut self.sync {
