@@ -1283,3 +1283,77 @@ fn quickprop_steps_never_go_subnormal() {
     assert_eq!(state_of(&opt, "prev_step.0").data(), &[0.0]);
     assert_eq!(ps[w].data(), &[1.0]);
 }
+
+/// A schedule read from a file is checked as one built in code: each bad value is refused with
+/// the crate's error, naming the setting and its range (warm-up and its follower included).
+#[test]
+fn schedules_with_bad_values_are_refused_when_read() {
+    let cases = [
+        (
+            r#"{"kind":"step","step_size":0,"gamma":0.1}"#,
+            "invalid step_size: 0 (must be at least 1)",
+        ),
+        (
+            r#"{"kind":"step","step_size":2,"gamma":-0.1}"#,
+            "invalid gamma: -0.1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"step","step_size":2,"gamma":0.1,"base":-1.0}"#,
+            "invalid schedule base lr: -1 (must be >= 0 and finite)",
+        ),
+        (
+            r#"{"kind":"exponential","gamma":-0.5}"#,
+            "invalid gamma: -0.5 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"cosine","t_max":0}"#,
+            "invalid t_max: 0 (must be at least 1)",
+        ),
+        (
+            r#"{"kind":"cosine","t_max":5,"eta_min":-0.1}"#,
+            "invalid eta_min: -0.1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"plateau","factor":1.5}"#,
+            "invalid factor: 1.5 (must be in [0, 1))",
+        ),
+        (
+            r#"{"kind":"plateau","threshold":-1.0}"#,
+            "invalid threshold: -1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":0,"start_factor":0.5}}"#,
+            "invalid warm-up epochs: 0 (at least 1)",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.0}}"#,
+            "invalid warm-up start factor: 0 (a fraction in (0, 1])",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"step","step_size":0,"gamma":0.1}}"#,
+            "invalid step_size: 0",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5}}}"#,
+            "a warm-up after a warm-up",
+        ),
+    ];
+    for (json, want) in cases {
+        let e = serde_json::from_str::<LrSchedule>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{json}: {e}");
+    }
+    // the same texts with good values are read, and equal the parsed forms
+    for (json, text) in [
+        (r#"{"kind":"step","step_size":2,"gamma":0.1}"#, "step:2:0.1"),
+        (r#"{"kind":"cosine","t_max":5,"eta_min":0.0}"#, "cosine:5:0"),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"exponential","gamma":0.9}}"#,
+            "warmup:2:0.5,exp:0.9",
+        ),
+    ] {
+        let read: LrSchedule = serde_json::from_str(json).unwrap();
+        assert_eq!(read, text.parse::<LrSchedule>().unwrap(), "{json}");
+    }
+}

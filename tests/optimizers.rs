@@ -484,7 +484,7 @@ fn optimizer_json_is_the_checkpoint_format() {
         r#"{"name":"rmsprop","lr":0.01,"alpha":0.99,"eps":1e-8,"weight_decay":0.0,"momentum":0.0,"centered":false}"#,
         r#"{"name":"adam","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.0,"amsgrad":false}"#,
         r#"{"name":"adamw","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.01,"amsgrad":false}"#,
-        r#"{"name":"rprop","lr":0.1,"etas":[0.5,1.2],"step_sizes":[1e-6,50.0]}"#,
+        r#"{"name":"rprop","lr":0.1,"etas":[0.5,1.2],"step_sizes":[0.000001,50.0]}"#,
         r#"{"name":"quickprop","lr":0.1,"mu":1.75,"weight_decay":0.0}"#,
         r#"{"name":"lbfgs","lr":1.0,"max_iter":20,"max_eval":null,"tolerance_grad":1e-7,"tolerance_change":1e-9,"history_size":10}"#,
     ];
@@ -551,7 +551,7 @@ fn optimizer_json_with_bad_values_is_refused() {
             "invalid lr: -1 (must be >= 0)",
         ),
         (
-            r#"{"name":"rprop","lr":0.1,"etas":[1.5,1.2],"step_sizes":[1e-6,50.0]}"#,
+            r#"{"name":"rprop","lr":0.1,"etas":[1.5,1.2],"step_sizes":[0.000001,50.0]}"#,
             "invalid etas",
         ),
         (

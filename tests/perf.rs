@@ -56,6 +56,19 @@ fn optimizer_in_backward_gives_the_same_bytes() {
         OptimizerConfig::sgd(0.1),
         OptimizerConfig::adam(1e-2),
         OptimizerConfig::default_for("adamw", Some(1e-2)).unwrap(),
+        // every gradient optimizer updates each parameter on its own, so all may run fused
+        OptimizerConfig::sgd(0.05)
+            .with_momentum(0.9)
+            .with_nesterov(true)
+            .with_weight_decay(1e-3),
+        OptimizerConfig::default_for("adagrad", Some(0.05)).unwrap(),
+        OptimizerConfig::default_for("rmsprop", Some(1e-3))
+            .unwrap()
+            .with_momentum(0.5),
+        OptimizerConfig::default_for("rprop", Some(0.01)).unwrap(),
+        OptimizerConfig::default_for("quickprop", Some(0.05))
+            .unwrap()
+            .with_weight_decay(1e-4),
     ] {
         for batch in [1, 16] {
             let t = Trainer::new(Loss::CrossEntropy)
