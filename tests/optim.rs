@@ -1167,7 +1167,6 @@ fn quickprop_weight_decay_and_mu() {
         lr: 0.1,
         mu: 1.2,
         weight_decay: 0.5,
-        ..QuickpropConfig::default()
     })
     .unwrap();
     for want in [1.8, 1.37, 0.6855, -0.270_175] {

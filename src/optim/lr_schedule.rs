@@ -19,8 +19,8 @@
 //! | `warmup:5,cosine:100` | warm-up, then the next schedule |
 //!
 //! ```
-//! use backprop::optim::{LrSchedule, LrScheduler, Optimizer, Sgd};
-//! let mut opt = Sgd::new(1.0);
+//! use backprop::optim::{LrSchedule, LrScheduler, LearningRate, Sgd, SgdConfig};
+//! let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 //! let mut s: LrSchedule = "warmup:2:0.5,step:1:0.1".parse()?;
 //! s.start(&mut opt);
 //! let mut lrs = vec![opt.lr()];

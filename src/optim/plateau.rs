@@ -42,8 +42,8 @@ pub enum ThresholdMode {
 /// (relative), cooldown 0, min_lr 0, eps 1e-8.
 ///
 /// ```
-/// use backprop::optim::{LrScheduler, Optimizer, ReduceLrOnPlateau, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{LearningRate, LrScheduler, ReduceLrOnPlateau, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = ReduceLrOnPlateau::new().patience(1).factor(0.5).build().unwrap();
 /// for loss in [3.0, 2.0, 2.0, 2.0] {
 ///     sched.step(&mut opt, Some(loss));

@@ -45,8 +45,8 @@ pub(super) fn base_rate(base: Option<f32>) -> Result<()> {
 /// Multiplies the lr by γ every `step_size` epochs. Default γ = 0.1, as PyTorch.
 ///
 /// ```
-/// use backprop::optim::{LrScheduler, Optimizer, Sgd, StepLr};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{LrScheduler, LearningRate, Sgd, SgdConfig, StepLr};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = StepLr::new(2).gamma(0.5).build().unwrap();
 /// let mut lrs = vec![];
 /// for _ in 0..4 {
@@ -110,8 +110,8 @@ impl LrScheduler for StepLr {
 /// Multiplies the lr by γ every epoch.
 ///
 /// ```
-/// use backprop::optim::{ExponentialLr, LrScheduler, Optimizer, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{ExponentialLr, LrScheduler, LearningRate, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = ExponentialLr::new(0.5).build().unwrap();
 /// sched.step(&mut opt, None);
 /// sched.step(&mut opt, None);
@@ -162,8 +162,8 @@ impl LrScheduler for ExponentialLr {
 /// restarts). Past `t_max` the cosine continues, so the lr rises again, as PyTorch's.
 ///
 /// ```
-/// use backprop::optim::{CosineAnnealingLr, LrScheduler, Optimizer, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{CosineAnnealingLr, LrScheduler, LearningRate, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = CosineAnnealingLr::new(2).build().unwrap();
 /// sched.step(&mut opt, None);
 /// assert!((opt.lr() - 0.5).abs() < 1e-6); // (1 + cos(π/2))/2
