@@ -9,7 +9,7 @@
 //! sample beside it (their spread is the noise of this machine at that moment).
 
 use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
-use backprop::optim::{Optimizer, Sgd};
+use backprop::optim::{Optimizer, Sgd, SgdConfig};
 use backprop::{Graph, Loss, Parameters, Rng, Tape, Tensor};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -142,7 +142,12 @@ impl Step {
         let net = Mlp::new(spec, &mut params, Init::PyTorch, &mut rng).unwrap();
         let x = Tensor::rand_uniform([batch, 784], 0.0, 1.0, &mut rng);
         let y = (0..batch).map(|i| (i % 10) as f32).collect();
-        let opt = Sgd::new(0.01).momentum(0.9).build().unwrap();
+        let opt = Sgd::new(SgdConfig {
+            lr: 0.01,
+            momentum: 0.9,
+            ..SgdConfig::default()
+        })
+        .unwrap();
         Step {
             net,
             params,
@@ -225,7 +230,11 @@ fn xor(b: &Bench) {
     let mut params = Parameters::new();
     let spec = MlpSpec::from_sizes(&[2, 2, 1], Activation::Sigmoid, Activation::Sigmoid);
     let net = Mlp::new(spec, &mut params, Init::PyTorch, &mut Rng::seed(3)).unwrap();
-    let mut opt = Sgd::new(0.5);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.5,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut tape = Tape::new();
     let xs = [0., 0., 0., 1., 1., 0., 1., 1.];
     let ts = [0., 1., 1., 0.];

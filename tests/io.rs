@@ -225,8 +225,8 @@ fn checkpoint_round_trip_keeps_everything() {
     state.lr = Some(0.0125);
     let mut schedule: LrSchedule = "warmup:2,cosine:10".parse().unwrap();
     let mut opt = OptimizerConfig::sgd(0.05).build().unwrap();
-    schedule.start(&mut *opt);
-    backprop::optim::LrScheduler::step(&mut schedule, &mut *opt, Some(1.0));
+    schedule.start(&mut opt);
+    backprop::optim::LrScheduler::step(&mut schedule, &mut opt, Some(1.0));
     state.schedule = Some(schedule);
     state.first_loss = Some(2.5);
     let trainer = Trainer::new(Loss::CrossEntropy)

@@ -87,7 +87,11 @@ fn state_of(opt: &dyn Optimizer, name: &str) -> Tensor {
 fn sgd_plain() {
     // g = w, lr 0.1: w ← w − 0.1w = 0.9w.  [1, −2] → [0.9, −1.8] → [0.81, −1.62]
     let (mut ps, w) = params(&[1.0, -2.0]);
-    let mut opt = Sgd::new(0.1).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     half_square_step(&mut opt, &mut ps, w);
     assert_close(ps[w].data(), &[0.9, -1.8]);
     half_square_step(&mut opt, &mut ps, w);
@@ -100,7 +104,12 @@ fn sgd_momentum_buffer_flushes_subnormals_to_zero() {
     // A stopped gradient leaves b ← 0.9b, which in f32 would stick at the smallest subnormal
     // (0.9 × 1.4e-45 rounds back up) and slow every later step; the buffer drops to 0 instead.
     let (mut ps, w) = params(&[1.0, 1.0]);
-    let mut opt = Sgd::new(0.1).momentum(0.9).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1e-30, 1.0]);
     for _ in 0..100 {
         const_step(&mut opt, &mut ps, w, &[0.0, 0.0]);
@@ -124,7 +133,12 @@ fn sgd_momentum_buffer_starts_at_first_gradient() {
     // 2: g = 0.9,  b = 0.9·1 + 0.9 = 1.8,          w = 0.9 − 0.18  = 0.72
     // 3: g = 0.72, b = 0.9·1.8 + 0.72 = 2.34,      w = 0.72 − 0.234 = 0.486
     let (mut ps, w) = params(&[1.0, -2.0]);
-    let mut opt = Sgd::new(0.1).momentum(0.9).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let want = [[0.9, -1.8], [0.72, -1.44], [0.486, -0.972]];
     for want in want {
         half_square_step(&mut opt, &mut ps, w);
@@ -140,7 +154,13 @@ fn sgd_dampening() {
     // 2: b = 0.9·1 + 0.5·1 = 1.4,                                   w = −0.1 − 0.14 = −0.24
     // 3: b = 0.9·1.4 + 0.5 = 1.76,                                  w = −0.24 − 0.176 = −0.416
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = Sgd::new(0.1).momentum(0.9).dampening(0.5).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        dampening: 0.5,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     for want in [[-0.1, 0.2], [-0.24, 0.48], [-0.416, 0.832]] {
         const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
         assert_close(ps[w].data(), &want);
@@ -153,7 +173,13 @@ fn sgd_nesterov() {
     // 1: g = 1,    b = 1,                      d = 1 + 0.9 = 1.9,             w = 1 − 0.19 = 0.81
     // 2: g = 0.81, b = 0.9 + 0.81 = 1.71,      d = 0.81 + 0.9·1.71 = 2.349,   w = 0.81 − 0.2349 = 0.5751
     let (mut ps, w) = params(&[1.0, -2.0]);
-    let mut opt = Sgd::new(0.1).momentum(0.9).nesterov(true).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        nesterov: true,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     half_square_step(&mut opt, &mut ps, w);
     assert_close(ps[w].data(), &[0.81, -1.62]);
     half_square_step(&mut opt, &mut ps, w);
@@ -166,7 +192,12 @@ fn sgd_weight_decay() {
     // 1: g = [1 + 1, −1 + 2] = [2, 1],            w = [2 − 0.2, 4 − 0.1]     = [1.8, 3.9]
     // 2: g = [1 + 0.9, −1 + 1.95] = [1.9, 0.95],  w = [1.8 − 0.19, 3.9 − 0.095] = [1.61, 3.805]
     let (mut ps, w) = params(&[2.0, 4.0]);
-    let mut opt = Sgd::new(0.1).weight_decay(0.5).build().unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        weight_decay: 0.5,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
     assert_close(ps[w].data(), &[1.8, 3.9]);
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
@@ -175,11 +206,13 @@ fn sgd_weight_decay() {
     // With μ 0.5 the buffer starts at the decayed gradient [2, 1]; step 1 is as above.
     // 2: b = 0.5·[2, 1] + [1.9, 0.95] = [2.9, 1.45],  w = [1.8 − 0.29, 3.9 − 0.145] = [1.51, 3.755]
     let (mut ps, w) = params(&[2.0, 4.0]);
-    let mut opt = Sgd::new(0.1)
-        .weight_decay(0.5)
-        .momentum(0.5)
-        .build()
-        .unwrap();
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 0.1,
+        weight_decay: 0.5,
+        momentum: 0.5,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
     assert_close(ps[w].data(), &[1.8, 3.9]);
     const_step(&mut opt, &mut ps, w, &[1.0, -1.0]);
@@ -194,7 +227,11 @@ fn adagrad_steps_shrink_with_the_sum_of_squares() {
     // 2: s = [18, 32], move 0.1/√2 = 0.0707107                  w = [−0.1707107, 0.1707107]
     // 3: s = [27, 48], move 0.1/√3 = 0.0577350                  w = [−0.2284457, 0.2284457]
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = Adagrad::new(0.1).build().unwrap();
+    let mut opt = Adagrad::new(AdagradConfig {
+        lr: 0.1,
+        ..AdagradConfig::default()
+    })
+    .unwrap();
     for want in [
         [-0.1, 0.1],
         [-0.170_710_7, 0.170_710_7],
@@ -214,11 +251,13 @@ fn adagrad_lr_decay_and_initial_accumulator() {
     // 2: lr 0.5, s = [3, 9], move 0.5·[1/√3, 2/3] = [0.2886751, 0.3333333]
     //    w = −[0.7071068 + 0.2886751, 0.8944272 + 0.3333333] = [−0.9957819, −1.2277605]
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = Adagrad::new(1.0)
-        .lr_decay(1.0)
-        .initial_accumulator_value(1.0)
-        .build()
-        .unwrap();
+    let mut opt = Adagrad::new(AdagradConfig {
+        lr: 1.0,
+        lr_decay: 1.0,
+        initial_accumulator_value: 1.0,
+        ..AdagradConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, 2.0]);
     assert_close(
         ps[w].data(),
@@ -235,7 +274,12 @@ fn rmsprop_plain() {
     // 2: v = [0.4375, 1.75],     move 0.01/√0.4375 = 0.01/0.6614378 = 0.0151186 (and −0.02/√1.75, the same)
     //    w = [−0.0351186, 0.0351186]
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = RmsProp::new(0.01).alpha(0.75).build().unwrap();
+    let mut opt = RmsProp::new(RmsPropConfig {
+        lr: 0.01,
+        alpha: 0.75,
+        ..RmsPropConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
     assert_close(ps[w].data(), &[-0.02, 0.02]);
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
@@ -252,12 +296,14 @@ fn rmsprop_centered_with_momentum() {
     //    ṽ = 0.4375 − 0.1914063 = 0.2460938, √ṽ = 0.4960784, g/√ṽ = 2.0158105
     //    b = 0.5·2.3094011 + 2.0158105 = 3.1705111,  w = −0.0230940 − 0.0317051 = −0.0547991
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = RmsProp::new(0.01)
-        .alpha(0.75)
-        .momentum(0.5)
-        .centered(true)
-        .build()
-        .unwrap();
+    let mut opt = RmsProp::new(RmsPropConfig {
+        lr: 0.01,
+        alpha: 0.75,
+        momentum: 0.5,
+        centered: true,
+        ..RmsPropConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
     assert_close(ps[w].data(), &[-0.023_094_0, 0.023_094_0]);
     const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
@@ -275,7 +321,11 @@ fn adam_bias_correction() {
     // step moves exactly lr = 0.1 against g. (Uncorrected, step 1 would move
     // 0.1·0.1/√0.001 = 0.316.)
     let (mut ps, w) = params(&[0.0, 0.0]);
-    let mut opt = Adam::new(0.1).build().unwrap();
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.1,
+        ..AdamConfig::default()
+    })
+    .unwrap();
     for want in [[-0.1, 0.1], [-0.2, 0.2], [-0.3, 0.3]] {
         const_step(&mut opt, &mut ps, w, &[1.0, -2.0]);
         assert_close(ps[w].data(), &want);
@@ -290,7 +340,11 @@ fn adam_bias_correction() {
     //    m̂ = −1.9473684, v̂ = 3.8049025, √v̂ = 1.9506159
     //    w = −1.9 + 0.1·1.9473684/1.9506159 = −1.9 + 0.0998335 = −1.8001665
     let (mut ps, w) = params(&[1.0, -2.0]);
-    let mut opt = Adam::new(0.1).build().unwrap();
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.1,
+        ..AdamConfig::default()
+    })
+    .unwrap();
     half_square_step(&mut opt, &mut ps, w);
     assert_close(ps[w].data(), &[0.9, -1.9]);
     half_square_step(&mut opt, &mut ps, w);
@@ -311,11 +365,13 @@ fn adam_amsgrad_keeps_the_largest_second_moment() {
     //    (without amsgrad: √25.5/√0.75 = 5.8309519, moves 0.0685994)
     for (amsgrad, want) in [(true, -0.148_989_8), (false, -0.168_599_4)] {
         let (mut ps, w) = params(&[0.0]);
-        let mut opt = Adam::new(0.1)
-            .betas(0.5, 0.5)
-            .amsgrad(amsgrad)
-            .build()
-            .unwrap();
+        let mut opt = Adam::new(AdamConfig {
+            lr: 0.1,
+            betas: (0.5, 0.5),
+            amsgrad,
+            ..AdamConfig::default()
+        })
+        .unwrap();
         const_step(&mut opt, &mut ps, w, &[10.0]);
         const_step(&mut opt, &mut ps, w, &[1.0]);
         assert_close(ps[w].data(), &[want]);
@@ -328,7 +384,12 @@ fn adamw_decay_is_decoupled() {
     // Adam (L2): g = c + 0.1w = [0.2, 1.2]; the first step moves lr·g/|g| = 0.1 either way, so
     // the decay is normalised away:                        w = [1.9, 1.9]
     let (mut ps, w) = params(&[2.0, 2.0]);
-    let mut opt = Adam::new(0.1).weight_decay(0.1).build().unwrap();
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        ..AdamConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[0.0, 1.0]);
     assert_close(ps[w].data(), &[1.9, 1.9]);
 
@@ -336,7 +397,12 @@ fn adamw_decay_is_decoupled() {
     // 1: w = [1.98, 1.98 − 0.1]           = [1.98, 1.88]
     // 2: w = [1.98·0.99, 1.88·0.99 − 0.1] = [1.9602, 1.7612]
     let (mut ps, w) = params(&[2.0, 2.0]);
-    let mut opt = AdamW::new(0.1).weight_decay(0.1).build().unwrap();
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        ..AdamConfig::adamw()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[0.0, 1.0]);
     assert_close(ps[w].data(), &[1.98, 1.88]);
     const_step(&mut opt, &mut ps, w, &[0.0, 1.0]);
@@ -354,7 +420,7 @@ fn rprop_sign_change() {
     // Second element, w = −2, never changes sign: Δ = 0.1, 0.12, 0.144, 0.1728, 0.20736
     //    w = −1.9, −1.78, −1.636, −1.4632, −1.25584
     let (mut ps, w) = params(&[0.15, -2.0]);
-    let mut opt = Rprop::default();
+    let mut opt = Rprop::new(RpropConfig::default()).unwrap();
     let want = [
         [0.05, -1.9],
         [-0.07, -1.78],
@@ -377,7 +443,12 @@ fn rprop_step_sizes_are_clamped() {
     // Δmax = 0.15, constant c = 1: Δ = 0.1, 0.12, 0.144, min(0.1728, 0.15), 0.15
     //    w = −0.1, −0.22, −0.364, −0.514, −0.664
     let (mut ps, w) = params(&[0.0]);
-    let mut opt = Rprop::new(0.1).step_sizes(1e-6, 0.15).build().unwrap();
+    let mut opt = Rprop::new(RpropConfig {
+        lr: 0.1,
+        step_sizes: (1e-6, 0.15),
+        ..RpropConfig::default()
+    })
+    .unwrap();
     for want in [-0.1, -0.22, -0.364, -0.514, -0.664] {
         const_step(&mut opt, &mut ps, w, &[1.0]);
         assert_close(ps[w].data(), &[want]);
@@ -386,7 +457,12 @@ fn rprop_step_sizes_are_clamped() {
     // 1: Δ = 0.1, w = −0.1.   2: flip: Δ = 0.05, no move.   3: g₋ = 0: Δ = 0.05, w = −0.15
     // 4: flip: Δ = max(0.025, 0.03) = 0.03, no move.       5: g₋ = 0: w = −0.15 − 0.03 = −0.18
     let (mut ps, w) = params(&[0.0]);
-    let mut opt = Rprop::new(0.1).step_sizes(0.03, 50.0).build().unwrap();
+    let mut opt = Rprop::new(RpropConfig {
+        lr: 0.1,
+        step_sizes: (0.03, 50.0),
+        ..RpropConfig::default()
+    })
+    .unwrap();
     for (c, want) in [
         (1.0, -0.1),
         (-1.0, -0.1),
@@ -402,22 +478,24 @@ fn rprop_step_sizes_are_clamped() {
 
 #[test]
 fn defaults_are_pytorchs() {
-    let s = Sgd::default();
+    let s = SgdConfig::default();
     assert_eq!(
         (s.lr, s.momentum, s.dampening, s.weight_decay, s.nesterov),
         (1e-3, 0.0, 0.0, 0.0, false)
     );
-    let a = Adam::default();
+    let a = AdamConfig::default();
     assert_eq!(
         (a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad),
         (1e-3, (0.9, 0.999), 1e-8, 0.0, false)
     );
-    let a = AdamW::default();
+    assert!(!a.decoupled_weight_decay);
+    let a = AdamConfig::adamw();
     assert_eq!(
         (a.lr, a.betas, a.eps, a.weight_decay, a.amsgrad),
         (1e-3, (0.9, 0.999), 1e-8, 1e-2, false)
     );
-    let a = Adagrad::default();
+    assert!(a.decoupled_weight_decay);
+    let a = AdagradConfig::default();
     assert_eq!(
         (
             a.lr,
@@ -428,12 +506,12 @@ fn defaults_are_pytorchs() {
         ),
         (0.01, 0.0, 0.0, 0.0, 1e-10)
     );
-    let r = RmsProp::default();
+    let r = RmsPropConfig::default();
     assert_eq!(
         (r.lr, r.alpha, r.eps, r.weight_decay, r.momentum, r.centered),
         (0.01, 0.99, 1e-8, 0.0, 0.0, false)
     );
-    let r = Rprop::default(); // Δ₀ = 0.1 by our issue, where PyTorch has lr = 0.01
+    let r = RpropConfig::default(); // Δ₀ = 0.1 by our issue, where PyTorch has lr = 0.01
     assert_eq!(
         (r.lr, r.etas, r.step_sizes),
         (0.1, (0.5, 1.2), (1e-6, 50.0))
@@ -462,46 +540,169 @@ fn assert_invalid<T: std::fmt::Debug>(r: backprop::Result<T>, param: &str) {
 
 #[test]
 fn invalid_hyper_parameters_are_errors() {
-    assert_invalid(Sgd::new(-0.1).build(), "lr");
-    assert_invalid(Sgd::new(f32::NAN).build(), "lr");
-    assert_invalid(Sgd::new(0.1).momentum(-0.5).build(), "momentum");
-    assert_invalid(Sgd::new(0.1).weight_decay(-1.0).build(), "weight_decay");
-    assert_invalid(Sgd::new(0.1).nesterov(true).build(), "nesterov");
     assert_invalid(
-        Sgd::new(0.1)
-            .momentum(0.9)
-            .dampening(0.1)
-            .nesterov(true)
-            .build(),
+        Sgd::new(SgdConfig {
+            lr: -0.1,
+            ..SgdConfig::default()
+        }),
+        "lr",
+    );
+    assert_invalid(
+        Sgd::new(SgdConfig {
+            lr: f32::NAN,
+            ..SgdConfig::default()
+        }),
+        "lr",
+    );
+    assert_invalid(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: -0.5,
+            ..SgdConfig::default()
+        }),
+        "momentum",
+    );
+    assert_invalid(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            weight_decay: -1.0,
+            ..SgdConfig::default()
+        }),
+        "weight_decay",
+    );
+    assert_invalid(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            nesterov: true,
+            ..SgdConfig::default()
+        }),
         "nesterov",
     );
-    assert_invalid(Adam::new(0.1).betas(1.0, 0.999).build(), "beta1");
-    assert_invalid(Adam::new(0.1).betas(0.9, -0.1).build(), "beta2");
-    assert_invalid(Adam::new(0.1).eps(-1e-8).build(), "eps");
-    assert_invalid(AdamW::new(-1.0).build(), "lr");
-    assert_invalid(AdamW::new(0.1).weight_decay(-0.01).build(), "weight_decay");
-    assert_invalid(Adagrad::new(0.1).lr_decay(-1.0).build(), "lr_decay");
     assert_invalid(
-        Adagrad::new(0.1).initial_accumulator_value(-1.0).build(),
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.1,
+            nesterov: true,
+            ..SgdConfig::default()
+        }),
+        "nesterov",
+    );
+    assert_invalid(
+        Adam::new(AdamConfig {
+            lr: 0.1,
+            betas: (1.0, 0.999),
+            ..AdamConfig::default()
+        }),
+        "beta1",
+    );
+    assert_invalid(
+        Adam::new(AdamConfig {
+            lr: 0.1,
+            betas: (0.9, -0.1),
+            ..AdamConfig::default()
+        }),
+        "beta2",
+    );
+    assert_invalid(
+        Adam::new(AdamConfig {
+            lr: 0.1,
+            eps: -1e-8,
+            ..AdamConfig::default()
+        }),
+        "eps",
+    );
+    assert_invalid(
+        Adam::new(AdamConfig {
+            lr: -1.0,
+            ..AdamConfig::adamw()
+        }),
+        "lr",
+    );
+    assert_invalid(
+        Adam::new(AdamConfig {
+            lr: 0.1,
+            weight_decay: -0.01,
+            ..AdamConfig::adamw()
+        }),
+        "weight_decay",
+    );
+    assert_invalid(
+        Adagrad::new(AdagradConfig {
+            lr: 0.1,
+            lr_decay: -1.0,
+            ..AdagradConfig::default()
+        }),
+        "lr_decay",
+    );
+    assert_invalid(
+        Adagrad::new(AdagradConfig {
+            lr: 0.1,
+            initial_accumulator_value: -1.0,
+            ..AdagradConfig::default()
+        }),
         "initial_accumulator_value",
     );
-    assert_invalid(RmsProp::new(0.1).alpha(-0.5).build(), "alpha");
-    assert_invalid(RmsProp::new(0.1).momentum(-0.5).build(), "momentum");
-    assert_invalid(Rprop::new(0.1).etas(1.0, 1.2).build(), "etas");
-    assert_invalid(Rprop::new(0.1).etas(0.5, 1.0).build(), "etas");
-    assert_invalid(Rprop::new(0.1).step_sizes(1.0, 0.5).build(), "step_sizes");
+    assert_invalid(
+        RmsProp::new(RmsPropConfig {
+            lr: 0.1,
+            alpha: -0.5,
+            ..RmsPropConfig::default()
+        }),
+        "alpha",
+    );
+    assert_invalid(
+        RmsProp::new(RmsPropConfig {
+            lr: 0.1,
+            momentum: -0.5,
+            ..RmsPropConfig::default()
+        }),
+        "momentum",
+    );
+    assert_invalid(
+        Rprop::new(RpropConfig {
+            lr: 0.1,
+            etas: (1.0, 1.2),
+            ..RpropConfig::default()
+        }),
+        "etas",
+    );
+    assert_invalid(
+        Rprop::new(RpropConfig {
+            lr: 0.1,
+            etas: (0.5, 1.0),
+            ..RpropConfig::default()
+        }),
+        "etas",
+    );
+    assert_invalid(
+        Rprop::new(RpropConfig {
+            lr: 0.1,
+            step_sizes: (1.0, 0.5),
+            ..RpropConfig::default()
+        }),
+        "step_sizes",
+    );
     assert_invalid(StepLr::new(0).build(), "step_size");
     assert_invalid(ExponentialLr::new(-0.5).build(), "gamma");
     assert_invalid(CosineAnnealingLr::new(0).build(), "t_max");
     assert_invalid(ReduceLrOnPlateau::new().factor(1.0).build(), "factor");
     // The message carries the offending value.
-    let e = Sgd::new(-0.1).build().unwrap_err().to_string();
+    let e = Sgd::new(SgdConfig {
+        lr: -0.1,
+        ..SgdConfig::default()
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("lr") && e.contains("-0.1"), "{e}");
-    assert!(Sgd::new(0.1)
-        .momentum(0.9)
-        .nesterov(true)
-        .validate()
-        .is_ok());
+    assert!(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        nesterov: true,
+        ..SgdConfig::default()
+    }
+    .validate()
+    .is_ok());
 }
 
 fn lrs(sched: &mut dyn LrScheduler, opt: &mut dyn Optimizer, metrics: &[Option<f32>]) -> Vec<f32> {
@@ -517,18 +718,30 @@ fn lrs(sched: &mut dyn LrScheduler, opt: &mut dyn Optimizer, metrics: &[Option<f
 #[test]
 fn step_and_exponential_schedules() {
     // StepLr(3, γ 0.1), η₀ = 1: η₀·0.1^⌊e/3⌋ for e = 1..7 → 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = StepLr::new(3).build().unwrap();
     assert_close(
         &lrs(&mut s, &mut opt, &[None; 7]),
         &[1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01],
     );
     // ExponentialLr(0.5) on Adam, η₀ = 0.8: 0.4, 0.2, 0.1
-    let mut opt = Adam::new(0.8);
+    let mut opt = Adam::new(AdamConfig {
+        lr: 0.8,
+        ..AdamConfig::default()
+    })
+    .unwrap();
     let mut s = ExponentialLr::new(0.5).build().unwrap();
     assert_close(&lrs(&mut s, &mut opt, &[None; 3]), &[0.4, 0.2, 0.1]);
     // The base is read at the first step, then kept: an outside change is overwritten.
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = ExponentialLr::new(0.5).build().unwrap();
     opt.set_lr(2.0);
     s.step(&mut opt, None); // η₀ = 2 → 1
@@ -543,7 +756,11 @@ fn cosine_annealing_schedule() {
     // e = 1: cos = 0.7071068 → 0.1 + 0.9·0.8535534 = 0.8681981
     // e = 2: cos = 0 → 0.55;  e = 3: cos = −0.7071068 → 0.1 + 0.9·0.1464466 = 0.2318019
     // e = 4: cos = −1 → 0.1;  e = 5: the cosine goes on, back up to 0.2318019
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = CosineAnnealingLr::new(4).eta_min(0.1).build().unwrap();
     let want = [0.868_198_1, 0.55, 0.231_801_9, 0.1, 0.231_801_9];
     assert_close(&lrs(&mut s, &mut opt, &[None; 5]), &want);
@@ -555,7 +772,11 @@ fn plateau_patience_and_cooldown() {
     // e1: 10 → best 10.  e2: 9 < 9.999 → best 9.  e3, e4: 9 ≥ 8.9991 → bad 1, 2 (≤ patience).
     // e5: bad 3 > 2 → lr 0.5, cooldown 1, bad 0.
     // e6: bad 1, but in cooldown → 0.  e7: bad 1.  e8: bad 2.  e9: bad 3 → lr 0.25.
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = ReduceLrOnPlateau::new()
         .patience(2)
         .cooldown(1)
@@ -578,7 +799,11 @@ fn plateau_patience_and_cooldown() {
     // e1: best 9.  e2: 8.9995 ≥ 9·(1 − 1e-4) = 8.9991, too small an improvement: bad → lr 0.1.
     // e3: 8, e4: 7 improve.  e5: 7 again → max(0.01, 0.05) = 0.05.  e6: max(0.005, 0.05) = 0.05,
     // no change.
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = ReduceLrOnPlateau::new()
         .patience(0)
         .min_lr(0.05)
@@ -594,7 +819,11 @@ fn plateau_patience_and_cooldown() {
     assert_close(&got, &[0.05, 0.05]);
 
     // Mode Max (an accuracy), patience 0: 0.5, 0.6 improve; 0.6 again does not.
-    let mut opt = Sgd::new(1.0);
+    let mut opt = Sgd::new(SgdConfig {
+        lr: 1.0,
+        ..SgdConfig::default()
+    })
+    .unwrap();
     let mut s = ReduceLrOnPlateau::new()
         .mode(PlateauMode::Max)
         .patience(0)
@@ -628,21 +857,60 @@ fn state_round_trip_continues_bit_identically() {
     let makers: Vec<(&str, Make)> = vec![
         ("sgd", || {
             Box::new(
-                Sgd::new(0.1)
-                    .momentum(0.9)
-                    .nesterov(true)
-                    .weight_decay(0.01),
+                Sgd::new(SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    nesterov: true,
+                    weight_decay: 0.01,
+                    ..SgdConfig::default()
+                })
+                .unwrap(),
             )
         }),
         ("adam", || {
-            Box::new(Adam::new(0.05).amsgrad(true).weight_decay(0.01))
+            Box::new(
+                Adam::new(AdamConfig {
+                    lr: 0.05,
+                    amsgrad: true,
+                    weight_decay: 0.01,
+                    ..AdamConfig::default()
+                })
+                .unwrap(),
+            )
         }),
-        ("adamw", || Box::new(AdamW::new(0.05))),
-        ("adagrad", || Box::new(Adagrad::new(0.1).lr_decay(0.1))),
+        ("adamw", || {
+            Box::new(
+                Adam::new(AdamConfig {
+                    lr: 0.05,
+                    ..AdamConfig::adamw()
+                })
+                .unwrap(),
+            )
+        }),
+        ("adagrad", || {
+            Box::new(
+                Adagrad::new(AdagradConfig {
+                    lr: 0.1,
+                    lr_decay: 0.1,
+                    ..AdagradConfig::default()
+                })
+                .unwrap(),
+            )
+        }),
         ("rmsprop", || {
-            Box::new(RmsProp::new(0.01).momentum(0.5).centered(true))
+            Box::new(
+                RmsProp::new(RmsPropConfig {
+                    lr: 0.01,
+                    momentum: 0.5,
+                    centered: true,
+                    ..RmsPropConfig::default()
+                })
+                .unwrap(),
+            )
         }),
-        ("rprop", || Box::new(Rprop::default())),
+        ("rprop", || {
+            Box::new(Rprop::new(RpropConfig::default()).unwrap())
+        }),
     ];
     let mut start = Parameters::new();
     start.add("w", Tensor::from_vec(vec![1.0, -2.0, 0.5], [3]).unwrap());
@@ -691,7 +959,7 @@ fn load_state_validates_names_and_shapes() {
         ) => e.to_string(),
         other => panic!("expected an optimizer state error, got {other:?}"),
     };
-    let mut adam = Adam::default();
+    let mut adam = Adam::new(AdamConfig::default()).unwrap();
     let e = message(adam.load_state(&[("exp_avgg.0".into(), t(&[0.0]))]));
     assert!(e.contains("exp_avgg.0"), "{e}");
     let full = |sq: Tensor| {
@@ -723,20 +991,40 @@ fn load_state_validates_names_and_shapes() {
         e.contains("exp_avg.0") && e.contains("[2]") && e.contains("[3]") && e.contains("(w)"),
         "{e}"
     );
-    let e =
-        message(Sgd::new(0.1).load_state_checked(&ps, &[("momentum_buffer.4".into(), t(&[0.0]))]));
+    let e = message(
+        Sgd::new(SgdConfig {
+            lr: 0.1,
+            ..SgdConfig::default()
+        })
+        .unwrap()
+        .load_state_checked(&ps, &[("momentum_buffer.4".into(), t(&[0.0]))]),
+    );
     assert!(e.contains("parameter 4"), "{e}");
 }
 
 #[test]
 fn a_parameter_without_a_gradient_is_left_unchanged() {
     let opts: Vec<Box<dyn Optimizer>> = vec![
-        Box::new(Sgd::new(0.1).momentum(0.9).weight_decay(0.1)),
-        Box::new(Adam::default()),
-        Box::new(AdamW::default()),
-        Box::new(Adagrad::default()),
-        Box::new(RmsProp::default().momentum(0.9)),
-        Box::new(Rprop::default()),
+        Box::new(
+            Sgd::new(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                weight_decay: 0.1,
+                ..SgdConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(Adam::new(AdamConfig::default()).unwrap()),
+        Box::new(Adam::new(AdamConfig::adamw()).unwrap()),
+        Box::new(Adagrad::new(AdagradConfig::default()).unwrap()),
+        Box::new(
+            RmsProp::new(RmsPropConfig {
+                momentum: 0.9,
+                ..RmsPropConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(Rprop::new(RpropConfig::default()).unwrap()),
     ];
     for mut opt in opts {
         let mut ps = Parameters::new();
@@ -758,12 +1046,41 @@ fn a_parameter_without_a_gradient_is_left_unchanged() {
 #[test]
 fn steps_after_the_first_do_not_allocate() {
     let opts: Vec<Box<dyn Optimizer>> = vec![
-        Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(0.1)),
-        Box::new(Adam::default().amsgrad(true).weight_decay(0.1)),
-        Box::new(AdamW::default()),
-        Box::new(Adagrad::default().weight_decay(0.1)),
-        Box::new(RmsProp::default().momentum(0.9).centered(true)),
-        Box::new(Rprop::default()),
+        Box::new(
+            Sgd::new(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                nesterov: true,
+                weight_decay: 0.1,
+                ..SgdConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(
+            Adam::new(AdamConfig {
+                amsgrad: true,
+                weight_decay: 0.1,
+                ..AdamConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(Adam::new(AdamConfig::adamw()).unwrap()),
+        Box::new(
+            Adagrad::new(AdagradConfig {
+                weight_decay: 0.1,
+                ..AdagradConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(
+            RmsProp::new(RmsPropConfig {
+                momentum: 0.9,
+                centered: true,
+                ..RmsPropConfig::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(Rprop::new(RpropConfig::default()).unwrap()),
     ];
     for mut opt in opts {
         let (mut ps, w) = params(&[1.0, -2.0, 3.0]);
@@ -818,7 +1135,11 @@ fn quickprop_steps() {
     //      back). S < σS₋ = 0.763636: parabola −0.42·(−0.48)/(1.2 + 0.48) = 0.12. w = 0.
     //   c: −2 × a: w = −0.2155.
     let (mut ps, w) = params(&[1.0, 0.5, -2.0]);
-    let mut opt = Quickprop::new(0.1).build().unwrap();
+    let mut opt = Quickprop::new(QuickpropConfig {
+        lr: 0.1,
+        ..QuickpropConfig::default()
+    })
+    .unwrap();
     let k = [1.0, 4.0, 1.0];
     curved_step(&mut opt, &mut ps, w, &k);
     assert_close(ps[w].data(), &[0.9, 0.3, -1.8]);
@@ -842,11 +1163,12 @@ fn quickprop_weight_decay_and_mu() {
     // 4: S = 1 + 0.34275 = 1.34275, S₋ = 1.685, Δ₋ = −0.6845. Gradient term −0.134275;
     //    S ≥ σS₋ = 0.919091: μΔ₋ = −0.8214. Δ = −0.955675, w = −0.270175.
     let (mut ps, w) = params(&[2.0]);
-    let mut opt = Quickprop::new(0.1)
-        .mu(1.2)
-        .weight_decay(0.5)
-        .build()
-        .unwrap();
+    let mut opt = Quickprop::new(QuickpropConfig {
+        lr: 0.1,
+        mu: 1.2,
+        weight_decay: 0.5,
+    })
+    .unwrap();
     for want in [1.8, 1.37, 0.6855, -0.270_175] {
         const_step(&mut opt, &mut ps, w, &[1.0]);
         assert_close(ps[w].data(), &[want]);
@@ -860,13 +1182,37 @@ fn quickprop_weight_decay_and_mu() {
 
 #[test]
 fn quickprop_defaults_validation_and_state() {
-    let q = Quickprop::default();
+    let q = QuickpropConfig::default();
     assert_eq!((q.lr, q.mu, q.weight_decay), (0.1, 1.75, 0.0));
-    assert_invalid(Quickprop::new(-0.1).build(), "lr");
-    assert_invalid(Quickprop::new(0.1).mu(0.0).build(), "mu");
-    assert_invalid(Quickprop::new(0.1).mu(f32::NAN).build(), "mu");
     assert_invalid(
-        Quickprop::new(0.1).weight_decay(-1.0).build(),
+        Quickprop::new(QuickpropConfig {
+            lr: -0.1,
+            ..QuickpropConfig::default()
+        }),
+        "lr",
+    );
+    assert_invalid(
+        Quickprop::new(QuickpropConfig {
+            lr: 0.1,
+            mu: 0.0,
+            ..QuickpropConfig::default()
+        }),
+        "mu",
+    );
+    assert_invalid(
+        Quickprop::new(QuickpropConfig {
+            lr: 0.1,
+            mu: f32::NAN,
+            ..QuickpropConfig::default()
+        }),
+        "mu",
+    );
+    assert_invalid(
+        Quickprop::new(QuickpropConfig {
+            lr: 0.1,
+            weight_decay: -1.0,
+            ..QuickpropConfig::default()
+        }),
         "weight_decay",
     );
 
@@ -874,7 +1220,14 @@ fn quickprop_defaults_validation_and_state() {
     let mut start = Parameters::new();
     start.add("w", Tensor::from_vec(vec![1.0, -2.0, 0.5], [3]).unwrap());
     start.add("b", Tensor::from_vec(vec![0.25, -0.75], [2, 1]).unwrap());
-    let make = || Quickprop::new(0.1).weight_decay(0.01);
+    let make = || {
+        Quickprop::new(QuickpropConfig {
+            lr: 0.1,
+            weight_decay: 0.01,
+            ..QuickpropConfig::default()
+        })
+        .unwrap()
+    };
     let (mut a, mut b) = (start.clone(), start);
     let mut opt_a = make();
     for _ in 0..5 {
@@ -898,7 +1251,7 @@ fn quickprop_defaults_validation_and_state() {
     let mut ps = Parameters::new();
     let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
     let u = ps.add("u", Tensor::from_vec(vec![3.0, 4.0], [2]).unwrap());
-    let mut opt = Quickprop::default();
+    let mut opt = Quickprop::new(QuickpropConfig::default()).unwrap();
     half_square_step(&mut opt, &mut ps, w);
     assert_eq!(ps[u].to_vec(), vec![3.0, 4.0]);
     assert!(opt.state().iter().all(|(n, _)| n.ends_with(".0")));
@@ -920,8 +1273,86 @@ fn quickprop_steps_never_go_subnormal() {
     // A step below 2⁻¹²⁶ is stored as 0, and the next step is gradient descent again.
     // g = c = 1e-30, ε = 1e-9: Δ = −1e-39 (subnormal) → 0.
     let (mut ps, w) = params(&[1.0]);
-    let mut opt = Quickprop::new(1e-9);
+    let mut opt = Quickprop::new(QuickpropConfig {
+        lr: 1e-9,
+        ..QuickpropConfig::default()
+    })
+    .unwrap();
     const_step(&mut opt, &mut ps, w, &[1e-30]);
     assert_eq!(state_of(&opt, "prev_step.0").data(), &[0.0]);
     assert_eq!(ps[w].data(), &[1.0]);
+}
+
+/// A schedule read from a file is checked as one built in code: each bad value is refused with
+/// the crate's error, naming the setting and its range (warm-up and its follower included).
+#[test]
+fn schedules_with_bad_values_are_refused_when_read() {
+    let cases = [
+        (
+            r#"{"kind":"step","step_size":0,"gamma":0.1}"#,
+            "invalid step_size: 0 (must be at least 1)",
+        ),
+        (
+            r#"{"kind":"step","step_size":2,"gamma":-0.1}"#,
+            "invalid gamma: -0.1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"step","step_size":2,"gamma":0.1,"base":-1.0}"#,
+            "invalid schedule base lr: -1 (must be >= 0 and finite)",
+        ),
+        (
+            r#"{"kind":"exponential","gamma":-0.5}"#,
+            "invalid gamma: -0.5 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"cosine","t_max":0}"#,
+            "invalid t_max: 0 (must be at least 1)",
+        ),
+        (
+            r#"{"kind":"cosine","t_max":5,"eta_min":-0.1}"#,
+            "invalid eta_min: -0.1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"plateau","factor":1.5}"#,
+            "invalid factor: 1.5 (must be in [0, 1))",
+        ),
+        (
+            r#"{"kind":"plateau","threshold":-1.0}"#,
+            "invalid threshold: -1 (must be >= 0)",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":0,"start_factor":0.5}}"#,
+            "invalid warm-up epochs: 0 (at least 1)",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.0}}"#,
+            "invalid warm-up start factor: 0 (a fraction in (0, 1])",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"step","step_size":0,"gamma":0.1}}"#,
+            "invalid step_size: 0",
+        ),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5}}}"#,
+            "a warm-up after a warm-up",
+        ),
+    ];
+    for (json, want) in cases {
+        let e = serde_json::from_str::<LrSchedule>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{json}: {e}");
+    }
+    // the same texts with good values are read, and equal the parsed forms
+    for (json, text) in [
+        (r#"{"kind":"step","step_size":2,"gamma":0.1}"#, "step:2:0.1"),
+        (r#"{"kind":"cosine","t_max":5,"eta_min":0.0}"#, "cosine:5:0"),
+        (
+            r#"{"kind":"warmup","warmup":{"epochs":2,"start_factor":0.5},"then":{"kind":"exponential","gamma":0.9}}"#,
+            "warmup:2:0.5,exp:0.9",
+        ),
+    ] {
+        let read: LrSchedule = serde_json::from_str(json).unwrap();
+        assert_eq!(read, text.parse::<LrSchedule>().unwrap(), "{json}");
+    }
 }

@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::{Lbfgs, Optimizer, OptimizerConfig, Quickprop};
+use backprop::optim::{
+    AnyOptimizer, Lbfgs, LbfgsConfig, LearningRate, OptimizerConfig, QuickpropConfig,
+};
 use backprop::train::{Fit, StopReason, TrainState, Trainer};
 use backprop::{Graph, Loss, Parameters, Result, Rng, Tape, Tensor};
 
@@ -38,7 +40,12 @@ fn lbfgs_finds_the_rosenbrock_minimum() {
     // From the classic start (−1.2, 1), one call of up to 100 iterations: it takes 36 (45
     // evaluations) and ends at (1.000003, 1.0000056), f = 2.2e-11.
     let mut ps = point(&[-1.2, 1.0]);
-    let mut opt = Lbfgs::default().max_iter(100).max_eval(1000);
+    let mut opt = Lbfgs::new(LbfgsConfig {
+        max_iter: 100,
+        max_eval: Some(1000),
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     let loss = opt.step_closure(&mut ps, &mut rosenbrock).unwrap();
     let x = at(&ps);
     let iters = opt.n_iter();
@@ -58,7 +65,11 @@ fn lbfgs_finds_the_rosenbrock_minimum() {
 fn lbfgs_calls_continue_one_run() {
     // Twenty calls of 5 iterations each reach the same minimum: the history carries over.
     let mut ps = point(&[-1.2, 1.0]);
-    let mut opt = Lbfgs::default().max_iter(5);
+    let mut opt = Lbfgs::new(LbfgsConfig {
+        max_iter: 5,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     for _ in 0..20 {
         opt.step_closure(&mut ps, &mut rosenbrock).unwrap();
     }
@@ -110,7 +121,11 @@ fn lbfgs_follows_scipy_lbfgsb_iterates_on_a_quadratic() {
         [0.736_842_07, -1.210_526_35, 2.105_263_39],
     ];
     let mut ps = point(&[2.0, -1.0, 1.5]);
-    let mut opt = Lbfgs::default().max_iter(1);
+    let mut opt = Lbfgs::new(LbfgsConfig {
+        max_iter: 1,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     for (k, want) in scipy.iter().enumerate() {
         let evals = opt.func_evals();
         opt.step_closure(&mut ps, &mut quadratic).unwrap();
@@ -144,10 +159,10 @@ fn lbfgs_follows_scipy_lbfgsb_iterates_on_a_quadratic() {
 #[test]
 fn lbfgs_first_step_is_scaled_gradient_descent() {
     // g₀ = [3, 4], ‖g₀‖ = 5 > 1, so the first trial step is lr/5 along −g₀: with lr 1 (and f =
-    // ½‖x‖² + [3, 4]·x shifted so g₀ = x + c) the single fixed step of Optimizer::step gives
+    // ½‖x‖² + [3, 4]·x shifted so g₀ = x + c) the single fixed step of Lbfgs::step_fixed gives
     // x = [0, 0] − [3, 4]/5 = [−0.6, −0.8].
     let mut ps = point(&[0.0, 0.0]);
-    let mut opt = Lbfgs::default();
+    let mut opt = Lbfgs::new(LbfgsConfig::default()).unwrap();
     let mut tape = Tape::new();
     let mut g = Graph::new(&mut tape, &ps);
     let x = g.param(ps.find("x").unwrap());
@@ -158,7 +173,7 @@ fn lbfgs_first_step_is_scaled_gradient_descent() {
     let terms = g.add(half, cx);
     let l = g.sum(terms);
     let grads = g.backward(l);
-    opt.step(&mut ps, &grads);
+    opt.step_fixed(&mut ps, &grads).unwrap();
     let x = at(&ps);
     assert!(
         (x[0] + 0.6).abs() < 1e-6 && (x[1] + 0.8).abs() < 1e-6,
@@ -170,7 +185,7 @@ fn lbfgs_first_step_is_scaled_gradient_descent() {
 #[test]
 fn lbfgs_rejects_gradients_that_do_not_fit() {
     let mut ps = point(&[1.0, 2.0]);
-    let mut opt = Lbfgs::default();
+    let mut opt = Lbfgs::new(LbfgsConfig::default()).unwrap();
     let e = opt
         .step_closure(&mut ps, &mut |_: &Parameters| {
             Ok((1.0, vec![Tensor::zeros([3])]))
@@ -178,8 +193,16 @@ fn lbfgs_rejects_gradients_that_do_not_fit() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("gradient") && e.contains("[3]"), "{e}");
-    assert!(Lbfgs::default().history_size(0).build().is_err());
-    assert!(Lbfgs::new(0.0).build().is_err());
+    assert!(Lbfgs::new(LbfgsConfig {
+        history_size: 0,
+        ..LbfgsConfig::default()
+    })
+    .is_err());
+    assert!(Lbfgs::new(LbfgsConfig {
+        lr: 0.0,
+        ..LbfgsConfig::default()
+    })
+    .is_err());
 }
 
 #[test]
@@ -189,7 +212,11 @@ fn lbfgs_does_not_move_when_the_line_search_finds_no_lower_point() {
     // finds nothing below f(x), and leaves x where it was, with no (s, y) pair remembered; the
     // call then stops, since x did not move.
     let mut ps = point(&[1.0]);
-    let mut opt = Lbfgs::default().max_iter(3);
+    let mut opt = Lbfgs::new(LbfgsConfig {
+        max_iter: 3,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     let mut wrong = |p: &Parameters| {
         let x = p.tensors()[0].data()[0];
         Ok((x * x, vec![Tensor::from_vec(vec![-2.0 * x], [1])?]))
@@ -203,12 +230,20 @@ fn lbfgs_does_not_move_when_the_line_search_finds_no_lower_point() {
 #[test]
 fn lbfgs_state_round_trip_continues_bit_identically() {
     let mut a = point(&[-1.2, 1.0]);
-    let mut opt_a = Lbfgs::default().max_iter(3);
+    let mut opt_a = Lbfgs::new(LbfgsConfig {
+        max_iter: 3,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     for _ in 0..4 {
         opt_a.step_closure(&mut a, &mut rosenbrock).unwrap();
     }
     let mut b = point(&[-1.2, 1.0]);
-    let mut opt_b = Lbfgs::default().max_iter(3);
+    let mut opt_b = Lbfgs::new(LbfgsConfig {
+        max_iter: 3,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     for _ in 0..2 {
         opt_b.step_closure(&mut b, &mut rosenbrock).unwrap();
     }
@@ -218,7 +253,11 @@ fn lbfgs_state_round_trip_continues_bit_identically() {
         names.contains(&"prev_grad.0") && names.contains(&"history_s_0.0"),
         "{names:?}"
     );
-    let mut opt_c = Lbfgs::default().max_iter(3);
+    let mut opt_c = Lbfgs::new(LbfgsConfig {
+        max_iter: 3,
+        ..LbfgsConfig::default()
+    })
+    .unwrap();
     opt_c.load_state_checked(&b, &saved).unwrap();
     assert_eq!(opt_c.state(), saved);
     for _ in 0..2 {
@@ -228,7 +267,10 @@ fn lbfgs_state_round_trip_continues_bit_identically() {
     assert_eq!(bits(&a), bits(&b));
     // State for other parameters is refused.
     let other = point(&[0.0, 0.0, 0.0]);
-    assert!(Lbfgs::default().load_state_checked(&other, &saved).is_err());
+    assert!(Lbfgs::new(LbfgsConfig::default())
+        .unwrap()
+        .load_state_checked(&other, &saved)
+        .is_err());
 }
 
 // ---- through the trainer ----
@@ -401,10 +443,11 @@ fn every_named_optimizer_builds_and_keeps_its_name() {
         assert_eq!(back, cfg, "{json}");
     }
     let q = OptimizerConfig::default_for("quickprop", None).unwrap();
+    assert_eq!(q, OptimizerConfig::Quickprop(QuickpropConfig::default()));
     assert_eq!(
-        q,
-        OptimizerConfig::Quickprop {
-            lr: Quickprop::default().lr,
+        QuickpropConfig::default(),
+        QuickpropConfig {
+            lr: 0.1,
             mu: 1.75,
             weight_decay: 0.0
         }
@@ -413,20 +456,131 @@ fn every_named_optimizer_builds_and_keeps_its_name() {
         .unwrap()
         .with_history_size(5);
     match l {
-        OptimizerConfig::Lbfgs {
+        OptimizerConfig::Lbfgs(LbfgsConfig {
             lr,
             max_iter,
             history_size,
             ..
-        } => assert_eq!((lr, max_iter, history_size), (1.0, 20, 5)),
+        }) => assert_eq!((lr, max_iter, history_size), (1.0, 20, 5)),
         other => panic!("{other:?}"),
     }
     assert!(l.is_full_batch_closure() && !q.is_full_batch_closure());
+    assert!(matches!(l.build().unwrap(), AnyOptimizer::Lbfgs(_)));
+    assert!(matches!(q.build().unwrap(), AnyOptimizer::Gradient(_)));
     assert!(OptimizerConfig::default_for("lbfgs", None)
         .unwrap()
         .with_history_size(0)
         .build()
         .is_err());
+}
+
+/// The JSON that checkpoints have always held, byte for byte, for every optimizer with its
+/// defaults: the same field names, in the same order, beside the name (`adamw` included).
+#[test]
+fn optimizer_json_is_the_checkpoint_format() {
+    let want = [
+        r#"{"name":"sgd","lr":0.01,"momentum":0.0,"dampening":0.0,"weight_decay":0.0,"nesterov":false}"#,
+        r#"{"name":"adagrad","lr":0.01,"lr_decay":0.0,"weight_decay":0.0,"initial_accumulator_value":0.0,"eps":1e-10}"#,
+        r#"{"name":"rmsprop","lr":0.01,"alpha":0.99,"eps":1e-8,"weight_decay":0.0,"momentum":0.0,"centered":false}"#,
+        r#"{"name":"adam","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.0,"amsgrad":false}"#,
+        r#"{"name":"adamw","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.01,"amsgrad":false}"#,
+        r#"{"name":"rprop","lr":0.1,"etas":[0.5,1.2],"step_sizes":[0.000001,50.0]}"#,
+        r#"{"name":"quickprop","lr":0.1,"mu":1.75,"weight_decay":0.0}"#,
+        r#"{"name":"lbfgs","lr":1.0,"max_iter":20,"max_eval":null,"tolerance_grad":1e-7,"tolerance_change":1e-9,"history_size":10}"#,
+    ];
+    for (name, want) in OptimizerConfig::NAMES.iter().zip(want) {
+        let cfg = OptimizerConfig::default_for(name, None).unwrap();
+        assert_eq!(serde_json::to_string(&cfg).unwrap(), want);
+        let back: OptimizerConfig = serde_json::from_str(want).unwrap();
+        assert_eq!(back, cfg);
+    }
+    // AdamW read as Adam with decoupled decay; the flag may also be written out on "adam"
+    let w: OptimizerConfig = serde_json::from_str(want_adamw()).unwrap();
+    assert!(matches!(w, OptimizerConfig::Adam(c) if c.decoupled_weight_decay));
+    let flag = r#"{"name":"adam","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.01,"amsgrad":false,"decoupled_weight_decay":true}"#;
+    assert_eq!(serde_json::from_str::<OptimizerConfig>(flag).unwrap(), w);
+}
+
+fn want_adamw() -> &'static str {
+    r#"{"name":"adamw","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.01,"amsgrad":false}"#
+}
+
+/// An optimizer read from a file is checked as one built in code: each bad value is refused
+/// with the crate's error, naming the field and the range it must be in.
+#[test]
+fn optimizer_json_with_bad_values_is_refused() {
+    let cases = [
+        (
+            r#"{"name":"sgd","lr":-0.1,"momentum":0.0,"dampening":0.0,"weight_decay":0.0,"nesterov":false}"#,
+            "invalid lr: -0.1 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"sgd","lr":0.1,"momentum":-0.9,"dampening":0.0,"weight_decay":0.0,"nesterov":false}"#,
+            "invalid momentum: -0.9 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"sgd","lr":0.1,"momentum":0.0,"dampening":0.0,"weight_decay":-1.0,"nesterov":false}"#,
+            "invalid weight_decay: -1 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"sgd","lr":0.1,"momentum":0.0,"dampening":0.0,"weight_decay":0.0,"nesterov":true}"#,
+            "invalid nesterov",
+        ),
+        (
+            r#"{"name":"adagrad","lr":0.01,"lr_decay":0.0,"weight_decay":0.0,"initial_accumulator_value":0.0,"eps":-1e-10}"#,
+            "invalid eps: -0.0000000001 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"rmsprop","lr":0.01,"alpha":0.99,"eps":1e-8,"weight_decay":0.0,"momentum":-0.5,"centered":false}"#,
+            "invalid momentum: -0.5 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"adam","lr":0.001,"betas":[1.0,0.999],"eps":1e-8,"weight_decay":0.0,"amsgrad":false}"#,
+            "invalid beta1: 1 (must be in [0, 1))",
+        ),
+        (
+            r#"{"name":"adam","lr":0.001,"betas":[0.9,-0.5],"eps":1e-8,"weight_decay":0.0,"amsgrad":false}"#,
+            "invalid beta2: -0.5 (must be in [0, 1))",
+        ),
+        (
+            r#"{"name":"adamw","lr":0.001,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":-0.01,"amsgrad":false}"#,
+            "invalid weight_decay: -0.01 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"adamw","lr":-1.0,"betas":[0.9,0.999],"eps":1e-8,"weight_decay":0.01,"amsgrad":false}"#,
+            "invalid lr: -1 (must be >= 0)",
+        ),
+        (
+            r#"{"name":"rprop","lr":0.1,"etas":[1.5,1.2],"step_sizes":[0.000001,50.0]}"#,
+            "invalid etas",
+        ),
+        (
+            r#"{"name":"rprop","lr":0.1,"etas":[0.5,1.2],"step_sizes":[2.0,1.0]}"#,
+            "invalid step_sizes",
+        ),
+        (
+            r#"{"name":"quickprop","lr":0.1,"mu":0.0,"weight_decay":0.0}"#,
+            "invalid mu: 0 (must be > 0 and finite)",
+        ),
+        (
+            r#"{"name":"lbfgs","lr":0.0,"max_iter":20,"max_eval":null,"tolerance_grad":1e-7,"tolerance_change":1e-9,"history_size":10}"#,
+            "invalid lr: 0 (must be > 0 and finite)",
+        ),
+        (
+            r#"{"name":"lbfgs","lr":1.0,"max_iter":20,"max_eval":null,"tolerance_grad":1e-7,"tolerance_change":1e-9,"history_size":0}"#,
+            "invalid history_size: 0 (must be >= 1)",
+        ),
+        (
+            r#"{"name":"lbfgs","lr":1.0,"max_iter":20,"max_eval":0,"tolerance_grad":1e-7,"tolerance_change":1e-9,"history_size":10}"#,
+            "invalid max_eval: 0 (must be >= 1)",
+        ),
+    ];
+    for (json, want) in cases {
+        let e = serde_json::from_str::<OptimizerConfig>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{json}: {e}");
+    }
 }
 
 // ---- the command line ----

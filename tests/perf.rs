@@ -4,7 +4,7 @@
 
 use backprop::data::{Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec};
-use backprop::optim::{Optimizer, OptimizerConfig, Sgd};
+use backprop::optim::{backward_step, Optimizer, OptimizerConfig, Sgd, SgdConfig};
 use backprop::tensor::{round_bf16, set_precision, Precision};
 use backprop::train::{evaluate, Trainer};
 use backprop::{Graph, Loss, Parameters, Rng, Tape, Tensor};
@@ -56,6 +56,19 @@ fn optimizer_in_backward_gives_the_same_bytes() {
         OptimizerConfig::sgd(0.1),
         OptimizerConfig::adam(1e-2),
         OptimizerConfig::default_for("adamw", Some(1e-2)).unwrap(),
+        // every gradient optimizer updates each parameter on its own, so all may run fused
+        OptimizerConfig::sgd(0.05)
+            .with_momentum(0.9)
+            .with_nesterov(true)
+            .with_weight_decay(1e-3),
+        OptimizerConfig::default_for("adagrad", Some(0.05)).unwrap(),
+        OptimizerConfig::default_for("rmsprop", Some(1e-3))
+            .unwrap()
+            .with_momentum(0.5),
+        OptimizerConfig::default_for("rprop", Some(0.01)).unwrap(),
+        OptimizerConfig::default_for("quickprop", Some(0.05))
+            .unwrap()
+            .with_weight_decay(1e-4),
     ] {
         for batch in [1, 16] {
             let t = Trainer::new(Loss::CrossEntropy)
@@ -76,7 +89,7 @@ fn optimizer_in_backward_gives_the_same_bytes() {
 }
 
 /// A weight used twice (its gradient is the sum of two contributions) and a parameter the
-/// loss does not use: `Tape::backward_step` equals `backward` then `step`, and leaves the
+/// loss does not use: `optim::backward_step` equals `backward` then `step`, and leaves the
 /// unused one alone.
 #[test]
 fn backward_step_with_shared_and_unused_weights() {
@@ -95,10 +108,12 @@ fn backward_step_with_shared_and_unused_weights() {
         g.sum(sq)
     };
     let (mut a, mut b) = (ps.clone(), ps.clone());
-    let (mut oa, mut ob) = (
-        Sgd::new(0.01).momentum(0.9).build().unwrap(),
-        Sgd::new(0.01).momentum(0.9).build().unwrap(),
-    );
+    let momentum = SgdConfig {
+        lr: 0.01,
+        momentum: 0.9,
+        ..SgdConfig::default()
+    };
+    let (mut oa, mut ob) = (Sgd::new(momentum).unwrap(), Sgd::new(momentum).unwrap());
     let mut tape = Tape::new();
     for _ in 0..3 {
         let mut g = Graph::new(&mut tape, &a);
@@ -107,7 +122,7 @@ fn backward_step_with_shared_and_unused_weights() {
         oa.step(&mut a, &grads);
         let mut g = Graph::new(&mut tape, &b);
         let l = record(&mut g);
-        tape.backward_step(l, &mut b, &mut ob).unwrap();
+        backward_step(&mut tape, l, &mut b, &mut ob).unwrap();
     }
     assert!(bits(&a) == bits(&b));
     assert_ne!(a[w].to_vec(), ps[w].to_vec());
@@ -115,7 +130,7 @@ fn backward_step_with_shared_and_unused_weights() {
     // Misuse is an error, not a panic.
     let mut g = Graph::no_grad(&mut tape, &b);
     let l = record(&mut g);
-    assert!(tape.backward_step(l, &mut b, &mut ob).is_err());
+    assert!(backward_step(&mut tape, l, &mut b, &mut ob).is_err());
 }
 
 /// bf16 products against a scalar reference: f64 sums of the operands rounded to bf16 with

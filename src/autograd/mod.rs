@@ -40,7 +40,6 @@ pub use ops::binary::Binary;
 pub use ops::elementwise::Unary;
 
 use crate::error::{Error, Result};
-use crate::optim::Optimizer;
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
@@ -492,54 +491,106 @@ impl<'t, 'p> Graph<'t, 'p> {
     }
 }
 
-/// The parameters a backward pass reads, and optionally the optimizer that updates them on the way.
+/// Receives each parameter's gradient during a backward pass, as soon as it is final: after
+/// every op that reads the parameter has added its part, and before the pass reads anything
+/// that depends on it again. [`Tape::backward_with`] calls it; an optimizer applying its update
+/// inside backward (`backprop::optim::backward_step`) or an all-reduce that starts sending a
+/// gradient while the rest is still being computed hang on it.
+///
+/// ```
+/// use backprop::autograd::GradHook;
+/// use backprop::{Graph, ParamId, Parameters, Tape, Tensor};
+/// // Collects (parameter, ∂loss/∂parameter) in the order the gradients become final.
+/// struct Log(Vec<(usize, Vec<f32>)>);
+/// impl GradHook for Log {
+///     fn grad_final(&mut self, id: ParamId, _param: &mut Tensor, grad: &Tensor) {
+///         self.0.push((id.0, grad.to_vec()));
+///     }
+/// }
+/// let mut ps = Parameters::new();
+/// let a = ps.add("a", Tensor::from_vec(vec![2.0], [1]).unwrap());
+/// let b = ps.add("b", Tensor::from_vec(vec![3.0], [1]).unwrap());
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let (av, bv) = (g.param(a), g.param(b));
+/// let ab = g.mul(av, bv);
+/// let loss = g.sum(ab);
+/// let mut log = Log(vec![]);
+/// tape.backward_with(loss, &mut ps, &mut log).unwrap();
+/// assert_eq!(log.0, vec![(1, vec![2.0]), (0, vec![3.0])]); // the reverse of recording
+/// ```
+pub trait GradHook {
+    /// The gradient `grad` of parameter `id` (whose value is `param`) is final. The hook may
+    /// change `param` (an optimizer step): nothing later in the pass reads it.
+    fn grad_final(&mut self, id: ParamId, param: &mut Tensor, grad: &Tensor);
+
+    /// The gradient of the `(rows, cols)` weight `id` is final and is the outer product
+    /// `grad[i][j] = delta[i]·x[j]` (one sample through a linear layer), which is never stored.
+    /// A hook that takes it in this form streams `param` row by row: for each row `i` in order,
+    /// `before_row(i, old row i)`, then whatever it does to row `i`; it returns `true`. One that
+    /// does not returns `false` before calling `before_row` at all, and then receives the
+    /// stored gradient through [`GradHook::grad_final`] as usual. The default returns `false`.
+    fn outer_final(
+        &mut self,
+        id: ParamId,
+        param: &mut Tensor,
+        delta: &[f32],
+        x: &[f32],
+        before_row: &mut dyn FnMut(usize, &[f32]),
+    ) -> bool {
+        let _ = (id, param, delta, x, before_row);
+        false
+    }
+}
+
+/// The parameters a backward pass reads, and optionally the hook that sees (and may update) each
+/// one as soon as its gradient is final.
 enum Store<'a> {
     Read(&'a Parameters),
-    Update(&'a mut Parameters, &'a mut dyn Optimizer),
+    Update(&'a mut Parameters, &'a mut dyn GradHook),
 }
 
 impl Tape {
-    /// Backpropagation from `loss` through the graph last recorded on this tape, with the
-    /// optimizer step applied inside it: each parameter is updated by `opt` as soon as its
-    /// gradient is final — when the reverse loop reaches the parameter's node, after every op
-    /// that reads it — so the update of a large weight follows its gradient product while both
-    /// are still in cache, and no separate pass over all gradients is made. For optimizers that
-    /// treat each parameter on its own ([`Optimizer::per_parameter`]: SGD, Adam, AdamW) the
-    /// result is bit-identical to [`Graph::backward`] followed by [`Optimizer::step`]; for the
-    /// others this is exactly that sequence. Gradient transforms (clipping by global norm, an
-    /// all-reduce between processes) cannot be applied in between: use [`Graph::backward`] then.
-    ///
-    /// Use the graph no more after recording the loss, so `params` can be borrowed mutably:
-    ///
-    /// ```
-    /// use backprop::optim::{Optimizer, Sgd};
-    /// use backprop::{Graph, Parameters, Tape, Tensor};
-    /// let mut ps = Parameters::new();
-    /// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-    /// let mut opt = Sgd::new(0.1);
-    /// let mut tape = Tape::new();
-    /// let mut g = Graph::new(&mut tape, &ps);
-    /// let wv = g.param(w);
-    /// let sq = g.square(wv);
-    /// let s = g.sum(sq);
-    /// let loss = g.scale(s, 0.5); // ∂loss/∂w = w
-    /// tape.backward_step(loss, &mut ps, &mut opt).unwrap();
-    /// assert_eq!(ps[w].to_vec(), vec![0.9, -1.8]); // w − 0.1·w
-    /// ```
+    /// Backpropagation from `loss` through the graph last recorded on this tape (the graph
+    /// itself is gone, so `params` can be borrowed mutably), calling `hook` for each parameter
+    /// as soon as its gradient is final — when the reverse loop reaches the parameter's node,
+    /// after every op that reads it — so that work on a large weight (an optimizer's update)
+    /// follows its gradient product while both are still in cache. A linear layer's weight read
+    /// by that op alone, in a one-sample pass, is offered as an outer product first
+    /// ([`GradHook::outer_final`]). The gradients computed are exactly those of
+    /// [`Graph::backward`]; a hook that changes nothing leaves the same bytes.
     ///
     /// # Errors
     /// If the last graph was a [`Graph::no_grad`] one, `loss` is not one of its nodes or does not
     /// hold exactly one value, or `params` is not the store the graph was recorded with (another
     /// number of parameters).
-    pub fn backward_step(
+    pub fn backward_with(
         &mut self,
         loss: Var,
         params: &mut Parameters,
-        opt: &mut dyn Optimizer,
+        hook: &mut dyn GradHook,
     ) -> Result<()> {
+        self.check_recorded(loss, params)?;
+        self.run_backward(loss, Store::Update(params, hook));
+        Ok(())
+    }
+
+    /// [`Graph::backward`] of the graph last recorded on this tape, for when the graph was
+    /// dropped to end its borrow of `params` (checked as [`Tape::backward_with`]).
+    ///
+    /// # Errors
+    /// As [`Tape::backward_with`].
+    pub fn backward_recorded(&mut self, loss: Var, params: &Parameters) -> Result<Gradients<'_>> {
+        self.check_recorded(loss, params)?;
+        self.run_backward(loss, Store::Read(params));
+        Ok(Gradients { tape: self })
+    }
+
+    /// Checks that `loss` is a scalar node of a recorded graph read from `params`.
+    fn check_recorded(&self, loss: Var, params: &Parameters) -> Result<()> {
         if !self.recorded {
             return Err(Error::invalid(
-                "backward_step",
+                "backward",
                 "a no_grad graph",
                 "a graph recorded with Graph::new",
             ));
@@ -558,12 +609,6 @@ impl Tape {
                 format!("{} tensors", params.len()),
                 "the store the graph was recorded with",
             ));
-        }
-        if opt.per_parameter() {
-            self.run_backward(loss, Store::Update(params, opt));
-        } else {
-            self.run_backward(loss, Store::Read(params));
-            opt.step(params, &Gradients { tape: self });
         }
         Ok(())
     }
@@ -593,17 +638,17 @@ impl Tape {
             if let Op::Param(id) = op {
                 // Every op that reads this parameter comes later on the tape and has run: its
                 // gradient is final, and nothing left in the loop reads its value.
-                if let Store::Update(params, opt) = &mut store {
-                    opt.step_param(id, &mut params[id], &t.grads[j]);
+                if let Store::Update(params, hook) = &mut store {
+                    hook.grad_final(id, &mut params[id], &t.grads[j]);
                 }
                 continue;
             }
-            if let (Op::Linear(x, w, bias), Store::Update(params, opt)) = (op, &mut store) {
+            if let (Op::Linear(x, w, bias), Store::Update(params, hook)) = (op, &mut store) {
                 if let (Op::Param(id), 1, true) =
                     (t.ops[w.index()], t.uses[w.index()], t.needs_grad[w.index()])
                 {
                     // This op is W's only reader: W's gradient is final once its backward has
-                    // run, so the update may be applied inside it (one sample: row by row).
+                    // run, so the hook may take it inside it (one sample: row by row).
                     let mut wt = std::mem::take(&mut params[id]);
                     let (lower, upper) = t.grads.split_at_mut(j);
                     let (written, _) = t.written.split_at_mut(j);
@@ -619,7 +664,13 @@ impl Tape {
                     };
                     let (xv, dy) = (&t.values[x.index()], &upper[0]);
                     let done = ops::matmul::linear_backward_update(
-                        x, xv, dy, &mut sink, &mut wt, id, &mut **opt,
+                        x,
+                        xv,
+                        dy,
+                        &mut sink,
+                        &mut wt,
+                        id,
+                        &mut **hook,
                     );
                     if done {
                         if let Some(bias) = bias {

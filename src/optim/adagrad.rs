@@ -13,22 +13,61 @@
 //! Each weight's step shrinks as its squared gradients pile up, so rarely-updated weights keep
 //! larger steps than often-updated ones.
 
-use crate::autograd::Gradients;
 use crate::error::Result;
+use crate::optim::decay::l2_if;
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// Adagrad. Defaults are PyTorch's: lr 0.01 (for [`Adagrad::default`]), lr_decay 0, weight
-/// decay 0, initial accumulator value 0, eps 1e-10.
+/// [`Adagrad`]'s settings. Defaults are PyTorch's: lr 0.01, lr_decay 0, weight decay 0, initial
+/// accumulator value 0, eps 1e-10.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdagradConfig {
+    /// Learning rate (≥ 0).
+    pub lr: f32,
+    /// Learning-rate decay (≥ 0): step t uses `lr / (1 + (t − 1)·lr_decay)`.
+    pub lr_decay: f32,
+    /// L2 penalty λ (≥ 0), added to the gradient as `λθ`.
+    pub weight_decay: f32,
+    /// The value the sum of squares starts from (≥ 0).
+    pub initial_accumulator_value: f32,
+    /// Added to the denominator for numerical stability (≥ 0).
+    pub eps: f32,
+}
+
+impl Default for AdagradConfig {
+    fn default() -> AdagradConfig {
+        AdagradConfig {
+            lr: 0.01,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        }
+    }
+}
+
+impl AdagradConfig {
+    /// Checks the settings as PyTorch's constructor does: every one ≥ 0 (NaN rejected).
+    pub fn validate(&self) -> Result<()> {
+        state::non_negative("lr", self.lr)?;
+        state::non_negative("lr_decay", self.lr_decay)?;
+        state::non_negative("weight_decay", self.weight_decay)?;
+        state::non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
+        state::non_negative("eps", self.eps)
+    }
+}
+
+/// Adagrad ([`AdagradConfig`]).
 ///
 /// ```
-/// use backprop::optim::{Adagrad, Optimizer};
+/// use backprop::optim::{Adagrad, AdagradConfig, Optimizer};
 /// use backprop::{Graph, Parameters, Tape, Tensor};
 /// let mut ps = Parameters::new();
-/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-/// let mut opt = Adagrad::new(0.5).build().unwrap();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let mut opt = Adagrad::new(AdagradConfig { lr: 0.5, ..AdagradConfig::default() })?;
 /// let mut tape = Tape::new();
 /// let mut g = Graph::new(&mut tape, &ps);
 /// let wv = g.param(w);
@@ -37,84 +76,30 @@ use crate::tensor::{Shape, Tensor};
 /// opt.step(&mut ps, &grads);
 /// // s = 1, so each weight moves by 0.5·1/√1
 /// assert_eq!(ps[w].to_vec(), vec![0.5, -2.5]);
+/// # Ok::<(), backprop::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adagrad {
-    /// Learning rate (≥ 0).
-    pub lr: f32,
-    /// Learning-rate decay (≥ 0): step t uses `lr / (1 + (t − 1)·lr_decay)`.
-    pub lr_decay: f32,
-    /// L2 penalty λ (≥ 0), added to the gradient as `λθ`.
-    pub weight_decay: f32,
-    /// The value the sum of squared gradients starts at (≥ 0).
-    pub initial_accumulator_value: f32,
-    /// Added to the denominator for numerical stability (≥ 0).
-    pub eps: f32,
+    cfg: AdagradConfig,
     sums: Vec<Option<Sum>>,
 }
 
 impl Adagrad {
-    /// Adagrad with learning rate `lr` and PyTorch's other defaults.
-    pub fn new(lr: f32) -> Adagrad {
-        let (lr_decay, weight_decay, initial_accumulator_value) = (0.0, 0.0, 0.0);
-        Adagrad {
-            lr,
-            lr_decay,
-            weight_decay,
-            initial_accumulator_value,
-            eps: 1e-10,
+    /// Adagrad with the settings `cfg`, once they pass [`AdagradConfig::validate`].
+    pub fn new(cfg: AdagradConfig) -> Result<Adagrad> {
+        cfg.validate()?;
+        Ok(Adagrad {
+            cfg,
             sums: Vec::new(),
-        }
+        })
     }
 
-    /// Sets the learning-rate decay.
-    pub fn lr_decay(mut self, lr_decay: f32) -> Adagrad {
-        self.lr_decay = lr_decay;
-        self
-    }
-
-    /// Sets the L2 weight decay λ.
-    pub fn weight_decay(mut self, weight_decay: f32) -> Adagrad {
-        self.weight_decay = weight_decay;
-        self
-    }
-
-    /// Sets the value the sum of squared gradients starts at.
-    pub fn initial_accumulator_value(mut self, value: f32) -> Adagrad {
-        self.initial_accumulator_value = value;
-        self
-    }
-
-    /// Sets ε.
-    pub fn eps(mut self, eps: f32) -> Adagrad {
-        self.eps = eps;
-        self
-    }
-
-    /// Checks the hyper-parameters as PyTorch's constructor does: every one ≥ 0 (NaN rejected).
-    pub fn validate(&self) -> Result<()> {
-        state::non_negative("lr", self.lr)?;
-        state::non_negative("lr_decay", self.lr_decay)?;
-        state::non_negative("weight_decay", self.weight_decay)?;
-        state::non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
-        state::non_negative("eps", self.eps)
-    }
-
-    /// [`Adagrad::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Adagrad> {
-        self.validate()?;
-        Ok(self)
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &AdagradConfig {
+        &self.cfg
     }
 }
 
-impl Default for Adagrad {
-    /// PyTorch's defaults, including lr = 0.01.
-    fn default() -> Adagrad {
-        Adagrad::new(0.01)
-    }
-}
-
-/// One parameter's step count and sum of squared gradients.
 #[derive(Clone, Debug)]
 struct Sum {
     step: u64,
@@ -137,17 +122,26 @@ impl Slot for Sum {
     }
 }
 
+impl LearningRate for Adagrad {
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
 impl Optimizer for Adagrad {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Adagrad {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        let AdagradConfig {
             lr,
             lr_decay,
             weight_decay: wd,
             initial_accumulator_value: init,
             eps,
-            ..
-        } = *self;
-        state::for_each_with_grad(params, grads, &mut self.sums, |p, g, shape, slot| {
+        } = self.cfg;
+        state::with_slot(id, p, g, &mut self.sums, |p, g, shape, slot| {
             // PyTorch fills the sum when the optimizer is built; lazily here, with the value then.
             let s = slot.get_or_insert_with(|| Sum {
                 step: 0,
@@ -156,19 +150,11 @@ impl Optimizer for Adagrad {
             s.step += 1;
             let clr = (lr as f64 / (1.0 + (s.step - 1) as f64 * lr_decay as f64)) as f32;
             for ((p, &g), s) in p.iter_mut().zip(g).zip(s.sum.data_mut()) {
-                let g = if wd != 0.0 { g + wd * *p } else { g };
+                let g = l2_if(g, *p, wd);
                 *s += g * g;
                 *p -= clr * (g / (s.sqrt() + eps));
             }
         });
-    }
-
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {

@@ -1,10 +1,11 @@
-//! Adam, as PyTorch's `torch.optim.Adam`; [`AdamW`](super::AdamW) (in `adamw.rs`) shares its update.
+//! Adam, as PyTorch's `torch.optim.Adam`, and AdamW (`torch.optim.AdamW`): Adam with decoupled
+//! weight decay, PyTorch's `Adam(decoupled_weight_decay=True)`.
 //!
 //! Per element, at a parameter's step t = 1, 2, … (m and v start at 0):
 //!
 //! ```text
 //! g ← g + λθ                        (Adam: L2 weight decay, if λ ≠ 0)
-//! θ ← θ − lr·λ·θ                    (AdamW: decoupled weight decay, before the update)
+//! θ ← θ·(1 − lr·λ)                  (AdamW: decoupled weight decay, before the update)
 //! m ← β₁m + (1 − β₁)g               (computed as m + (1 − β₁)(g − m), PyTorch's lerp)
 //! v ← β₂v + (1 − β₂)g²
 //! v_max ← max(v_max, v)             (amsgrad only; then v_max replaces v below)
@@ -18,26 +19,90 @@
 //! used: changing MXCSR around compiled Rust code is undefined behaviour.)
 //!
 //! The bias corrections `1 − βᵗ` are computed in f64, as PyTorch computes them in Python floats.
+//! Adam's L2 decay adds λθ to g, so it is divided by `√v̂ + ε` like the gradient and weights with
+//! large gradients are hardly decayed. AdamW shrinks every weight at the same rate (Loshchilov &
+//! Hutter, "Decoupled Weight Decay Regularization").
+//!
 //! Each parameter counts its own steps t (PyTorch's per-parameter `step`), so a parameter that
 //! missed some steps is still bias-corrected for the updates it actually received.
 
-use crate::autograd::Gradients;
 use crate::error::{Error, Result};
+use crate::optim::decay;
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::{ParamId, Parameters};
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// Adam with L2 weight decay (added to the gradient). Defaults are PyTorch's: lr 1e-3,
-/// betas (0.9, 0.999), eps 1e-8, weight decay 0, no amsgrad.
+/// [`Adam`]'s settings, AdamW's included. [`AdamConfig::default`] is PyTorch's `Adam`: lr 1e-3,
+/// betas (0.9, 0.999), eps 1e-8, weight decay 0, no amsgrad, L2 (coupled) decay;
+/// [`AdamConfig::adamw`] is PyTorch's `AdamW`: the same with decoupled weight decay 1e-2.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamConfig {
+    /// Learning rate (≥ 0).
+    pub lr: f32,
+    /// Decay rates (β₁, β₂) of the first and second moment estimates, each in [0, 1).
+    pub betas: (f32, f32),
+    /// Added to the denominator for numerical stability (≥ 0).
+    pub eps: f32,
+    /// Weight decay λ (≥ 0): added to the gradient as `λθ`, or with
+    /// `decoupled_weight_decay`, `θ ← θ(1 − lr·λ)` before each update.
+    pub weight_decay: f32,
+    /// Use the running maximum of v (Reddi et al., "On the Convergence of Adam and Beyond").
+    pub amsgrad: bool,
+    /// AdamW: decay the weights directly instead of adding `λθ` to the gradient. (An
+    /// [`OptimizerConfig`](super::OptimizerConfig) writes this as the name `adamw`.)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decoupled_weight_decay: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> AdamConfig {
+        AdamConfig {
+            lr: 1e-3,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            decoupled_weight_decay: false,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// PyTorch's `AdamW` defaults: [`AdamConfig::default`] with decoupled weight decay 1e-2.
+    pub fn adamw() -> AdamConfig {
+        AdamConfig {
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..AdamConfig::default()
+        }
+    }
+
+    /// Checks the settings as PyTorch's constructor does: lr, eps and weight decay ≥ 0, each
+    /// beta in [0, 1) (NaN rejected).
+    pub fn validate(&self) -> Result<()> {
+        state::non_negative("lr", self.lr)?;
+        state::non_negative("eps", self.eps)?;
+        state::non_negative("weight_decay", self.weight_decay)?;
+        for (name, b) in [("beta1", self.betas.0), ("beta2", self.betas.1)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err(Error::invalid(name, b, "must be in [0, 1)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adam with L2 or decoupled (AdamW) weight decay ([`AdamConfig`]).
 ///
 /// ```
-/// use backprop::optim::{Adam, Optimizer};
+/// use backprop::optim::{Adam, AdamConfig, Optimizer};
 /// use backprop::{Graph, Parameters, Tape, Tensor};
 /// let mut ps = Parameters::new();
-/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-/// let mut opt = Adam::new(0.1).betas(0.9, 0.999).build().unwrap();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let mut opt = Adam::new(AdamConfig { lr: 0.1, ..AdamConfig::default() })?;
 /// let mut tape = Tape::new();
 /// let mut g = Graph::new(&mut tape, &ps);
 /// let wv = g.param(w);
@@ -46,108 +111,59 @@ use crate::tensor::{Shape, Tensor};
 /// opt.step(&mut ps, &grads);
 /// // The first step moves each weight by lr, whatever the gradient's scale: m̂/√v̂ = g/|g|.
 /// assert!((ps[w].to_vec()[0] - 0.9).abs() < 1e-6);
+/// // AdamW: w ← w·(1 − 0.1·0.5) − 0.1, so 1 → 0.85
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let cfg = AdamConfig { lr: 0.1, weight_decay: 0.5, ..AdamConfig::adamw() };
+/// let mut opt = Adam::new(cfg)?;
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let loss = g.sum(wv);
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// assert!((ps[w].to_vec()[0] - 0.85).abs() < 1e-6);
+/// # Ok::<(), backprop::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adam {
-    /// Learning rate (≥ 0).
-    pub lr: f32,
-    /// Decay rates (β₁, β₂) of the first and second moment estimates, each in [0, 1).
-    pub betas: (f32, f32),
-    /// Added to the denominator for numerical stability (≥ 0).
-    pub eps: f32,
-    /// L2 penalty λ (≥ 0), added to the gradient as `λθ`.
-    pub weight_decay: f32,
-    /// Use the running maximum of v (Reddi et al., "On the Convergence of Adam and Beyond").
-    pub amsgrad: bool,
+    cfg: AdamConfig,
     moments: Vec<Option<Moments>>,
 }
 
 impl Adam {
-    /// Adam with learning rate `lr` and PyTorch's other defaults.
-    pub fn new(lr: f32) -> Adam {
-        Adam {
-            lr,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
+    /// Adam with the settings `cfg`, once they pass [`AdamConfig::validate`].
+    pub fn new(cfg: AdamConfig) -> Result<Adam> {
+        cfg.validate()?;
+        Ok(Adam {
+            cfg,
             moments: Vec::new(),
-        }
+        })
     }
 
-    /// Sets (β₁, β₂).
-    pub fn betas(mut self, beta1: f32, beta2: f32) -> Adam {
-        self.betas = (beta1, beta2);
-        self
-    }
-
-    /// Sets ε.
-    pub fn eps(mut self, eps: f32) -> Adam {
-        self.eps = eps;
-        self
-    }
-
-    /// Sets the L2 weight decay λ.
-    pub fn weight_decay(mut self, weight_decay: f32) -> Adam {
-        self.weight_decay = weight_decay;
-        self
-    }
-
-    /// Turns the AMSGrad variant on or off.
-    pub fn amsgrad(mut self, amsgrad: bool) -> Adam {
-        self.amsgrad = amsgrad;
-        self
-    }
-
-    /// Checks the hyper-parameters as PyTorch's constructor does: lr, eps and weight decay ≥ 0,
-    /// each beta in [0, 1) (NaN rejected).
-    pub fn validate(&self) -> Result<()> {
-        self.hyper().validate()
-    }
-
-    /// [`Adam::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Adam> {
-        self.validate()?;
-        Ok(self)
-    }
-
-    fn hyper(&self) -> Hyper {
-        Hyper {
-            lr: self.lr,
-            betas: self.betas,
-            eps: self.eps,
-            wd: self.weight_decay,
-            amsgrad: self.amsgrad,
-        }
-    }
-}
-
-impl Default for Adam {
-    /// PyTorch's defaults, including lr = 1e-3.
-    fn default() -> Adam {
-        Adam::new(1e-3)
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &AdamConfig {
+        &self.cfg
     }
 }
 
 /// The state tensor kinds, PyTorch's names.
-pub(super) const KINDS: [&str; 4] = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+const KINDS: [&str; 4] = ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
 
-impl Optimizer for Adam {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        update(self.hyper(), false, &mut self.moments, params, grads);
-    }
-    fn per_parameter(&self) -> bool {
-        true
-    }
-    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
-        update_param(self.hyper(), false, &mut self.moments, id, p, g);
-        true
-    }
+impl LearningRate for Adam {
     fn lr(&self) -> f32 {
-        self.lr
+        self.cfg.lr
     }
     fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
+        self.cfg.lr = lr;
+    }
+}
+
+impl Optimizer for Adam {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        let cfg = self.cfg;
+        state::with_slot(id, p, g, &mut self.moments, |p, g, shape, slot| {
+            update_one(cfg, p, g, shape, slot)
+        });
     }
     fn state(&self) -> Vec<(String, Tensor)> {
         state::save_all(&self.moments)
@@ -158,33 +174,9 @@ impl Optimizer for Adam {
     }
 }
 
-/// Hyper-parameters of one step, shared with [`super::AdamW`].
-#[derive(Clone, Copy)]
-pub(super) struct Hyper {
-    pub(super) lr: f32,
-    pub(super) betas: (f32, f32),
-    pub(super) eps: f32,
-    pub(super) wd: f32,
-    pub(super) amsgrad: bool,
-}
-
-impl Hyper {
-    pub(super) fn validate(self) -> Result<()> {
-        state::non_negative("lr", self.lr)?;
-        state::non_negative("eps", self.eps)?;
-        state::non_negative("weight_decay", self.wd)?;
-        for (name, b) in [("beta1", self.betas.0), ("beta2", self.betas.1)] {
-            if !(0.0..1.0).contains(&b) {
-                return Err(Error::invalid(name, b, "must be in [0, 1)"));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// One parameter's step count and moment estimates.
 #[derive(Clone, Debug)]
-pub(super) struct Moments {
+struct Moments {
     step: u64,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
@@ -241,7 +233,7 @@ impl crate::tensor::simd::Kernel for AdamStep<'_> {
         let n = p.len().min(g.len()).min(m.len()).min(v.len());
         let (p, g, m, v) = (&mut p[..n], &g[..n], &mut m[..n], &mut v[..n]);
         for i in 0..n {
-            let gk = g[i] + c.l2 * p[i];
+            let gk = decay::l2(g[i], p[i], c.l2);
             let mk = flush(m[i] + (1.0 - c.b1) * (gk - m[i]));
             let vk = flush(v[i] * c.b2 + (1.0 - c.b2) * gk * gk);
             m[i] = mk;
@@ -261,43 +253,10 @@ fn flush(x: f32) -> f32 {
     }
 }
 
-/// One Adam step; `decoupled` selects AdamW's weight decay.
-pub(super) fn update(
-    h: Hyper,
-    decoupled: bool,
-    slots: &mut Vec<Option<Moments>>,
-    params: &mut Parameters,
-    grads: &Gradients,
-) {
-    state::for_each_with_grad(params, grads, slots, |p, g, shape, slot| {
-        update_one(h, decoupled, p, g, shape, slot)
-    });
-}
-
-/// [`update`] of one parameter (the optimizer-in-backward path).
-pub(super) fn update_param(
-    h: Hyper,
-    decoupled: bool,
-    slots: &mut Vec<Option<Moments>>,
-    id: ParamId,
-    p: &mut Tensor,
-    g: &Tensor,
-) {
-    state::with_slot(id, p, g, slots, |p, g, shape, slot| {
-        update_one(h, decoupled, p, g, shape, slot)
-    });
-}
-
 /// One Adam step of one parameter, its moments in `slot` (made on its first step).
-fn update_one(
-    h: Hyper,
-    decoupled: bool,
-    p: &mut [f32],
-    g: &[f32],
-    shape: Shape,
-    slot: &mut Option<Moments>,
-) {
+fn update_one(h: AdamConfig, p: &mut [f32], g: &[f32], shape: Shape, slot: &mut Option<Moments>) {
     let (b1, b2) = h.betas;
+    let decoupled = h.decoupled_weight_decay;
     {
         let s = slot.get_or_insert_with(|| Moments {
             step: 0,
@@ -316,10 +275,10 @@ fn update_one(
             (false, _) => None,
         };
         let (m, v) = (s.exp_avg.data_mut(), s.exp_avg_sq.data_mut());
-        if decoupled && h.wd != 0.0 {
-            p.iter_mut().for_each(|x| *x *= 1.0 - h.lr * h.wd);
+        if decoupled {
+            decay::decoupled(p, h.lr, h.weight_decay);
         }
-        let l2 = if decoupled { 0.0 } else { h.wd };
+        let l2 = if decoupled { 0.0 } else { h.weight_decay };
         let Some(vm) = vmax else {
             // The common case as one branch-free loop the compiler vectorises. Moments that decay
             // below the smallest normal f32 are flushed to zero (as Sgd does): a weight whose
@@ -357,7 +316,7 @@ fn update_one(
         // AMSGrad: the same flush of every stored moment, v_max included (a v_max loaded from a
         // checkpoint may hold subnormals even though every v here is flushed).
         for k in 0..p.len() {
-            let gk = g[k] + l2 * p[k];
+            let gk = decay::l2(g[k], p[k], l2);
             m[k] = flush(m[k] + (1.0 - b1) * (gk - m[k]));
             v[k] = flush(v[k] * b2 + (1.0 - b2) * gk * gk);
             vm[k] = flush(vm[k].max(v[k]));

@@ -25,7 +25,7 @@
 //! Where this differs from PyTorch's: the default history is 10 pairs (scipy's and scikit-learn's
 //! `maxcor`/`m`; PyTorch keeps 100); the first trial step uses the Euclidean norm of g (as
 //! scipy's L-BFGS-B, `1/‖g‖₂`) where PyTorch uses the sum of |g|; only the strong-Wolfe line search
-//! exists (for a fixed step use [`Optimizer::step`]); a search that stops without taking a step
+//! exists (for a fixed step use [`Lbfgs::step_fixed`]); a search that stops without taking a step
 //! leaves no stale (s, y) pair behind; a search that finds no lower point clears the history,
 //! so the next iteration restarts from steepest descent (as scipy's L-BFGS-B; PyTorch would try
 //! the same direction again); and [`Lbfgs::step_closure`] returns the loss at the parameters it
@@ -41,9 +41,10 @@ use std::collections::VecDeque;
 use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
+use crate::optim::LearningRate;
 use crate::params::{ParamId, Parameters};
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
 /// Sufficient-decrease constant c₁ of the Wolfe conditions (PyTorch's, Nocedal & Wright's).
 const C1: f64 = 1e-4;
@@ -59,21 +60,74 @@ const MIN_CURVATURE: f64 = 1e-10;
 /// parameter, in order, each of its parameter's shape.
 pub type LossAndGrads = (f32, Vec<Tensor>);
 
-/// L-BFGS with a strong-Wolfe line search. Defaults: lr 1 (the first trial step), `max_iter` 20
-/// per call, `max_eval` `max_iter · 5/4`, `tolerance_grad` 1e-7, `tolerance_change` 1e-9 (all
-/// PyTorch's) and `history_size` 10 (scipy's; PyTorch's is 100).
-///
-/// [`Lbfgs::step_closure`] is the method to use; [`Optimizer::step`], which sees a single
-/// gradient, takes one quasi-Newton step of fixed length without a line search (PyTorch's
-/// `line_search_fn=None` with `max_iter=1`), which is only safe with a small `lr`.
+/// [`Lbfgs`]'s settings. Defaults: lr 1 (the first trial step), `max_iter` 20 per call,
+/// `max_eval` `max_iter · 5/4`, `tolerance_grad` 1e-7, `tolerance_change` 1e-9 (all PyTorch's)
+/// and `history_size` 10 (scipy's; PyTorch's is 100).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LbfgsConfig {
+    /// The step the line search starts from (> 0); 1 is the natural step of a Newton method.
+    pub lr: f32,
+    /// Most iterations per [`Lbfgs::step_closure`] call (≥ 1).
+    pub max_iter: usize,
+    /// Most loss evaluations per call, counted as PyTorch does (an iteration's line search is
+    /// finished even past it); `None` = `max_iter · 5/4`.
+    pub max_eval: Option<usize>,
+    /// Stop when every gradient element is at most this in magnitude (≥ 0).
+    pub tolerance_grad: f32,
+    /// Stop when the loss or every parameter changes by less than this (≥ 0).
+    pub tolerance_change: f32,
+    /// How many (s, y) pairs to remember (≥ 1).
+    pub history_size: usize,
+}
+
+impl Default for LbfgsConfig {
+    fn default() -> LbfgsConfig {
+        LbfgsConfig {
+            lr: 1.0,
+            max_iter: 20,
+            max_eval: None,
+            tolerance_grad: 1e-7,
+            tolerance_change: 1e-9,
+            history_size: 10,
+        }
+    }
+}
+
+impl LbfgsConfig {
+    /// Checks the settings: lr > 0 and finite, `max_iter`, `history_size` and `max_eval` ≥ 1,
+    /// tolerances ≥ 0.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::invalid("lr", self.lr, "must be > 0 and finite"));
+        }
+        if self.max_iter == 0 {
+            return Err(Error::invalid("max_iter", 0, "must be >= 1"));
+        }
+        if self.max_eval == Some(0) {
+            return Err(Error::invalid("max_eval", 0, "must be >= 1"));
+        }
+        if self.history_size == 0 {
+            return Err(Error::invalid("history_size", 0, "must be >= 1"));
+        }
+        state::non_negative("tolerance_grad", self.tolerance_grad)?;
+        state::non_negative("tolerance_change", self.tolerance_change)
+    }
+}
+
+/// L-BFGS with a strong-Wolfe line search ([`LbfgsConfig`]). It is not an
+/// [`Optimizer`](super::Optimizer): it needs the loss at several points, so it is driven by a
+/// closure, [`Lbfgs::step_closure`]; the trainer picks it by its config
+/// ([`OptimizerConfig::Lbfgs`](super::OptimizerConfig::Lbfgs)). [`Lbfgs::step_fixed`], which
+/// sees a single gradient, takes one quasi-Newton step of fixed length without a line search
+/// (PyTorch's `line_search_fn=None` with `max_iter=1`), which is only safe with a small `lr`.
 ///
 /// ```
-/// use backprop::optim::Lbfgs;
+/// use backprop::optim::{Lbfgs, LbfgsConfig};
 /// use backprop::{Parameters, Tensor};
 /// // f(x, y) = (x − 1)² + 10(y + 2)², minimum at (1, −2)
 /// let mut ps = Parameters::new();
 /// ps.add("xy", Tensor::from_vec(vec![0.0, 0.0], [2]).unwrap());
-/// let mut opt = Lbfgs::default();
+/// let mut opt = Lbfgs::new(LbfgsConfig::default())?;
 /// let loss = opt.step_closure(&mut ps, &mut |p: &Parameters| {
 ///     let v = p.tensors()[0].data();
 ///     let (x, y) = (v[0], v[1]);
@@ -87,19 +141,7 @@ pub type LossAndGrads = (f32, Vec<Tensor>);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Lbfgs {
-    /// The step the line search starts from (> 0); 1 is the natural step of a Newton method.
-    pub lr: f32,
-    /// Most iterations per [`Lbfgs::step_closure`] call (≥ 1).
-    pub max_iter: usize,
-    /// Most loss evaluations per call, counted as PyTorch does (an iteration's line search is
-    /// finished even past it); `None` = `max_iter · 5/4`.
-    pub max_eval: Option<usize>,
-    /// Stop when every gradient element is at most this in magnitude.
-    pub tolerance_grad: f32,
-    /// Stop when the loss or every parameter changes by less than this.
-    pub tolerance_change: f32,
-    /// How many (s, y) pairs to remember (≥ 1).
-    pub history_size: usize,
+    cfg: LbfgsConfig,
     memory: Memory,
     func_evals: u64,
 }
@@ -141,73 +183,19 @@ impl Pair {
 }
 
 impl Lbfgs {
-    /// L-BFGS with first trial step `lr` and the other defaults.
-    pub fn new(lr: f32) -> Lbfgs {
-        Lbfgs {
-            lr,
-            max_iter: 20,
-            max_eval: None,
-            tolerance_grad: 1e-7,
-            tolerance_change: 1e-9,
-            history_size: 10,
+    /// L-BFGS with the settings `cfg`, once they pass [`LbfgsConfig::validate`].
+    pub fn new(cfg: LbfgsConfig) -> Result<Lbfgs> {
+        cfg.validate()?;
+        Ok(Lbfgs {
+            cfg,
             memory: Memory::default(),
             func_evals: 0,
-        }
+        })
     }
 
-    /// Sets the number of iterations per call.
-    pub fn max_iter(mut self, n: usize) -> Lbfgs {
-        self.max_iter = n;
-        self
-    }
-
-    /// Sets the number of evaluations per call.
-    pub fn max_eval(mut self, n: usize) -> Lbfgs {
-        self.max_eval = Some(n);
-        self
-    }
-
-    /// Sets how many (s, y) pairs are remembered.
-    pub fn history_size(mut self, n: usize) -> Lbfgs {
-        self.history_size = n;
-        self
-    }
-
-    /// Sets the gradient tolerance.
-    pub fn tolerance_grad(mut self, t: f32) -> Lbfgs {
-        self.tolerance_grad = t;
-        self
-    }
-
-    /// Sets the change tolerance.
-    pub fn tolerance_change(mut self, t: f32) -> Lbfgs {
-        self.tolerance_change = t;
-        self
-    }
-
-    /// Checks the hyper-parameters: lr > 0 and finite, `max_iter`, `history_size` and `max_eval`
-    /// ≥ 1, tolerances ≥ 0.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(Error::invalid("lr", self.lr, "must be > 0 and finite"));
-        }
-        if self.max_iter == 0 {
-            return Err(Error::invalid("max_iter", 0, "must be >= 1"));
-        }
-        if self.max_eval == Some(0) {
-            return Err(Error::invalid("max_eval", 0, "must be >= 1"));
-        }
-        if self.history_size == 0 {
-            return Err(Error::invalid("history_size", 0, "must be >= 1"));
-        }
-        state::non_negative("tolerance_grad", self.tolerance_grad)?;
-        state::non_negative("tolerance_change", self.tolerance_change)
-    }
-
-    /// [`Lbfgs::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Lbfgs> {
-        self.validate()?;
-        Ok(self)
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &LbfgsConfig {
+        &self.cfg
     }
 
     /// Iterations taken so far (over all calls; restored from a checkpoint).
@@ -235,7 +223,7 @@ impl Lbfgs {
         params: &mut Parameters,
         f: &mut dyn FnMut(&Parameters) -> Result<LossAndGrads>,
     ) -> Result<f32> {
-        self.validate()?;
+        self.cfg.validate()?;
         self.memory
             .check_shapes(params)
             .map_err(|m| bad_shapes(&m))?;
@@ -251,16 +239,16 @@ impl Lbfgs {
             self.func_evals += eval.evals as u64;
             return Ok(loss as f32);
         }
-        if max_abs(&grad) <= self.tolerance_grad {
+        if max_abs(&grad) <= self.cfg.tolerance_grad {
             self.func_evals += eval.evals as u64;
             return Ok(loss as f32);
         }
-        let max_eval = self.max_eval.unwrap_or(self.max_iter * 5 / 4);
-        let tol_change = self.tolerance_change as f64;
+        let max_eval = self.cfg.max_eval.unwrap_or(self.cfg.max_iter * 5 / 4);
+        let tol_change = self.cfg.tolerance_change as f64;
         let mut n = 0;
-        while n < self.max_iter {
+        while n < self.cfg.max_iter {
             n += 1;
-            let d = self.memory.direction(&grad, self.history_size);
+            let d = self.memory.direction(&grad, self.cfg.history_size);
             self.memory.n_iter += 1;
             let t0 = self.first_trial(&grad);
             let gtd = dot(&grad, &d);
@@ -283,10 +271,10 @@ impl Lbfgs {
             (loss, grad) = (best.f, best.g);
             let moved = max_abs(&step);
             self.memory.prev_step = step;
-            if n == self.max_iter
+            if n == self.cfg.max_iter
                 || eval.evals >= max_eval
-                || max_abs(&grad) <= self.tolerance_grad
-                || moved <= self.tolerance_change
+                || max_abs(&grad) <= self.cfg.tolerance_grad
+                || moved <= self.cfg.tolerance_change
                 || (loss - prev_loss).abs() < tol_change
             {
                 break;
@@ -298,7 +286,7 @@ impl Lbfgs {
 
     /// The line search's first trial step.
     fn first_trial(&self, grad: &[f32]) -> f64 {
-        let lr = self.lr as f64;
+        let lr = self.cfg.lr as f64;
         if self.memory.n_iter == 1 {
             lr * (1.0 / dot(grad, grad).sqrt()).min(1.0)
         } else {
@@ -308,9 +296,13 @@ impl Lbfgs {
 }
 
 impl Default for Lbfgs {
-    /// lr 1, `max_iter` 20, history 10.
+    /// L-BFGS with [`LbfgsConfig::default`].
     fn default() -> Lbfgs {
-        Lbfgs::new(1.0)
+        Lbfgs {
+            cfg: LbfgsConfig::default(),
+            memory: Memory::default(),
+            func_evals: 0,
+        }
     }
 }
 
@@ -583,35 +575,48 @@ fn bad_shapes(message: &str) -> Error {
     )
 }
 
-impl Optimizer for Lbfgs {
+impl LearningRate for Lbfgs {
+    /// The first trial step of each line search.
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
+impl Lbfgs {
     /// One quasi-Newton step of fixed length, without a line search: the history is updated from
     /// the previous call's step and this gradient, then x ← x + t·d with t = lr (the first time,
     /// lr·min(1, 1/‖g‖₂)). A parameter without a gradient counts as having gradient 0 and is not
     /// moved.
     ///
-    /// # Panics
-    /// If the parameters' shapes differ from those of earlier steps.
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        if let Err(m) = self.memory.check_shapes(params) {
-            panic!("L-BFGS: {m}");
-        }
+    /// # Errors
+    /// If the parameters' shapes differ from those of earlier steps, or a gradient's from its
+    /// parameter's.
+    pub fn step_fixed(&mut self, params: &mut Parameters, grads: &Gradients) -> Result<()> {
+        self.memory
+            .check_shapes(params)
+            .map_err(|m| bad_shapes(&m))?;
         let mut g = Vec::with_capacity(params.numel());
         let mut has_grad = Vec::with_capacity(params.len());
         for (i, p) in params.tensors().iter().enumerate() {
             match grads.get(ParamId(i)) {
-                Some(t) => {
-                    assert_eq!(
-                        p.shape(),
-                        t.shape(),
-                        "gradient of parameter {i} has the wrong shape"
-                    );
-                    g.extend_from_slice(t.data());
+                Some(t) if t.shape() != p.shape() => {
+                    let (a, b) = (t.dims(), p.dims());
+                    return Err(Error::invalid(
+                        "gradients",
+                        format!("shape {a:?} for parameter {i} of shape {b:?}"),
+                        "each gradient of its parameter's shape",
+                    ));
                 }
+                Some(t) => g.extend_from_slice(t.data()),
                 None => g.extend(std::iter::repeat_n(0.0, p.numel())),
             }
             has_grad.push(grads.get(ParamId(i)).is_some());
         }
-        let d = self.memory.direction(&g, self.history_size);
+        let d = self.memory.direction(&g, self.cfg.history_size);
         self.memory.n_iter += 1;
         let t = self.first_trial(&g);
         let mut step = vec![0.0f32; g.len()];
@@ -628,49 +633,57 @@ impl Optimizer for Lbfgs {
         self.memory.shapes = params.tensors().iter().map(|t| *t.shape()).collect();
         self.memory.prev_grad = g;
         self.memory.prev_step = step;
+        Ok(())
     }
 
-    /// The first trial step of each line search.
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-
-    fn as_lbfgs(&mut self) -> Option<&mut Lbfgs> {
-        Some(self)
-    }
-
-    fn state(&self) -> Vec<(String, Tensor)> {
+    /// The state as named tensors, per parameter i as for the optimizers (see the module docs),
+    /// for checkpoints; empty before the first iteration.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
         let m = &self.memory;
         if m.prev_grad.is_empty() {
             return vec![];
         }
-        let mut out = Vec::new();
+        let mut slots = Vec::new();
         let mut start = 0;
-        for (i, shape) in m.shapes.iter().enumerate() {
+        for shape in &m.shapes {
             let n = shape.numel();
             let part = |v: &[f32]| {
                 Tensor::from_slice(&v[start..start + n], *shape)
                     .expect("internal error: L-BFGS state has the parameters' sizes")
             };
-            out.push((format!("step.{i}"), state::step_tensor(m.n_iter)));
-            out.push((format!("prev_grad.{i}"), part(&m.prev_grad)));
-            out.push((format!("prev_step.{i}"), part(&m.prev_step)));
-            for (k, p) in m.history.iter().enumerate() {
-                out.push((format!("history_s_{k}.{i}"), part(&p.s)));
-                out.push((format!("history_y_{k}.{i}"), part(&p.y)));
-            }
+            slots.push(Some(Saved {
+                step: m.n_iter,
+                prev_grad: part(&m.prev_grad),
+                prev_step: part(&m.prev_step),
+                history: m.history.iter().map(|p| (part(&p.s), part(&p.y))).collect(),
+            }));
             start += n;
         }
-        out
+        state::save_all(&slots)
     }
 
-    fn load_state(&mut self, saved: &[(String, Tensor)]) -> Result<()> {
+    /// [`Lbfgs::load_state`], after checking that every state tensor names a parameter of
+    /// `params` and has its shape.
+    ///
+    /// # Errors
+    /// As [`Lbfgs::load_state`], and for state that does not fit `params`.
+    pub fn load_state_checked(
+        &mut self,
+        params: &Parameters,
+        state: &[(String, Tensor)],
+    ) -> Result<()> {
+        state::check_against(params, state)?;
+        self.load_state(state)
+    }
+
+    /// Restores state saved by [`Lbfgs::state`].
+    ///
+    /// # Errors
+    /// Unknown or missing tensors, pairs that L-BFGS would never have kept, or parameters whose
+    /// counts of steps and pairs differ.
+    pub fn load_state(&mut self, saved: &[(String, Tensor)]) -> Result<()> {
         let mut kinds = vec!["step".to_string(), "prev_grad".into(), "prev_step".into()];
-        for k in 0..self.history_size {
+        for k in 0..self.cfg.history_size {
             kinds.push(format!("history_s_{k}"));
             kinds.push(format!("history_y_{k}"));
         }
@@ -728,8 +741,14 @@ impl Slot for Saved {
     fn shape(&self) -> &Shape {
         self.prev_grad.shape()
     }
-    fn save(&self, _: usize, _: &mut Vec<(String, Tensor)>) {
-        unreachable!("L-BFGS saves its state from the flat vectors")
+    fn save(&self, i: usize, out: &mut Vec<(String, Tensor)>) {
+        out.push((format!("step.{i}"), state::step_tensor(self.step)));
+        out.push((format!("prev_grad.{i}"), self.prev_grad.clone()));
+        out.push((format!("prev_step.{i}"), self.prev_step.clone()));
+        for (k, (s, y)) in self.history.iter().enumerate() {
+            out.push((format!("history_s_{k}.{i}"), s.clone()));
+            out.push((format!("history_y_{k}.{i}"), y.clone()));
+        }
     }
     fn load(e: &Entry) -> Result<Saved> {
         let mut history = Vec::new();

@@ -19,8 +19,8 @@
 //! | `warmup:5,cosine:100` | warm-up, then the next schedule |
 //!
 //! ```
-//! use backprop::optim::{LrSchedule, LrScheduler, Optimizer, Sgd};
-//! let mut opt = Sgd::new(1.0);
+//! use backprop::optim::{LrSchedule, LrScheduler, LearningRate, Sgd, SgdConfig};
+//! let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 //! let mut s: LrSchedule = "warmup:2:0.5,step:1:0.1".parse()?;
 //! s.start(&mut opt);
 //! let mut lrs = vec![opt.lr()];
@@ -34,8 +34,8 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::optim::schedule::{CosineAnnealingLr, ExponentialLr, LrScheduler, StepLr};
-use crate::optim::{Optimizer, ReduceLrOnPlateau};
+use crate::optim::schedule::{base_rate, CosineAnnealingLr, ExponentialLr, StepLr};
+use crate::optim::{LearningRate, LrScheduler, ReduceLrOnPlateau};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -70,8 +70,8 @@ impl LinearWarmup {
         self
     }
 
-    /// Checks epochs ≥ 1 and start_factor in (0, 1].
-    pub fn build(self) -> Result<LinearWarmup> {
+    /// Checks epochs ≥ 1 and start_factor in (0, 1], and a saved base rate.
+    pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
             return Err(Error::invalid("warm-up epochs", 0, "at least 1"));
         }
@@ -82,10 +82,16 @@ impl LinearWarmup {
                 "a fraction in (0, 1]",
             ));
         }
+        base_rate(self.base)
+    }
+
+    /// [`LinearWarmup::validate`]s and returns the schedule, ending a builder chain.
+    pub fn build(self) -> Result<LinearWarmup> {
+        self.validate()?;
         Ok(self)
     }
 
-    fn start(&mut self, opt: &mut dyn Optimizer) {
+    fn start(&mut self, opt: &mut dyn LearningRate) {
         let base = *self.base.get_or_insert(opt.lr());
         opt.set_lr(base * self.start_factor);
     }
@@ -96,7 +102,7 @@ impl LinearWarmup {
 }
 
 impl LrScheduler for LinearWarmup {
-    fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, _metric: Option<f32>) {
         let base = *self.base.get_or_insert(opt.lr()) as f64;
         self.epoch = (self.epoch + 1).min(self.epochs);
         let f = self.start_factor as f64;
@@ -106,8 +112,19 @@ impl LrScheduler for LinearWarmup {
 }
 
 /// A learning-rate schedule with its state; see the [module docs](self).
+///
+/// Reading one from JSON runs [`LrSchedule::validate`], the checks of the schedules' `build`:
+///
+/// ```
+/// use backprop::optim::LrSchedule;
+/// let ok: LrSchedule = serde_json::from_str(r#"{"kind":"step","step_size":3,"gamma":0.5}"#).unwrap();
+/// assert_eq!(ok, "step:3:0.5".parse()?);
+/// let err = serde_json::from_str::<LrSchedule>(r#"{"kind":"step","step_size":0,"gamma":0.5}"#);
+/// assert!(err.unwrap_err().to_string().contains("step_size"));
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "Unchecked")]
 pub enum LrSchedule {
     /// [`StepLr`].
     Step(StepLr),
@@ -127,10 +144,66 @@ pub enum LrSchedule {
     },
 }
 
+/// [`LrSchedule`] as read, before [`LrSchedule::validate`].
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Unchecked {
+    Step(StepLr),
+    Exponential(ExponentialLr),
+    Cosine(CosineAnnealingLr),
+    Plateau(ReduceLrOnPlateau),
+    Warmup {
+        warmup: LinearWarmup,
+        #[serde(default)]
+        then: Option<Box<LrSchedule>>,
+    },
+}
+
+impl TryFrom<Unchecked> for LrSchedule {
+    type Error = Error;
+    fn try_from(u: Unchecked) -> Result<LrSchedule> {
+        let s = match u {
+            Unchecked::Step(s) => LrSchedule::Step(s),
+            Unchecked::Exponential(s) => LrSchedule::Exponential(s),
+            Unchecked::Cosine(s) => LrSchedule::Cosine(s),
+            Unchecked::Plateau(s) => LrSchedule::Plateau(s),
+            Unchecked::Warmup { warmup, then } => LrSchedule::Warmup { warmup, then },
+        };
+        s.validate()?;
+        Ok(s)
+    }
+}
+
 impl LrSchedule {
+    /// Checks every part as its `build` does, and that a warm-up is followed by one of the
+    /// other schedules, if anything.
+    ///
+    /// # Errors
+    /// The first setting out of its range, naming it and the range.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            LrSchedule::Step(s) => s.validate(),
+            LrSchedule::Exponential(s) => s.validate(),
+            LrSchedule::Cosine(s) => s.validate(),
+            LrSchedule::Plateau(s) => s.validate(),
+            LrSchedule::Warmup { warmup, then } => {
+                warmup.validate()?;
+                match then.as_deref() {
+                    Some(LrSchedule::Warmup { .. }) => Err(Error::invalid(
+                        "lr schedule",
+                        "a warm-up after a warm-up",
+                        "a warm-up followed by step, exponential, cosine or plateau",
+                    )),
+                    Some(t) => t.validate(),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     /// Call once before the first epoch of a fresh run (not on resume): a warm-up lowers the
     /// first epoch's rate here.
-    pub fn start(&mut self, opt: &mut dyn Optimizer) {
+    pub fn start(&mut self, opt: &mut dyn LearningRate) {
         if let LrSchedule::Warmup { warmup, .. } = self {
             warmup.start(opt);
         }
@@ -138,7 +211,7 @@ impl LrSchedule {
 }
 
 impl LrScheduler for LrSchedule {
-    fn step(&mut self, opt: &mut dyn Optimizer, metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, metric: Option<f32>) {
         match self {
             LrSchedule::Step(s) => s.step(opt, metric),
             LrSchedule::Exponential(s) => s.step(opt, metric),

@@ -8,7 +8,7 @@
 //! | [`Sgd`] | `b ← μb + (1−τ)g`, `θ ← θ − lr·b` (optionally Nesterov, L2 weight decay) |
 //! | [`Adagrad`] | `s ← s + g²`, `θ ← θ − lr·g/(√s + ε)` |
 //! | [`RmsProp`] | `v ← αv + (1−α)g²`, `θ ← θ − lr·g/(√v + ε)` |
-//! | [`Adam`], [`AdamW`] | bias-corrected moments `m̂`, `v̂`; `θ ← θ − lr·m̂/(√v̂ + ε)` |
+//! | [`Adam`] (AdamW: decoupled decay) | bias-corrected moments `m̂`, `v̂`; `θ ← θ − lr·m̂/(√v̂ + ε)` |
 //! | [`Rprop`] | per-weight step Δ grows ×η⁺ while the sign of g holds, shrinks ×η⁻ when it flips |
 //! | [`Quickprop`] | per-weight jump to the minimum of a parabola through the last two slopes, at most μ× the last step |
 //! | [`Lbfgs`] | `θ ← θ + t·d`, `d = −H·g` from the last m (Δθ, Δg) pairs, t by a strong-Wolfe line search (full batch, via a closure) |
@@ -17,37 +17,43 @@
 //! [`ReduceLrOnPlateau`], [`LinearWarmup`]) live in [`schedule`] and are stepped once per epoch;
 //! [`LrSchedule`] holds any of them (with its state) as data for the trainer and checkpoints.
 //!
+//! Each optimizer has one config struct ([`SgdConfig`], [`AdamConfig`], …: serde, `Default` with
+//! PyTorch's values, `validate()`), is built by `new(config)`, and is described as data by
+//! [`OptimizerConfig`], which checks its values however it is made (read from a file included).
+//!
 //! Optimizers allocate their state lazily, the first time a parameter has a gradient; after that
 //! a step allocates nothing.
 
 mod adagrad;
 mod adam;
-mod adamw;
 mod config;
+mod decay;
+mod in_backward;
 mod lbfgs;
 mod lr_schedule;
 mod plateau;
 mod quickprop;
+mod rate;
 mod rmsprop;
 mod rprop;
 pub mod schedule;
 mod sgd;
 mod state;
 
-pub use adagrad::Adagrad;
-pub use adam::Adam;
-pub use adamw::AdamW;
-pub use config::OptimizerConfig;
-pub use lbfgs::{Lbfgs, LossAndGrads};
+pub use adagrad::{Adagrad, AdagradConfig};
+pub use adam::{Adam, AdamConfig};
+pub use config::{AnyOptimizer, OptimizerConfig};
+pub use in_backward::{backward_step, StepInBackward};
+pub use lbfgs::{Lbfgs, LbfgsConfig, LossAndGrads};
 pub use lr_schedule::{LinearWarmup, LrSchedule};
-pub use quickprop::Quickprop;
-pub use rmsprop::RmsProp;
-pub use rprop::Rprop;
+pub use quickprop::{Quickprop, QuickpropConfig};
+pub use rate::{LearningRate, LrScheduler};
+pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use rprop::{Rprop, RpropConfig};
 pub use schedule::{
-    CosineAnnealingLr, ExponentialLr, LrScheduler, PlateauMode, ReduceLrOnPlateau, StepLr,
-    ThresholdMode,
+    CosineAnnealingLr, ExponentialLr, PlateauMode, ReduceLrOnPlateau, StepLr, ThresholdMode,
 };
-pub use sgd::Sgd;
+pub use sgd::{Sgd, SgdConfig};
 pub(crate) use state::check_against as check_state;
 
 use crate::autograd::Gradients;
@@ -55,20 +61,49 @@ use crate::error::Result;
 use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 
-/// An optimizer: updates parameters from their gradients.
+/// A gradient optimizer: updates each parameter from its own gradient (and its own state).
+/// Every optimizer here but [`Lbfgs`] is one; L-BFGS needs the loss at several points and is
+/// driven by a closure instead ([`Lbfgs::step_closure`], [`AnyOptimizer`]).
+///
+/// Because each parameter is updated on its own, updating them one at a time, in any order,
+/// gives exactly the bytes of [`Optimizer::step`]; so the trainer may apply each update inside
+/// backward, as soon as that parameter's gradient is final ([`backward_step`]).
 ///
 /// State tensors are named `{kind}.{parameter index}` with PyTorch's kinds (`momentum_buffer.0`,
 /// `exp_avg.2`, `step.2`, …). `step.{i}` holds a count in a one-element tensor; every other state
 /// tensor has the shape of parameter `i`.
-pub trait Optimizer {
-    /// One update of every parameter that has a gradient; parameters without one are left alone.
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients);
-    /// The current learning rate.
-    fn lr(&self) -> f32;
-    /// Sets the learning rate (used by schedules).
-    fn set_lr(&mut self, lr: f32);
+///
+/// ```
+/// use backprop::optim::{Optimizer, Sgd, SgdConfig};
+/// use backprop::{ParamId, Tensor};
+/// let mut opt = Sgd::new(SgdConfig { lr: 0.5, ..SgdConfig::default() })?;
+/// let mut p = Tensor::from_vec(vec![1.0, 2.0], [2])?;
+/// let g = Tensor::from_vec(vec![2.0, -2.0], [2])?;
+/// opt.step_param(ParamId(0), &mut p, &g);
+/// assert_eq!(p.to_vec(), vec![0.0, 3.0]);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub trait Optimizer: LearningRate {
+    /// Updates one parameter `p` (index `id` in its store) from its gradient `g`.
+    ///
+    /// # Panics
+    /// If `g` or the state kept for `id` has another shape than `p` (state for another model:
+    /// load it with [`Optimizer::load_state_checked`], which reports that as an error).
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor);
+
+    /// One update of every parameter that has a gradient, in order; parameters without one
+    /// are left alone.
+    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+        for (i, p) in params.tensors_mut().iter_mut().enumerate() {
+            if let Some(g) = grads.get(ParamId(i)) {
+                self.step_param(ParamId(i), p, g);
+            }
+        }
+    }
+
     /// The optimizer's internal state as named tensors (e.g. `momentum_buffer.3`), for checkpoints.
     fn state(&self) -> Vec<(String, Tensor)>;
+
     /// Restores state saved by [`Optimizer::state`].
     fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<()>;
 
@@ -84,52 +119,14 @@ pub trait Optimizer {
         self.load_state(state)
     }
 
-    /// The optimizer as [`Lbfgs`], if it is one: the trainer gives L-BFGS a full-batch closure
-    /// ([`Lbfgs::step_closure`]) instead of calling [`Optimizer::step`]. `None` for the others.
-    fn as_lbfgs(&mut self) -> Option<&mut Lbfgs> {
-        None
-    }
-
-    /// Whether [`Optimizer::step_param`] is supported: the step treats every parameter on its
-    /// own, so updating them one at a time (in any order) gives exactly the bytes of
-    /// [`Optimizer::step`]. True for SGD (with or without momentum), Adam and AdamW; the
-    /// trainer then applies each update inside backward, as soon as that parameter's gradient
-    /// is final ([`crate::Tape::backward_step`]).
-    fn per_parameter(&self) -> bool {
-        false
-    }
-
-    /// Updates one parameter `p` (index `id` in its store) from its gradient `g`: what
-    /// [`Optimizer::step`] does to that parameter. Returns `false`, and changes nothing, for an
-    /// optimizer whose [`Optimizer::per_parameter`] is false.
-    ///
-    /// ```
-    /// use backprop::optim::{Optimizer, Sgd};
-    /// use backprop::{ParamId, Tensor};
-    /// let mut opt = Sgd::new(0.5);
-    /// let mut p = Tensor::from_vec(vec![1.0, 2.0], [2]).unwrap();
-    /// let g = Tensor::from_vec(vec![2.0, -2.0], [2]).unwrap();
-    /// assert!(opt.step_param(ParamId(0), &mut p, &g));
-    /// assert_eq!(p.to_vec(), vec![0.0, 3.0]);
-    /// ```
-    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
-        let _ = (id, p, g);
-        false
-    }
-
-    /// Whether [`Optimizer::step_param_outer`] would update parameter `id` now.
-    fn can_step_outer(&self, id: ParamId) -> bool {
-        let _ = id;
-        false
-    }
-
     /// [`Optimizer::step_param`] for a `(rows, cols)` weight whose gradient is the outer product
     /// `g[i][j] = delta[i]·x[j]` (one sample through a linear layer), computed row by row and
     /// never stored: for each row `i` in order, `before_row(i, old row i)` is called, then row
     /// `i` is updated. Bit-identical to materialising `g` (as `delta[i]·x[j]`, or 0 where
-    /// `delta[i]` is 0) and calling `step_param`. Returns `false`, changing nothing, where
-    /// [`Optimizer::can_step_outer`] is false.
-    fn step_param_outer(
+    /// `delta[i]` is 0) and calling `step_param`. An optimizer that has no such form (in its
+    /// current state) returns `false` without calling `before_row` or changing anything; the
+    /// default always does.
+    fn step_outer(
         &mut self,
         id: ParamId,
         p: &mut Tensor,

@@ -13,9 +13,8 @@
 //! So with patience p the lr drops at the (p+1)-th epoch in a row without improvement.
 
 use crate::error::{Error, Result};
-use crate::optim::schedule::LrScheduler;
+use crate::optim::rate::{LearningRate, LrScheduler};
 use crate::optim::state::non_negative;
-use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 
 /// Whether a smaller or a larger metric is better.
@@ -43,8 +42,8 @@ pub enum ThresholdMode {
 /// (relative), cooldown 0, min_lr 0, eps 1e-8.
 ///
 /// ```
-/// use backprop::optim::{LrScheduler, Optimizer, ReduceLrOnPlateau, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{LearningRate, LrScheduler, ReduceLrOnPlateau, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = ReduceLrOnPlateau::new().patience(1).factor(0.5).build().unwrap();
 /// for loss in [3.0, 2.0, 2.0, 2.0] {
 ///     sched.step(&mut opt, Some(loss));
@@ -130,14 +129,24 @@ impl ReduceLrOnPlateau {
         self
     }
 
-    /// Checks factor in [0, 1) (PyTorch checks `factor < 1`), and threshold, min_lr, eps ≥ 0.
-    pub fn build(self) -> Result<ReduceLrOnPlateau> {
+    /// Checks factor in [0, 1) (PyTorch checks `factor < 1`), threshold, min_lr, eps ≥ 0, and
+    /// that a best value read back from a checkpoint is not NaN.
+    pub fn validate(&self) -> Result<()> {
         if !(0.0..1.0).contains(&self.factor) {
             return Err(Error::invalid("factor", self.factor, "must be in [0, 1)"));
         }
         non_negative("threshold", self.threshold)?;
         non_negative("min_lr", self.min_lr)?;
         non_negative("eps", self.eps)?;
+        if let Some(b) = self.best.filter(|b| b.is_nan()) {
+            return Err(Error::invalid("plateau best", b, "a number, not NaN"));
+        }
+        Ok(())
+    }
+
+    /// [`ReduceLrOnPlateau::validate`]s and returns the schedule, ending a builder chain.
+    pub fn build(self) -> Result<ReduceLrOnPlateau> {
+        self.validate()?;
         Ok(self)
     }
 
@@ -175,7 +184,7 @@ impl Default for ReduceLrOnPlateau {
 impl LrScheduler for ReduceLrOnPlateau {
     /// Counts the epoch as good or bad by `metric` and reduces the lr on a plateau. With no
     /// metric nothing changes: the epoch is not counted (PyTorch requires a metric).
-    fn step(&mut self, opt: &mut dyn Optimizer, metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, metric: Option<f32>) {
         let Some(x) = metric else { return };
         if self.is_better(x) {
             self.best = Some(x);

@@ -31,25 +31,59 @@
 //! run in the CPU's slow subnormal path; the next step of that weight is then plain gradient
 //! descent. Such a step could not move a weight larger than about 1e-31 anyway.
 
-use crate::autograd::Gradients;
 use crate::error::{Error, Result};
+use crate::optim::decay::l2_if;
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// Quickprop. Defaults: ε = lr = 0.1 (for [`Quickprop::default`]), μ = 1.75 (Fahlman's),
-/// weight decay 0.
+/// [`Quickprop`]'s settings (PyTorch has no Quickprop). Defaults: ε = lr = 0.1, μ = 1.75
+/// (Fahlman's), weight decay 0.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuickpropConfig {
+    /// The learning rate ε (≥ 0) of the gradient-descent term.
+    pub lr: f32,
+    /// The maximum growth factor μ (> 0): no step is more than μ times the previous one.
+    pub mu: f32,
+    /// Weight decay λ (≥ 0), added to the slope as `λw`.
+    pub weight_decay: f32,
+}
+
+impl Default for QuickpropConfig {
+    fn default() -> QuickpropConfig {
+        QuickpropConfig {
+            lr: 0.1,
+            mu: 1.75,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl QuickpropConfig {
+    /// Checks the settings: lr and weight decay ≥ 0, μ > 0 and finite (NaN rejected).
+    pub fn validate(&self) -> Result<()> {
+        state::non_negative("lr", self.lr)?;
+        state::non_negative("weight_decay", self.weight_decay)?;
+        if !(self.mu > 0.0 && self.mu.is_finite()) {
+            return Err(Error::invalid("mu", self.mu, "must be > 0 and finite"));
+        }
+        Ok(())
+    }
+}
+
+/// Quickprop ([`QuickpropConfig`]).
 ///
 /// Like Rprop, Quickprop is a full-batch method: the parabola is fitted to two slopes of the same
 /// error function. PyTorch has no Quickprop.
 ///
 /// ```
-/// use backprop::optim::{Optimizer, Quickprop};
+/// use backprop::optim::{Optimizer, Quickprop, QuickpropConfig};
 /// use backprop::{Graph, Parameters, Tape, Tensor};
 /// let mut ps = Parameters::new();
 /// let w = ps.add("w", Tensor::from_vec(vec![1.0], [1]).unwrap());
-/// let mut opt = Quickprop::new(0.25);
+/// let mut opt = Quickprop::new(QuickpropConfig { lr: 0.25, ..QuickpropConfig::default() })?;
 /// for _ in 0..2 {
 ///     let mut tape = Tape::new();
 ///     let mut g = Graph::new(&mut tape, &ps);
@@ -62,62 +96,27 @@ use crate::tensor::{Shape, Tensor};
 /// }
 /// // Step 1 is gradient descent: 1 − 0.25·4 = 0. Step 2: the slope is 0, and so is the step.
 /// assert_eq!(ps[w].to_vec(), vec![0.0]);
+/// # Ok::<(), backprop::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Quickprop {
-    /// The learning rate ε (≥ 0) of the gradient-descent term.
-    pub lr: f32,
-    /// The maximum growth factor μ (> 0): no step is more than μ times the previous one.
-    pub mu: f32,
-    /// Weight decay λ (≥ 0), added to the slope as `λw`.
-    pub weight_decay: f32,
+    cfg: QuickpropConfig,
     slots: Vec<Option<Memory>>,
 }
 
 impl Quickprop {
-    /// Quickprop with learning rate `lr`, μ = 1.75 and no weight decay.
-    pub fn new(lr: f32) -> Quickprop {
-        Quickprop {
-            lr,
-            mu: 1.75,
-            weight_decay: 0.0,
+    /// Quickprop with the settings `cfg`, once they pass [`QuickpropConfig::validate`].
+    pub fn new(cfg: QuickpropConfig) -> Result<Quickprop> {
+        cfg.validate()?;
+        Ok(Quickprop {
+            cfg,
             slots: Vec::new(),
-        }
+        })
     }
 
-    /// Sets the maximum growth factor μ.
-    pub fn mu(mut self, mu: f32) -> Quickprop {
-        self.mu = mu;
-        self
-    }
-
-    /// Sets the weight decay λ.
-    pub fn weight_decay(mut self, weight_decay: f32) -> Quickprop {
-        self.weight_decay = weight_decay;
-        self
-    }
-
-    /// Checks the hyper-parameters: lr and weight decay ≥ 0, μ > 0 and finite (NaN rejected).
-    pub fn validate(&self) -> Result<()> {
-        state::non_negative("lr", self.lr)?;
-        state::non_negative("weight_decay", self.weight_decay)?;
-        if !(self.mu > 0.0 && self.mu.is_finite()) {
-            return Err(Error::invalid("mu", self.mu, "must be > 0 and finite"));
-        }
-        Ok(())
-    }
-
-    /// [`Quickprop::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Quickprop> {
-        self.validate()?;
-        Ok(self)
-    }
-}
-
-impl Default for Quickprop {
-    /// ε = 0.1, μ = 1.75, no weight decay.
-    fn default() -> Quickprop {
-        Quickprop::new(0.1)
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &QuickpropConfig {
+        &self.cfg
     }
 }
 
@@ -175,16 +174,26 @@ fn quickprop_step(s: f32, p: f32, d: f32, eps: f32, mu: f32, shrink: f32) -> f32
     }
 }
 
+impl LearningRate for Quickprop {
+    /// The learning rate ε of the gradient-descent term.
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
 impl Optimizer for Quickprop {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Quickprop {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        let QuickpropConfig {
             lr,
             mu,
             weight_decay: wd,
-            ..
-        } = *self;
+        } = self.cfg;
         let shrink = mu / (1.0 + mu);
-        state::for_each_with_grad(params, grads, &mut self.slots, |p, g, shape, slot| {
+        state::with_slot(id, p, g, &mut self.slots, |p, g, shape, slot| {
             let m = slot.get_or_insert_with(|| Memory {
                 prev_grad: Tensor::zeros(shape),
                 prev_step: Tensor::zeros(shape),
@@ -195,22 +204,13 @@ impl Optimizer for Quickprop {
                 .iter_mut()
                 .zip(m.prev_step.data_mut());
             for ((w, &g), (prev_grad, prev_step)) in p.iter_mut().zip(g).zip(memory) {
-                let s = if wd != 0.0 { g + wd * *w } else { g };
+                let s = l2_if(g, *w, wd);
                 let step = quickprop_step(s, *prev_grad, *prev_step, lr, mu, shrink);
                 *w += step;
                 *prev_grad = s;
                 *prev_step = step;
             }
         });
-    }
-
-    /// The learning rate ε of the gradient-descent term.
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {

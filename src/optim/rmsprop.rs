@@ -14,33 +14,18 @@
 //!
 //! As in PyTorch, ε is added after the square root (TensorFlow adds it inside).
 
-use crate::autograd::Gradients;
 use crate::error::Result;
+use crate::optim::decay::{l2, l2_if};
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// RMSprop. Defaults are PyTorch's: lr 0.01 (for [`RmsProp::default`]), alpha 0.99, eps 1e-8,
-/// weight decay 0, momentum 0, not centered.
-///
-/// ```
-/// use backprop::optim::{Optimizer, RmsProp};
-/// use backprop::{Graph, Parameters, Tape, Tensor};
-/// let mut ps = Parameters::new();
-/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-/// let mut opt = RmsProp::new(0.01).alpha(0.75).build().unwrap();
-/// let mut tape = Tape::new();
-/// let mut g = Graph::new(&mut tape, &ps);
-/// let wv = g.param(w);
-/// let loss = g.sum(wv); // ∂loss/∂w = 1
-/// let grads = g.backward(loss);
-/// opt.step(&mut ps, &grads);
-/// // v = 0.25, so each weight moves by 0.01·1/√0.25 = 0.02
-/// assert!((ps[w].to_vec()[0] - 0.98).abs() < 1e-6);
-/// ```
-#[derive(Clone, Debug)]
-pub struct RmsProp {
+/// [`RmsProp`]'s settings. Defaults are PyTorch's: lr 0.01, alpha 0.99, eps 1e-8, weight decay
+/// 0, momentum 0, not centered.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RmsPropConfig {
     /// Learning rate (≥ 0).
     pub lr: f32,
     /// Smoothing constant α (≥ 0) of the running mean of g².
@@ -53,56 +38,24 @@ pub struct RmsProp {
     pub momentum: f32,
     /// Normalise by an estimate of the gradient's variance rather than its raw second moment.
     pub centered: bool,
-    averages: Vec<Option<Averages>>,
 }
 
-impl RmsProp {
-    /// RMSprop with learning rate `lr` and PyTorch's other defaults.
-    pub fn new(lr: f32) -> RmsProp {
-        let (weight_decay, momentum, centered) = (0.0, 0.0, false);
-        RmsProp {
-            lr,
+impl Default for RmsPropConfig {
+    fn default() -> RmsPropConfig {
+        RmsPropConfig {
+            lr: 0.01,
             alpha: 0.99,
             eps: 1e-8,
-            weight_decay,
-            momentum,
-            centered,
-            averages: Vec::new(),
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
         }
     }
+}
 
-    /// Sets the smoothing constant α.
-    pub fn alpha(mut self, alpha: f32) -> RmsProp {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Sets ε.
-    pub fn eps(mut self, eps: f32) -> RmsProp {
-        self.eps = eps;
-        self
-    }
-
-    /// Sets the L2 weight decay λ.
-    pub fn weight_decay(mut self, weight_decay: f32) -> RmsProp {
-        self.weight_decay = weight_decay;
-        self
-    }
-
-    /// Sets the momentum factor μ.
-    pub fn momentum(mut self, momentum: f32) -> RmsProp {
-        self.momentum = momentum;
-        self
-    }
-
-    /// Turns the centered variant on or off.
-    pub fn centered(mut self, centered: bool) -> RmsProp {
-        self.centered = centered;
-        self
-    }
-
-    /// Checks the hyper-parameters as PyTorch's constructor does: lr, alpha, eps, weight decay
-    /// and momentum ≥ 0 (NaN rejected).
+impl RmsPropConfig {
+    /// Checks the settings as PyTorch's constructor does: lr, eps, momentum, weight decay and
+    /// alpha ≥ 0 (NaN rejected).
     pub fn validate(&self) -> Result<()> {
         state::non_negative("lr", self.lr)?;
         state::non_negative("eps", self.eps)?;
@@ -110,23 +63,48 @@ impl RmsProp {
         state::non_negative("weight_decay", self.weight_decay)?;
         state::non_negative("alpha", self.alpha)
     }
+}
 
-    /// [`RmsProp::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<RmsProp> {
-        self.validate()?;
-        Ok(self)
+/// RMSprop ([`RmsPropConfig`]).
+///
+/// ```
+/// use backprop::optim::{Optimizer, RmsProp, RmsPropConfig};
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let mut opt = RmsProp::new(RmsPropConfig { alpha: 0.75, ..RmsPropConfig::default() })?;
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let loss = g.sum(wv); // ∂loss/∂w = 1
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// // v = 0.25, so each weight moves by 0.01·1/√0.25 = 0.02
+/// assert!((ps[w].to_vec()[0] - 0.98).abs() < 1e-6);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    cfg: RmsPropConfig,
+    averages: Vec<Option<Averages>>,
+}
+
+impl RmsProp {
+    /// RMSprop with the settings `cfg`, once they pass [`RmsPropConfig::validate`].
+    pub fn new(cfg: RmsPropConfig) -> Result<RmsProp> {
+        cfg.validate()?;
+        Ok(RmsProp {
+            cfg,
+            averages: Vec::new(),
+        })
+    }
+
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &RmsPropConfig {
+        &self.cfg
     }
 }
 
-impl Default for RmsProp {
-    /// PyTorch's defaults, including lr = 0.01.
-    fn default() -> RmsProp {
-        RmsProp::new(0.01)
-    }
-}
-
-/// One parameter's running averages. The momentum buffer and mean gradient exist once momentum
-/// or centering has been used (as PyTorch, which makes them only when those are on).
 #[derive(Clone, Debug)]
 struct Averages {
     step: u64,
@@ -164,18 +142,27 @@ fn lazy(wanted: bool, t: &mut Option<Tensor>, shape: Shape) -> Option<&mut [f32]
     wanted.then(|| t.get_or_insert_with(|| Tensor::zeros(shape)).data_mut())
 }
 
+impl LearningRate for RmsProp {
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
 impl Optimizer for RmsProp {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let RmsProp {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        let RmsPropConfig {
             lr,
             alpha,
             eps,
             weight_decay: wd,
             momentum: mu,
             centered,
-            ..
-        } = *self;
-        state::for_each_with_grad(params, grads, &mut self.averages, |p, g, shape, slot| {
+        } = self.cfg;
+        state::with_slot(id, p, g, &mut self.averages, |p, g, shape, slot| {
             let s = slot.get_or_insert_with(|| Averages {
                 step: 0,
                 square_avg: Tensor::zeros(shape),
@@ -192,7 +179,7 @@ impl Optimizer for RmsProp {
                 return;
             }
             for k in 0..p.len() {
-                let gk = if wd != 0.0 { g[k] + wd * p[k] } else { g[k] };
+                let gk = l2_if(g[k], p[k], wd);
                 v[k] = v[k] * alpha + (1.0 - alpha) * gk * gk;
                 let var = match gavg.as_deref_mut() {
                     Some(ga) => {
@@ -211,14 +198,6 @@ impl Optimizer for RmsProp {
                 }
             }
         });
-    }
-
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
@@ -247,7 +226,7 @@ impl crate::tensor::simd::Kernel for PlainStep<'_> {
         for k in 0..n {
             // g + 0·θ is g when there is no weight decay (up to the sign of a zero, which the
             // update cannot see)
-            let gk = g[k] + wd * p[k];
+            let gk = l2(g[k], p[k], wd);
             v[k] = v[k] * alpha + (1.0 - alpha) * gk * gk;
             p[k] -= lr * (gk / (v[k].sqrt() + eps));
         }

@@ -20,36 +20,17 @@
 //! Riedmiller & Braun recommend, and the one our issue specifies. η⁻ = 0.5, η⁺ = 1.2,
 //! Δmin = 1e-6 and Δmax = 50 are PyTorch's defaults and the paper's.
 
-use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::Parameters;
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::{Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// Rprop. Defaults: initial step Δ₀ = 0.1 (for [`Rprop::default`]; PyTorch's is 0.01),
-/// etas (η⁻, η⁺) = (0.5, 1.2), step sizes (Δmin, Δmax) = (1e-6, 50).
-///
-/// Rprop is a full-batch method: the sign test compares successive gradients of the same loss.
-///
-/// ```
-/// use backprop::optim::{Optimizer, Rprop};
-/// use backprop::{Graph, Parameters, Tape, Tensor};
-/// let mut ps = Parameters::new();
-/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-/// let mut opt = Rprop::default();
-/// let mut tape = Tape::new();
-/// let mut g = Graph::new(&mut tape, &ps);
-/// let wv = g.param(w);
-/// let sq = g.square(wv);
-/// let loss = g.sum(sq); // ∂loss/∂w = 2w
-/// let grads = g.backward(loss);
-/// opt.step(&mut ps, &grads);
-/// // Each weight moves by Δ₀ = 0.1 against the sign of its gradient.
-/// assert_eq!(ps[w].to_vec(), vec![0.9, -1.9]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Rprop {
+/// [`Rprop`]'s settings. Defaults: initial step Δ₀ = lr = 0.1 (PyTorch's is 0.01; see the module
+/// docs), etas (η⁻, η⁺) = (0.5, 1.2), step sizes (Δmin, Δmax) = (1e-6, 50), PyTorch's.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RpropConfig {
     /// The initial step Δ₀ (≥ 0). As in PyTorch, it is read only when a parameter takes its first
     /// step, so changing it later (e.g. by a schedule) does not affect steps already adapted.
     pub lr: f32,
@@ -57,34 +38,21 @@ pub struct Rprop {
     pub etas: (f32, f32),
     /// (Δmin, Δmax): the bounds of each step; 0 ≤ Δmin ≤ Δmax.
     pub step_sizes: (f32, f32),
-    steps: Vec<Option<Steps>>,
 }
 
-impl Rprop {
-    /// Rprop with initial step `lr` and the default etas and step sizes.
-    pub fn new(lr: f32) -> Rprop {
-        Rprop {
-            lr,
+impl Default for RpropConfig {
+    fn default() -> RpropConfig {
+        RpropConfig {
+            lr: 0.1,
             etas: (0.5, 1.2),
             step_sizes: (1e-6, 50.0),
-            steps: Vec::new(),
         }
     }
+}
 
-    /// Sets (η⁻, η⁺).
-    pub fn etas(mut self, eta_minus: f32, eta_plus: f32) -> Rprop {
-        self.etas = (eta_minus, eta_plus);
-        self
-    }
-
-    /// Sets (Δmin, Δmax).
-    pub fn step_sizes(mut self, min: f32, max: f32) -> Rprop {
-        self.step_sizes = (min, max);
-        self
-    }
-
-    /// Checks the hyper-parameters: lr ≥ 0 and 0 < η⁻ < 1 < η⁺, as PyTorch's constructor; and,
-    /// unlike PyTorch, which does not check them, 0 ≤ Δmin ≤ Δmax.
+impl RpropConfig {
+    /// Checks the settings: lr ≥ 0 and 0 < η⁻ < 1 < η⁺, as PyTorch's constructor; and, unlike
+    /// PyTorch, which does not check them, 0 ≤ Δmin ≤ Δmax.
     pub fn validate(&self) -> Result<()> {
         state::non_negative("lr", self.lr)?;
         let (minus, plus) = self.etas;
@@ -106,18 +74,48 @@ impl Rprop {
         }
         Ok(())
     }
-
-    /// [`Rprop::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Rprop> {
-        self.validate()?;
-        Ok(self)
-    }
 }
 
-impl Default for Rprop {
-    /// Δ₀ = 0.1 (PyTorch: 0.01), etas (0.5, 1.2), step sizes (1e-6, 50).
-    fn default() -> Rprop {
-        Rprop::new(0.1)
+/// Rprop ([`RpropConfig`]).
+///
+/// Rprop is a full-batch method: the sign test compares successive gradients of the same loss.
+///
+/// ```
+/// use backprop::optim::{Optimizer, Rprop, RpropConfig};
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let mut opt = Rprop::new(RpropConfig::default())?;
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let sq = g.square(wv);
+/// let loss = g.sum(sq); // ∂loss/∂w = 2w
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// // Each weight moves by Δ₀ = 0.1 against the sign of its gradient.
+/// assert_eq!(ps[w].to_vec(), vec![0.9, -1.9]);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Rprop {
+    cfg: RpropConfig,
+    steps: Vec<Option<Steps>>,
+}
+
+impl Rprop {
+    /// Rprop with the settings `cfg`, once they pass [`RpropConfig::validate`].
+    pub fn new(cfg: RpropConfig) -> Result<Rprop> {
+        cfg.validate()?;
+        Ok(Rprop {
+            cfg,
+            steps: Vec::new(),
+        })
+    }
+
+    /// The settings (the initial step as a schedule last set it).
+    pub fn config(&self) -> &RpropConfig {
+        &self.cfg
     }
 }
 
@@ -158,15 +156,27 @@ fn sign(x: f32) -> f32 {
     }
 }
 
+impl LearningRate for Rprop {
+    /// The initial step Δ₀.
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    /// Sets the initial step Δ₀ for parameters that have not taken a step yet; as in PyTorch,
+    /// adapted steps are unaffected.
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
 impl Optimizer for Rprop {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
-        let Rprop {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        let RpropConfig {
             lr,
             etas: (minus, plus),
             step_sizes: (lo, hi),
-            ..
-        } = *self;
-        state::for_each_with_grad(params, grads, &mut self.steps, |p, g, shape, slot| {
+        } = self.cfg;
+        state::with_slot(id, p, g, &mut self.steps, |p, g, shape, slot| {
             let s = slot.get_or_insert_with(|| Steps {
                 step: 0,
                 prev: Tensor::zeros(shape),
@@ -190,17 +200,6 @@ impl Optimizer for Rprop {
                 *prev = g;
             }
         });
-    }
-
-    /// The initial step Δ₀.
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    /// Sets the initial step Δ₀ for parameters that have not taken a step yet; as in PyTorch,
-    /// adapted steps are unaffected.
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {

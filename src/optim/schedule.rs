@@ -18,17 +18,10 @@
 
 use crate::error::{Error, Result};
 use crate::optim::state::non_negative;
-use crate::optim::Optimizer;
 use serde::{Deserialize, Serialize};
 
 pub use super::plateau::{PlateauMode, ReduceLrOnPlateau, ThresholdMode};
-
-/// A learning-rate schedule.
-pub trait LrScheduler {
-    /// Ends an epoch: updates `opt`'s learning rate for the next one. `metric` (e.g. validation
-    /// loss) is used by [`ReduceLrOnPlateau`] and ignored by the others.
-    fn step(&mut self, opt: &mut dyn Optimizer, metric: Option<f32>);
-}
+pub use super::rate::{LearningRate, LrScheduler};
 
 fn positive_int(name: &'static str, v: usize) -> Result<()> {
     if v == 0 {
@@ -37,11 +30,23 @@ fn positive_int(name: &'static str, v: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks the base rate η₀ a schedule recorded (read back from a checkpoint): ≥ 0 and finite.
+pub(super) fn base_rate(base: Option<f32>) -> Result<()> {
+    match base {
+        Some(b) if !(b >= 0.0 && b.is_finite()) => Err(Error::invalid(
+            "schedule base lr",
+            b,
+            "must be >= 0 and finite",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Multiplies the lr by γ every `step_size` epochs. Default γ = 0.1, as PyTorch.
 ///
 /// ```
-/// use backprop::optim::{LrScheduler, Optimizer, Sgd, StepLr};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{LrScheduler, LearningRate, Sgd, SgdConfig, StepLr};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = StepLr::new(2).gamma(0.5).build().unwrap();
 /// let mut lrs = vec![];
 /// for _ in 0..4 {
@@ -79,16 +84,22 @@ impl StepLr {
         self
     }
 
-    /// Checks step_size ≥ 1 and γ ≥ 0 (PyTorch checks neither).
-    pub fn build(self) -> Result<StepLr> {
+    /// Checks step_size ≥ 1 and γ ≥ 0 (PyTorch checks neither), and a saved base rate.
+    pub fn validate(&self) -> Result<()> {
         positive_int("step_size", self.step_size)?;
         non_negative("gamma", self.gamma)?;
+        base_rate(self.base)
+    }
+
+    /// [`StepLr::validate`]s and returns the schedule, ending a builder chain.
+    pub fn build(self) -> Result<StepLr> {
+        self.validate()?;
         Ok(self)
     }
 }
 
 impl LrScheduler for StepLr {
-    fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, _metric: Option<f32>) {
         let base = *self.base.get_or_insert(opt.lr());
         self.epoch += 1;
         let k = (self.epoch / self.step_size.max(1)) as i32;
@@ -99,8 +110,8 @@ impl LrScheduler for StepLr {
 /// Multiplies the lr by γ every epoch.
 ///
 /// ```
-/// use backprop::optim::{ExponentialLr, LrScheduler, Optimizer, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{ExponentialLr, LrScheduler, LearningRate, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = ExponentialLr::new(0.5).build().unwrap();
 /// sched.step(&mut opt, None);
 /// sched.step(&mut opt, None);
@@ -126,15 +137,21 @@ impl ExponentialLr {
         }
     }
 
-    /// Checks γ ≥ 0 (PyTorch does not).
-    pub fn build(self) -> Result<ExponentialLr> {
+    /// Checks γ ≥ 0 (PyTorch does not), and a saved base rate.
+    pub fn validate(&self) -> Result<()> {
         non_negative("gamma", self.gamma)?;
+        base_rate(self.base)
+    }
+
+    /// [`ExponentialLr::validate`]s and returns the schedule, ending a builder chain.
+    pub fn build(self) -> Result<ExponentialLr> {
+        self.validate()?;
         Ok(self)
     }
 }
 
 impl LrScheduler for ExponentialLr {
-    fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, _metric: Option<f32>) {
         let base = *self.base.get_or_insert(opt.lr());
         self.epoch += 1;
         opt.set_lr((base as f64 * (self.gamma as f64).powi(self.epoch as i32)) as f32);
@@ -145,8 +162,8 @@ impl LrScheduler for ExponentialLr {
 /// restarts). Past `t_max` the cosine continues, so the lr rises again, as PyTorch's.
 ///
 /// ```
-/// use backprop::optim::{CosineAnnealingLr, LrScheduler, Optimizer, Sgd};
-/// let mut opt = Sgd::new(1.0);
+/// use backprop::optim::{CosineAnnealingLr, LrScheduler, LearningRate, Sgd, SgdConfig};
+/// let mut opt = Sgd::new(SgdConfig { lr: 1.0, ..SgdConfig::default() }).unwrap();
 /// let mut sched = CosineAnnealingLr::new(2).build().unwrap();
 /// sched.step(&mut opt, None);
 /// assert!((opt.lr() - 0.5).abs() < 1e-6); // (1 + cos(π/2))/2
@@ -183,16 +200,22 @@ impl CosineAnnealingLr {
         self
     }
 
-    /// Checks t_max ≥ 1 and eta_min ≥ 0.
-    pub fn build(self) -> Result<CosineAnnealingLr> {
+    /// Checks t_max ≥ 1 and eta_min ≥ 0, and a saved base rate.
+    pub fn validate(&self) -> Result<()> {
         positive_int("t_max", self.t_max)?;
         non_negative("eta_min", self.eta_min)?;
+        base_rate(self.base)
+    }
+
+    /// [`CosineAnnealingLr::validate`]s and returns the schedule, ending a builder chain.
+    pub fn build(self) -> Result<CosineAnnealingLr> {
+        self.validate()?;
         Ok(self)
     }
 }
 
 impl LrScheduler for CosineAnnealingLr {
-    fn step(&mut self, opt: &mut dyn Optimizer, _metric: Option<f32>) {
+    fn step(&mut self, opt: &mut dyn LearningRate, _metric: Option<f32>) {
         let base = *self.base.get_or_insert(opt.lr()) as f64;
         self.epoch += 1;
         let (min, x) = (

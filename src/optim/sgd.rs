@@ -16,36 +16,19 @@
 //! Sutskever et al.'s `v ← μv + lr·g; θ ← θ − v`: the learning rate multiplies the buffer rather
 //! than the gradient going into it, which only matters when the learning rate changes.
 
-use crate::autograd::Gradients;
 use crate::error::{Error, Result};
+use crate::optim::decay::l2_if;
 use crate::optim::state::{self, Entry, Slot};
-use crate::optim::Optimizer;
-use crate::params::{ParamId, Parameters};
+use crate::optim::{LearningRate, Optimizer};
+use crate::params::ParamId;
 use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::{simd, Shape, Tensor};
+use serde::{Deserialize, Serialize};
 
-/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
-/// weight decay. Defaults are PyTorch's: momentum 0, dampening 0, weight decay 0, no Nesterov
-/// (and lr 1e-3 for [`Sgd::default`]).
-///
-/// ```
-/// use backprop::optim::{Optimizer, Sgd};
-/// use backprop::{Graph, Parameters, Tape, Tensor};
-/// let mut ps = Parameters::new();
-/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2]).unwrap());
-/// let mut opt = Sgd::new(0.1).momentum(0.9).build().unwrap();
-/// let mut tape = Tape::new();
-/// let mut g = Graph::new(&mut tape, &ps);
-/// let wv = g.param(w);
-/// let sq = g.square(wv);
-/// let s = g.sum(sq);
-/// let loss = g.scale(s, 0.5); // ∂loss/∂w = w
-/// let grads = g.backward(loss);
-/// opt.step(&mut ps, &grads);
-/// assert_eq!(ps[w].to_vec(), vec![0.9, -1.8]); // w − 0.1·w
-/// ```
-#[derive(Clone, Debug)]
-pub struct Sgd {
+/// [`Sgd`]'s settings. Defaults are PyTorch's: lr 1e-3, momentum 0, dampening 0, weight decay
+/// 0, no Nesterov.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SgdConfig {
     /// Learning rate (≥ 0).
     pub lr: f32,
     /// Momentum factor μ (≥ 0); 0 turns momentum off.
@@ -56,52 +39,28 @@ pub struct Sgd {
     pub weight_decay: f32,
     /// Nesterov momentum; needs momentum > 0 and dampening 0.
     pub nesterov: bool,
-    buffers: Vec<Option<Buffer>>,
 }
 
-impl Sgd {
-    /// Plain SGD with learning rate `lr` and PyTorch's other defaults.
-    pub fn new(lr: f32) -> Sgd {
-        Sgd {
-            lr,
+impl Default for SgdConfig {
+    fn default() -> SgdConfig {
+        SgdConfig {
+            lr: 1e-3,
             momentum: 0.0,
             dampening: 0.0,
             weight_decay: 0.0,
             nesterov: false,
-            buffers: Vec::new(),
         }
     }
+}
 
-    /// Sets the momentum factor μ.
-    pub fn momentum(mut self, momentum: f32) -> Sgd {
-        self.momentum = momentum;
-        self
-    }
-
-    /// Sets the dampening τ.
-    pub fn dampening(mut self, dampening: f32) -> Sgd {
-        self.dampening = dampening;
-        self
-    }
-
-    /// Sets the L2 weight decay λ.
-    pub fn weight_decay(mut self, weight_decay: f32) -> Sgd {
-        self.weight_decay = weight_decay;
-        self
-    }
-
-    /// Turns Nesterov momentum on or off.
-    pub fn nesterov(mut self, nesterov: bool) -> Sgd {
-        self.nesterov = nesterov;
-        self
-    }
-
-    /// Checks the hyper-parameters as PyTorch's constructor does: lr, momentum and weight decay
-    /// ≥ 0 (NaN rejected), and Nesterov only with momentum > 0 and zero dampening.
+impl SgdConfig {
+    /// Checks the settings as PyTorch's constructor does: lr, momentum and weight decay ≥ 0
+    /// (NaN rejected), and Nesterov only with momentum > 0 and zero dampening.
     pub fn validate(&self) -> Result<()> {
         state::non_negative("lr", self.lr)?;
         state::non_negative("momentum", self.momentum)?;
         state::non_negative("weight_decay", self.weight_decay)?;
+        state::finite("dampening", self.dampening)?;
         if self.nesterov && !(self.momentum > 0.0 && self.dampening == 0.0) {
             let v = format!(
                 "momentum {} and dampening {}",
@@ -115,18 +74,47 @@ impl Sgd {
         }
         Ok(())
     }
-
-    /// [`Sgd::validate`]s and returns the optimizer, ending a builder chain.
-    pub fn build(self) -> Result<Sgd> {
-        self.validate()?;
-        Ok(self)
-    }
 }
 
-impl Default for Sgd {
-    /// PyTorch's defaults, including lr = 1e-3.
-    fn default() -> Sgd {
-        Sgd::new(1e-3)
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
+/// weight decay ([`SgdConfig`]).
+///
+/// ```
+/// use backprop::optim::{Optimizer, Sgd, SgdConfig};
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, -2.0], [2])?);
+/// let mut opt = Sgd::new(SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() })?;
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let sq = g.square(wv);
+/// let s = g.sum(sq);
+/// let loss = g.scale(s, 0.5); // ∂loss/∂w = w
+/// let grads = g.backward(loss);
+/// opt.step(&mut ps, &grads);
+/// assert_eq!(ps[w].to_vec(), vec![0.9, -1.8]); // w − 0.1·w
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    cfg: SgdConfig,
+    buffers: Vec<Option<Buffer>>,
+}
+
+impl Sgd {
+    /// SGD with the settings `cfg`, once they pass [`SgdConfig::validate`].
+    pub fn new(cfg: SgdConfig) -> Result<Sgd> {
+        cfg.validate()?;
+        Ok(Sgd {
+            cfg,
+            buffers: Vec::new(),
+        })
+    }
+
+    /// The settings (the learning rate as a schedule last set it).
+    pub fn config(&self) -> &SgdConfig {
+        &self.cfg
     }
 }
 
@@ -248,17 +236,16 @@ impl Slot for Buffer {
 impl Sgd {
     /// The update of one parameter; `slot` is its momentum buffer (made on its first step).
     fn update(&self, p: &mut [f32], g: &[f32], shape: Shape, slot: &mut Option<Buffer>) {
-        let Sgd {
+        let SgdConfig {
             lr,
             momentum: mu,
             dampening,
             weight_decay: wd,
             nesterov,
-            ..
-        } = *self;
+        } = self.cfg;
         if mu == 0.0 {
             for (p, &g) in p.iter_mut().zip(g) {
-                *p -= lr * if wd != 0.0 { g + wd * *p } else { g };
+                *p -= lr * l2_if(g, *p, wd);
             }
             return;
         }
@@ -281,7 +268,7 @@ impl Sgd {
             return;
         }
         for ((p, &g), b) in p.iter_mut().zip(g).zip(buf.data_mut()) {
-            let g = if wd != 0.0 { g + wd * *p } else { g };
+            let g = l2_if(g, *p, wd);
             *b = flush(
                 if first {
                     g
@@ -296,27 +283,28 @@ impl Sgd {
     }
 }
 
+impl LearningRate for Sgd {
+    fn lr(&self) -> f32 {
+        self.cfg.lr
+    }
+
+    fn set_lr(&mut self, lr: f32) {
+        self.cfg.lr = lr;
+    }
+}
+
 impl Optimizer for Sgd {
-    fn step(&mut self, params: &mut Parameters, grads: &Gradients) {
+    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
         let mut buffers = std::mem::take(&mut self.buffers);
-        state::for_each_with_grad(params, grads, &mut buffers, |p, g, shape, slot| {
+        state::with_slot(id, p, g, &mut buffers, |p, g, shape, slot| {
             self.update(p, g, shape, slot)
         });
         self.buffers = buffers;
     }
 
-    fn per_parameter(&self) -> bool {
-        true
-    }
-
-    fn can_step_outer(&self, id: ParamId) -> bool {
-        // The steady state of plain momentum (the buffer exists), or plain SGD.
-        self.weight_decay == 0.0
-            && !self.nesterov
-            && (self.momentum == 0.0 || matches!(self.buffers.get(id.0), Some(Some(_))))
-    }
-
-    fn step_param_outer(
+    /// The steady state of plain momentum (the buffer exists), or plain SGD; not with weight
+    /// decay or Nesterov momentum.
+    fn step_outer(
         &mut self,
         id: ParamId,
         p: &mut Tensor,
@@ -325,10 +313,17 @@ impl Optimizer for Sgd {
         before_row: &mut dyn FnMut(usize, &[f32]),
     ) -> bool {
         let (rows, cols) = p.shape().as_matrix();
-        if !self.can_step_outer(id) || delta.len() != rows || x.len() != cols {
+        let SgdConfig {
+            lr,
+            momentum: mu,
+            dampening,
+            weight_decay,
+            nesterov,
+        } = self.cfg;
+        if weight_decay != 0.0 || nesterov || delta.len() != rows || x.len() != cols {
             return false;
         }
-        let (mu, c, lr) = (self.momentum, 1.0 - self.dampening, self.lr);
+        let c = 1.0 - dampening;
         let mut none = Tensor::default();
         let buf = match self.buffers.get_mut(id.0) {
             Some(Some(Buffer(b))) if b.shape() == p.shape() => b,
@@ -347,23 +342,6 @@ impl Optimizer for Sgd {
             }
         }
         true
-    }
-
-    fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) -> bool {
-        let mut buffers = std::mem::take(&mut self.buffers);
-        state::with_slot(id, p, g, &mut buffers, |p, g, shape, slot| {
-            self.update(p, g, shape, slot)
-        });
-        self.buffers = buffers;
-        true
-    }
-
-    fn lr(&self) -> f32 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f32) {
-        self.lr = lr;
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::autograd::Gradients;
 use crate::error::{Error, Result};
 use crate::params::{ParamId, Parameters};
 use crate::tensor::{Shape, Tensor};
@@ -30,34 +29,12 @@ pub(crate) trait Slot: Sized {
     fn load(entry: &Entry) -> Result<Self>;
 }
 
-/// Calls `f(param, grad, shape, slot)` for every parameter that has a gradient, growing `slots` to
-/// one per parameter first. Parameters without a gradient, and their state, are left alone.
+/// Calls `f(param, grad, shape, slot)` for parameter `id`, growing `slots` to hold its slot
+/// first.
 ///
 /// # Panics
-/// If a gradient's or an existing slot's shape differs from its parameter's (for state from
+/// If the gradient's or an existing slot's shape differs from the parameter's (for state from
 /// another model, use `Optimizer::load_state_checked`, which reports this as an error).
-pub(crate) fn for_each_with_grad<S: Slot>(
-    params: &mut Parameters,
-    grads: &Gradients,
-    slots: &mut Vec<Option<S>>,
-    mut f: impl FnMut(&mut [f32], &[f32], Shape, &mut Option<S>),
-) {
-    if slots.len() < params.len() {
-        slots.resize_with(params.len(), || None);
-    }
-    for (i, p) in params.tensors_mut().iter_mut().enumerate() {
-        let Some(g) = grads.get(ParamId(i)) else {
-            continue;
-        };
-        with_slot(ParamId(i), p, g, slots, &mut f);
-    }
-}
-
-/// Calls `f(param, grad, shape, slot)` for one parameter (the body of [`for_each_with_grad`],
-/// also used by the optimizer-in-backward path, which updates one parameter at a time).
-///
-/// # Panics
-/// As [`for_each_with_grad`].
 pub(crate) fn with_slot<S: Slot>(
     id: ParamId,
     p: &mut Tensor,
@@ -237,5 +214,14 @@ pub(crate) fn non_negative(name: &'static str, value: f32) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(name, value, "must be >= 0"))
+    }
+}
+
+/// Checks that `value` is finite (rejecting NaN and ±∞).
+pub(crate) fn finite(name: &'static str, value: f32) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(name, value, "must be finite"))
     }
 }

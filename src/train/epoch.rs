@@ -11,7 +11,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::Module;
-use crate::optim::{Lbfgs, LossAndGrads, Optimizer};
+use crate::optim::{backward_step, AnyOptimizer, Lbfgs, LossAndGrads};
 use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 use std::borrow::Cow;
@@ -44,14 +44,13 @@ pub(super) struct Hooks<'a> {
 }
 
 /// THE place where the trainer decides whether each update is applied inside backward
-/// ([`Tape::backward_step`]) or after it: only when that gives the same bytes — the trainer
-/// allows it ([`Trainer::optimizer_in_backward`]), the optimizer updates each parameter on its
-/// own ([`Optimizer::per_parameter`]), and nothing transforms the gradients between backward and
+/// ([`backward_step`]) or after it: only when that gives the same bytes — the trainer allows it
+/// ([`Trainer::optimizer_in_backward`]) and nothing transforms the gradients between backward and
 /// the step (clipping, or a gradient all-reduce between processes: the sum must be complete
-/// before any step).
-pub(super) fn optimizer_in_backward(cfg: &Trainer, opt: &dyn Optimizer, distributed: bool) -> bool {
+/// before any step). Every gradient optimizer updates each parameter on its own
+/// ([`crate::optim::Optimizer`]), so any of them may; L-BFGS never runs a batch loop.
+pub(super) fn optimizer_in_backward(cfg: &Trainer, distributed: bool) -> bool {
     cfg.optimizer_in_backward
-        && opt.per_parameter()
         && cfg.clip_grad_value.is_none()
         && cfg.clip_grad_norm.is_none()
         && !distributed
@@ -96,11 +95,12 @@ impl Run<'_> {
         epoch: usize,
         state: &mut TrainState,
         params: &mut Parameters,
-        opt: &mut dyn Optimizer,
+        opt: &mut AnyOptimizer,
     ) -> Result<EpochEnd> {
-        if let Some(lbfgs) = opt.as_lbfgs() {
-            return self.lbfgs_epoch(epoch, state, params, lbfgs);
-        }
+        let opt = match opt {
+            AnyOptimizer::Lbfgs(lbfgs) => return self.lbfgs_epoch(epoch, state, params, lbfgs),
+            AnyOptimizer::Gradient(opt) => &mut **opt,
+        };
         let Run {
             cfg,
             model,
@@ -148,7 +148,7 @@ impl Run<'_> {
                 }
                 state.first_loss.get_or_insert(lv);
                 // (the graph's borrow of `params` ends here)
-                tape.backward_step(l, params, opt)?;
+                backward_step(tape, l, params, opt)?;
             } else {
                 let mut grads = g.backward(l);
                 if let Some(s) = &mut hooks.sync {

@@ -10,6 +10,7 @@ use crate::data::{split, Dataset, SplitSizes};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::Module;
+use crate::optim::LearningRate;
 use crate::params::{ParamId, Parameters};
 use crate::rng::Rng;
 use std::borrow::Cow;
@@ -131,13 +132,13 @@ impl Trainer {
         let mut schedule = state.schedule.clone().or_else(|| self.lr_schedule.clone());
         if fresh {
             if let Some(s) = &mut schedule {
-                s.start(&mut *opt);
+                s.start(&mut opt);
             }
         }
         let mut tape = Tape::new();
         tape.set_frozen(&self.frozen(model, params)?);
         let sync = fit.gradient_reduce.map(Sync::new);
-        let fused = optimizer_in_backward(self, &*opt, sync.is_some());
+        let fused = optimizer_in_backward(self, sync.is_some());
         let snapshot = params.clone();
         Ok(Session {
             run: Run {

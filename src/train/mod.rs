@@ -150,8 +150,8 @@ pub struct Trainer {
     /// unweighted.
     pub class_weights: Option<Vec<f32>>,
     /// Apply each parameter's update inside backward, as soon as its gradient is final
-    /// ([`crate::Tape::backward_step`]), where that gives exactly the same result: for SGD, Adam
-    /// and AdamW without gradient clipping. Saves a pass over every weight, gradient and
+    /// ([`crate::optim::backward_step`]), where that gives exactly the same result: for every
+    /// optimizer but L-BFGS, without gradient clipping. Saves a pass over every weight, gradient and
     /// optimizer buffer per step (most of a batch-1 step). Default true; false always runs
     /// backward, then the optimizer.
     pub optimizer_in_backward: bool,

@@ -41,7 +41,7 @@ use super::epoch::{evaluate_with, Run};
 use super::observer::{notify, Control, Event};
 use super::{EpochReport, History, Monitor, StopReason, TrainState};
 use crate::error::Result;
-use crate::optim::{LrSchedule, LrScheduler, Optimizer};
+use crate::optim::{AnyOptimizer, LearningRate, LrSchedule, LrScheduler};
 use crate::params::Parameters;
 use crate::tensor::{set_precision, Precision};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
@@ -82,7 +82,7 @@ impl Drop for PrecisionScope {
 pub struct Session<'a> {
     pub(super) run: Run<'a>,
     pub(super) params: &'a mut Parameters,
-    pub(super) opt: Box<dyn Optimizer>,
+    pub(super) opt: AnyOptimizer,
     pub(super) schedule: Option<LrSchedule>,
     pub(super) state: TrainState,
     /// The parameters at the end of the last complete epoch (what a NaN restores, and what a
@@ -111,7 +111,7 @@ impl Session<'_> {
         let params = &mut *self.params;
         let train = match self
             .run
-            .epoch(epoch, &mut self.state, params, &mut *self.opt)?
+            .epoch(epoch, &mut self.state, params, &mut self.opt)?
         {
             Ok(m) => m,
             Err(reason) => {
@@ -179,7 +179,7 @@ impl Session<'_> {
             state.bad_epochs += 1;
         }
         if let Some(s) = self.schedule.as_mut() {
-            s.step(&mut *self.opt, Some(monitored));
+            s.step(&mut self.opt, Some(monitored));
         }
         state.schedule.clone_from(&self.schedule);
         state.optimizer_state = self.opt.state();
@@ -239,8 +239,11 @@ impl Session<'_> {
 
     /// L-BFGS's count of loss evaluations so far (its line search evaluates several times per
     /// epoch); `None` for the other optimizers, which evaluate once per batch.
-    pub fn lbfgs_evaluations(&mut self) -> Option<u64> {
-        self.opt.as_lbfgs().map(|l| l.func_evals())
+    pub fn lbfgs_evaluations(&self) -> Option<u64> {
+        match &self.opt {
+            AnyOptimizer::Lbfgs(l) => Some(l.func_evals()),
+            AnyOptimizer::Gradient(_) => None,
+        }
     }
 
     /// Ends the run: restores the best epoch's weights where early stopping asks for it, and

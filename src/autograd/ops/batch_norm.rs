@@ -117,7 +117,7 @@ impl Graph<'_, '_> {
     ///
     /// # Panics
     /// If `x` is not `(n, d)` with `gamma` and `beta` of `d` values, or if training with n < 2
-    /// (one value per unit has no variance; [`crate::nn::Mlp`] reports it as an error first).
+    /// (one value per unit has no variance; `nn::Mlp` reports it as an error first).
     pub fn batch_norm(&mut self, x: Var, gamma: Var, beta: Var, stats: RunningStats) -> Var {
         let s = self.shape(x);
         let d = if s.rank() == 2 { s.dim(1) } else { 0 };

@@ -10,8 +10,7 @@
 //! scratch buffer (reused every step) for 3–256 rows, where the `gemm` crate runs the strided
 //! layout at about half speed (measured in docs/perf.md).
 
-use crate::autograd::{Backward, GradSink, Graph, Op, Var};
-use crate::optim::Optimizer;
+use crate::autograd::{Backward, GradHook, GradSink, Graph, Op, Var};
 use crate::params::ParamId;
 use crate::tensor::{
     matmul_into, precision, scaled_row_add, sum_dim_into, transpose_slice, transposed_rhs_pays,
@@ -56,12 +55,13 @@ pub(crate) fn bias_backward(bias: Var, dy: &Tensor, sink: &mut GradSink) {
     }
 }
 
-/// The optimizer-in-backward form of [`linear_backward`] for ONE sample, where `dW = δᵀ·x` is
-/// an outer product: `dX = δ·W` and the update of W from `dW` in one pass over W's rows
-/// ([`Optimizer::step_param_outer`]), so dW is never stored and W is streamed once instead of
-/// three times. Only when it gives the bytes of the two-pass path: one row, shapes that take
-/// the row kernels there (`out, in ≥ 2`, `out·in ≥ 512`), f32 products, and an optimizer that
-/// supports it in its current state; otherwise nothing is done and `false` returned.
+/// The gradient-hook form of [`linear_backward`] for ONE sample, where `dW = δᵀ·x` is an outer
+/// product: `dX = δ·W` is computed from W's old rows as the hook streams them
+/// ([`GradHook::outer_final`], e.g. an optimizer updating W row by row), so dW is never stored
+/// and W is streamed once instead of three times. Only when it gives the bytes of the two-pass
+/// path: one row, shapes that take the row kernels there (`out, in ≥ 2`, `out·in ≥ 512`) and
+/// f32 products; and only if the hook takes the outer product. Otherwise nothing is done (no
+/// gradient slot touched) and `false` returned.
 pub(crate) fn linear_backward_update(
     x: Var,
     xv: &Tensor,
@@ -69,35 +69,36 @@ pub(crate) fn linear_backward_update(
     sink: &mut GradSink,
     w: &mut Tensor,
     id: ParamId,
-    opt: &mut dyn Optimizer,
+    hook: &mut dyn GradHook,
 ) -> bool {
     let (m, out) = dy.shape().as_matrix();
     let inp = xv.numel();
-    if m != 1
-        || out < 2
-        || inp < 2
-        || out * inp < NAIVE_THRESHOLD
-        || precision() != Precision::F32
-        || !opt.can_step_outer(id)
+    if m != 1 || out < 2 || inp < 2 || out * inp < NAIVE_THRESHOLD || precision() != Precision::F32
     {
         return false;
     }
     let delta = dy.data();
-    match sink.slot(x) {
-        Some((dx, acc)) => {
-            // dX = Σ_p δ_p · W[p], in the order and with the skips of the row kernel
-            let dx = dx.data_mut();
-            if !acc {
-                dx.fill(0.0);
-            }
-            opt.step_param_outer(id, w, delta, xv.data(), &mut |p, row| {
-                if delta[p] != 0.0 {
-                    scaled_row_add(dx, delta[p], row);
+    // dX's slot is taken at the first row, once the hook has said yes (a hook that says no
+    // calls nothing), so a refusal leaves the sink as it was.
+    let mut sink = Some(sink);
+    let mut dx: Option<&mut [f32]> = None;
+    hook.outer_final(id, w, delta, xv.data(), &mut |p, row| {
+        if let Some(s) = sink.take() {
+            dx = s.slot(x).map(|(dx, acc)| {
+                let dx = dx.data_mut();
+                if !acc {
+                    dx.fill(0.0);
                 }
-            })
+                dx
+            });
         }
-        None => opt.step_param_outer(id, w, delta, xv.data(), &mut |_, _| {}),
-    }
+        // dX = Σ_p δ_p · W[p], in the order and with the skips of the row kernel
+        if let Some(dx) = dx.as_deref_mut() {
+            if delta[p] != 0.0 {
+                scaled_row_add(dx, delta[p], row);
+            }
+        }
+    })
 }
 
 impl Graph<'_, '_> {

@@ -14,7 +14,7 @@
 
 use backprop::data::{read_mnist_dir, Dataset, Features, Targets};
 use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
-use backprop::optim::{Optimizer, OptimizerConfig, Sgd};
+use backprop::optim::{Optimizer, OptimizerConfig, Sgd, SgdConfig};
 use backprop::tensor::Precision;
 use backprop::train::{evaluate, Control, Event, Fit, Trainer};
 use backprop::Loss;
@@ -316,7 +316,11 @@ impl Xor {
         Xor {
             net,
             params,
-            opt: Sgd::new(0.5),
+            opt: Sgd::new(SgdConfig {
+                lr: 0.5,
+                ..SgdConfig::default()
+            })
+            .expect("internal error: lr 0.5 is valid"),
             tape: Tape::new(),
         }
     }

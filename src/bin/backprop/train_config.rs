@@ -461,11 +461,10 @@ fn overlay(a: &TrainArgs, theirs: &OptimizerConfig) -> Option<OptimizerConfig> {
     {
         return None;
     }
-    let mut v = serde_json::to_value(theirs).ok()?;
+    let mut o = theirs.clone();
     if let Some(lr) = a.lr {
-        v["lr"] = serde_json::json!(lr);
+        o = o.with_lr(lr);
     }
-    let mut o: OptimizerConfig = serde_json::from_value(v).ok()?;
     if let Some(m) = a.momentum {
         o = o.with_momentum(m);
     }
