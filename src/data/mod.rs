@@ -328,10 +328,9 @@ impl Dataset {
     }
 }
 
+mod cell;
 pub mod columns;
-pub use self::columns::{
-    class_labels, read_npy_features, read_npy_table, Column, ColumnPlan, Impute,
-};
+pub use self::columns::{Column, ColumnPlan, Impute};
 pub mod csv;
 pub use self::csv::{
     read_csv, read_csv_features, read_csv_features_from, read_csv_from, sniff_delimiter,
@@ -339,7 +338,11 @@ pub use self::csv::{
 };
 pub mod idx;
 pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};
+pub mod labels;
+pub use self::labels::class_labels;
 pub mod npy;
 pub use self::npy::{read_npy, read_npy_dataset};
+pub mod npy_table;
+pub use self::npy_table::{read_npy_features, read_npy_table};
 pub mod preprocess;
 pub use self::preprocess::{one_hot, split, ScaleKind, Scaler, SplitSizes};

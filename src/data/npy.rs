@@ -11,9 +11,7 @@
 //! is an error naming the expected and found byte counts. Errors are [`Error::Parse`] with line 0
 //! (the whole file), or the 1-based row for a bad value.
 
-use super::columns::class_labels;
-use super::csv::Task;
-use super::preprocess::is_classification;
+use super::labels::{class_labels, is_classification, label_text, target_names, Task};
 use super::{Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -238,14 +236,7 @@ fn dataset(
         }
     };
     // Labels as text, so that the CSV rules apply: integral values are written as integers.
-    let as_text = |v: f32| {
-        if v.fract() == 0.0 && v.abs() < 1e15 {
-            format!("{}", v as i64)
-        } else {
-            v.to_string()
-        }
-    };
-    let text: Vec<String> = y.iter().map(|&v| as_text(v)).collect();
+    let text: Vec<String> = y.iter().map(|&v| label_text(v)).collect();
     let classify = match task {
         Task::Classification if k != 1 => {
             let msg = format!(
@@ -269,12 +260,10 @@ fn dataset(
                 not_finite(y[i]),
             ));
         }
-        let names = if k == 1 {
-            vec!["y".to_string()]
-        } else {
-            (0..k).map(|i| format!("y{i}")).collect()
-        };
-        Targets::Values { data: y, names }
+        Targets::Values {
+            data: y,
+            names: target_names(k),
+        }
     };
     Dataset::new(Features::F32(x), d, targets)
 }
