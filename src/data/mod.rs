@@ -341,6 +341,7 @@ pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};
 pub mod labels;
 pub use self::labels::class_labels;
 pub mod npy;
+mod npy_header;
 pub use self::npy::{read_npy, read_npy_dataset};
 pub mod npy_table;
 pub use self::npy_table::{read_npy_features, read_npy_table};
