@@ -822,102 +822,56 @@ const TWO_F4: [u8; 8] = [0, 0, 128, 63, 0, 0, 0, 64];
 
 #[test]
 fn npy_headers_numpy_writes_are_read() {
-    let pad = |h: &str, prefix: usize, align: usize| {
-        let n = (align - (prefix + h.len() + 1) % align) % align;
-        format!("{h}{}\n", " ".repeat(n))
-    };
     let dir = tempfile::tempdir().unwrap();
-    // headers as NumPy 2.x writes them (padded to 64 bytes), and as older writers did
-    let cases: Vec<(&str, [u8; 2], String, Vec<u8>, Vec<usize>)> = vec![
-        (
-            "v1",
-            [1, 0],
-            pad(
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-                10,
-                64,
-            ),
-            TWO_F4.to_vec(),
-            vec![2],
-        ),
-        (
-            "v2",
-            [2, 0],
-            pad(
-                "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
-                12,
-                64,
-            ),
-            vec![1, 0],
-            vec![2],
-        ),
-        (
-            "v3",
-            [3, 0],
-            pad(
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
-                12,
-                64,
-            ),
-            TWO_F4[..4].to_vec(),
-            vec![],
-        ),
-        (
-            "empty",
-            [1, 0],
-            pad(
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }",
-                10,
-                64,
-            ),
-            vec![],
-            vec![0, 2],
-        ),
-        (
-            "align16",
-            [1, 0],
-            pad(
-                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
-                10,
-                16,
-            ),
-            TWO_F4.to_vec(),
-            vec![2],
-        ),
-        (
-            "unpadded",
-            [1, 0],
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n".into(),
-            TWO_F4.to_vec(),
-            vec![2],
-        ),
-        (
-            "any order, double quotes",
-            [1, 0],
-            "{\"shape\": (2, 1), \"descr\": \"<f4\", \"fortran_order\": False}\n".into(),
-            TWO_F4.to_vec(),
-            vec![2, 1],
-        ),
-        (
-            "python 2 longs",
-            [1, 0],
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 1L), }\n".into(),
-            TWO_F4.to_vec(),
-            vec![2, 1],
-        ),
-        (
-            "1-D fortran",
-            [1, 0],
-            "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n".into(),
-            TWO_F4.to_vec(),
-            vec![2],
-        ),
-    ];
-    for (name, version, header, data, shape) in cases {
-        let path = write(dir.path(), "ok.npy", npy_raw(version, &header, &data));
-        let (_, got) = read_npy(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(got, shape, "{name}");
-    }
+    let shape = |version: [u8; 2], header: &str, data: &[u8]| -> Vec<usize> {
+        let path = write(dir.path(), "ok.npy", npy_raw(version, header, data));
+        read_npy(&path)
+            .unwrap_or_else(|e| panic!("{header:?}: {e}"))
+            .1
+    };
+    // `dict` padded with spaces and a newline so the data starts at a multiple of `align`
+    let pad = |dict: &str, prefix: usize, align: usize| {
+        let n = (align - (prefix + dict.len() + 1) % align) % align;
+        format!("{dict}{}\n", " ".repeat(n))
+    };
+    // as NumPy 2.x writes them: aligned to 64 bytes, in each format version
+    let v1 = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+        10,
+        64,
+    );
+    assert_eq!(shape([1, 0], &v1, &TWO_F4), [2]);
+    let v2 = pad(
+        "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
+        12,
+        64,
+    );
+    assert_eq!(shape([2, 0], &v2, &[1, 0]), [2]);
+    let v3 = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+        12,
+        64,
+    );
+    assert_eq!(shape([3, 0], &v3, &TWO_F4[..4]), [0usize; 0]);
+    let empty = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }",
+        10,
+        64,
+    );
+    assert_eq!(shape([1, 0], &empty, &[]), [0, 2]);
+    // as older NumPy (aligned to 16 bytes, Python 2 longs) and other writers do
+    let old = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 1L), }",
+        10,
+        16,
+    );
+    assert_eq!(shape([1, 0], &old, &TWO_F4), [2, 1]);
+    let plain = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n";
+    assert_eq!(shape([1, 0], plain, &TWO_F4), [2]);
+    let reordered = "{\"shape\": (2, 1), \"descr\": \"<f4\", \"fortran_order\": False}\n";
+    assert_eq!(shape([1, 0], reordered, &TWO_F4), [2, 1]);
+    let fortran_1d = "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n";
+    assert_eq!(shape([1, 0], fortran_1d, &TWO_F4), [2]);
 }
 
 #[test]

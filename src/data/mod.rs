@@ -1,5 +1,18 @@
 //! Datasets in memory: features (compact: images stay `u8` until a batch needs `f32`) and targets
 //! (class indices with their names, or one or several regression values).
+//!
+//! The readers, by file (no two files import each other, directly or not):
+//!
+//! - `cell.rs`: one field of a row (text or a number) and what it holds (missing, a number,
+//!   text); [`labels`]: the task and class indices from raw target text.
+//! - [`columns`]: the column plan that turns a table's raw columns into features, in three
+//!   files: the plan (`plan.rs`), fitting it on training rows (`fit.rs`), and applying it to
+//!   rows (`apply.rs`).
+//! - [`csv`]: reading CSV text (`rows.rs`, `layout.rs`), then fitting a plan (`train.rs`) or
+//!   applying a model's (`predict.rs`, or `scan.rs` for models from before plans).
+//! - [`npy`] (with `npy_header.rs`): the `.npy` format; [`npy_table`]: 2-D arrays read as
+//!   tables, by the same plan; [`idx`]: MNIST's IDX files.
+//! - [`preprocess`]: splits, k-fold, scaling and one-hot targets, on a [`Dataset`].
 
 use crate::error::{Error, Result};
 use crate::tensor::pool::{self, SharedMut};

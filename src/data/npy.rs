@@ -2,7 +2,10 @@
 //!
 //! A file is the magic `\x93NUMPY`, a version `major.minor`, the header length (`u16` in 1.0,
 //! `u32` after), and a header that is a Python dict literal such as
-//! `{'descr': '<f4', 'fortran_order': False, 'shape': (150, 4), }`, then the raw values.
+//! `{'descr': '<f4', 'fortran_order': False, 'shape': (150, 4), }`, then the raw values. The
+//! header is read as strictly as NumPy reads it (exactly those three keys, a closing brace,
+//! a tuple of non-negative sizes, versions 1.0, 2.0 and 3.0 only, at most 10,000 characters;
+//! see `npy_header.rs`), and every file NumPy writes is read.
 //!
 //! Supported dtypes: `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1`, little-endian (`<`), big-endian (`>`)
 //! or byte-order-free (`|`); every value is converted to `f32` (large integers and `f8` values

@@ -164,7 +164,7 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Option<String> {
         let q = self.peek().filter(|&c| c == '\'' || c == '"')?;
         let body = &self.rest()[1..];
-        let end = body.find(|c| c == q || c == '\\' || c == '\n')?;
+        let end = body.find([q, '\\', '\n'])?;
         if !body[end..].starts_with(q) {
             return None;
         }
