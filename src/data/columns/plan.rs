@@ -78,7 +78,7 @@ impl Column {
     }
 }
 
-/// How a table's raw columns map to features (see the [module docs](self)).
+/// How a table's raw columns map to features (see the [module docs](super)).
 ///
 /// ```
 /// use backprop::data::{read_csv_from, CsvOptions, Column};
