@@ -821,6 +821,14 @@ fn cli_labels_are_names() {
     );
 }
 
+/// `backprop train ARGS --epochs 40 --quiet` in `d`, which must succeed.
+fn train40(d: &Path, args: &[&str]) -> String {
+    ok(
+        d,
+        &[&["train"][..], args, &["--epochs", "40", "--quiet"]].concat(),
+    )
+}
+
 #[test]
 fn cli_npy_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -841,22 +849,7 @@ fn cli_npy_input() {
     write(d, "xy.npy", npy("<f4", "(60, 3)", &f32s(&xy)));
     write(d, "t.csv", "a,y\n1,0\n");
     write(d, "t4.csv", "a,b,c,d\n1,2,3,4\n");
-    let quiet = ["--epochs", "40", "--quiet"];
-    ok(
-        d,
-        &[
-            &[
-                "train",
-                "X.npy",
-                "--labels",
-                "y.npy",
-                "--out",
-                "a.safetensors",
-            ][..],
-            &quiet[..],
-        ]
-        .concat(),
-    );
+    train40(d, &["X.npy", "--labels", "y.npy", "--out", "a.safetensors"]);
     let pred = ok(d, &["predict", "a.safetensors", "X.npy"]);
     assert_eq!(pred.lines().next(), Some("class,p_3,p_7"));
     assert_eq!(pred.lines().count(), 61);
@@ -868,14 +861,7 @@ fn cli_npy_input() {
         &["accuracy 1.0000"],
     );
     // one array, the target its last column
-    ok(
-        d,
-        &[
-            &["train", "xy.npy", "--out", "b.safetensors"][..],
-            &quiet[..],
-        ]
-        .concat(),
-    );
+    train40(d, &["xy.npy", "--out", "b.safetensors"]);
     check(
         &ok(d, &["evaluate", "b.safetensors", "xy.npy"]),
         &["accuracy 1.0000"],
@@ -883,22 +869,10 @@ fn cli_npy_input() {
     let with = ok(d, &["predict", "b.safetensors", "xy.npy"]);
     assert_eq!(with, ok(d, &["predict", "b.safetensors", "X.npy"]));
     // regression when asked, by index
-    ok(
+    let regression = ["--target", "0", "--task", "regression"];
+    train40(
         d,
-        &[
-            &[
-                "train",
-                "xy.npy",
-                "--target",
-                "0",
-                "--task",
-                "regression",
-                "--out",
-                "c.safetensors",
-            ][..],
-            &quiet[..],
-        ]
-        .concat(),
+        &[&["xy.npy"][..], &regression, &["--out", "c.safetensors"]].concat(),
     );
     assert_eq!(
         ok(d, &["predict", "c.safetensors", "xy.npy"])

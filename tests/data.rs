@@ -803,6 +803,298 @@ fn npy_unsupported_dtype() {
     );
 }
 
+/// A `.npy` file of format `version` whose header text is exactly `header` (its padding and
+/// newline included), then `data`.
+fn npy_raw(version: [u8; 2], header: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = b"\x93NUMPY".to_vec();
+    v.extend(version);
+    match version[0] {
+        1 => v.extend((header.len() as u16).to_le_bytes()),
+        _ => v.extend((header.len() as u32).to_le_bytes()),
+    }
+    v.extend(header.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// Two `<f4` values, for headers of shape `(2,)`.
+const TWO_F4: [u8; 8] = [0, 0, 128, 63, 0, 0, 0, 64];
+
+#[test]
+fn npy_headers_numpy_writes_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = |version: [u8; 2], header: &str, data: &[u8]| -> Vec<usize> {
+        let path = write(dir.path(), "ok.npy", npy_raw(version, header, data));
+        read_npy(&path)
+            .unwrap_or_else(|e| panic!("{header:?}: {e}"))
+            .1
+    };
+    // `dict` padded with spaces and a newline so the data starts at a multiple of `align`
+    let pad = |dict: &str, prefix: usize, align: usize| {
+        let n = (align - (prefix + dict.len() + 1) % align) % align;
+        format!("{dict}{}\n", " ".repeat(n))
+    };
+    // as NumPy 2.x writes them: aligned to 64 bytes, in each format version
+    let v1 = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+        10,
+        64,
+    );
+    assert_eq!(shape([1, 0], &v1, &TWO_F4), [2]);
+    let v2 = pad(
+        "{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
+        12,
+        64,
+    );
+    assert_eq!(shape([2, 0], &v2, &[1, 0]), [2]);
+    let v3 = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+        12,
+        64,
+    );
+    assert_eq!(shape([3, 0], &v3, &TWO_F4[..4]), [0usize; 0]);
+    let empty = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }",
+        10,
+        64,
+    );
+    assert_eq!(shape([1, 0], &empty, &[]), [0, 2]);
+    // as older NumPy (aligned to 16 bytes, Python 2 longs) and other writers do
+    let old = pad(
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 1L), }",
+        10,
+        16,
+    );
+    assert_eq!(shape([1, 0], &old, &TWO_F4), [2, 1]);
+    let plain = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n";
+    assert_eq!(shape([1, 0], plain, &TWO_F4), [2]);
+    let reordered = "{\"shape\": (2, 1), \"descr\": \"<f4\", \"fortran_order\": False}\n";
+    assert_eq!(shape([1, 0], reordered, &TWO_F4), [2, 1]);
+    let fortran_1d = "{'descr': '<f4', 'fortran_order': True, 'shape': (2,), }\n";
+    assert_eq!(shape([1, 0], fortran_1d, &TWO_F4), [2]);
+}
+
+#[test]
+fn npy_headers_numpy_refuses_are_refused() {
+    let head = |dict: &str| format!("{dict}\n");
+    let cases: Vec<(&str, [u8; 2], String, Vec<&str>)> = vec![
+        (
+            "no closing brace",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), "),
+            vec![
+                "h.npy:0: header:",
+                "expected a key or '}' closing the header dict, found the end of the header",
+            ],
+        ),
+        (
+            "no closing brace after a value",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)"),
+            vec![
+                "h.npy:0: header:",
+                "expected ',' or '}' closing the header dict after the value of 'shape'",
+            ],
+        ),
+        (
+            "not a dict",
+            [1, 0],
+            head("['descr', '<f4']"),
+            vec![
+                "header:",
+                "expected a dict starting with '{', found \"['descr'",
+            ],
+        ),
+        (
+            "text after the dict",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x"),
+            vec![
+                "header:",
+                "expected spaces and a newline ('\\n') after the header dict, found \" x\\n\"",
+            ],
+        ),
+        (
+            "no newline",
+            [1, 0],
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}   ".into(),
+            vec![
+                "header:",
+                "expected spaces and a newline ('\\n') after the header dict, found \"   \"",
+            ],
+        ),
+        (
+            "an extra key",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}"),
+            vec![
+                "header:",
+                "expected only the keys 'descr', 'fortran_order' and 'shape', found 'x'",
+            ],
+        ),
+        (
+            "a missing key",
+            [1, 0],
+            head("{'descr': '<f4', 'shape': (2,)}"),
+            vec![
+                "header:",
+                "expected the keys 'descr', 'fortran_order' and 'shape', found no 'fortran_order'",
+            ],
+        ),
+        (
+            "a key twice",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'shape': (2,)}"),
+            vec!["header:", "expected each key once, found 'shape' twice"],
+        ),
+        (
+            "an int shape",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}"),
+            vec![
+                "h.npy:0: shape:",
+                "found (2), which is the integer 2: a 1-D shape is written (2,)",
+            ],
+        ),
+        (
+            "a list shape",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}"),
+            vec![
+                "shape:",
+                "expected a tuple of sizes such as (150, 4), found \"[2]}\"",
+            ],
+        ),
+        (
+            "a negative size",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}"),
+            vec!["shape:", "sizes are never negative), found \"-2,)}\""],
+        ),
+        (
+            "a float size",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}"),
+            vec![
+                "shape:",
+                "expected ',' or ')' after a size, found \".0,)}\"",
+            ],
+        ),
+        (
+            "a long in version 3",
+            [3, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2L,)}"),
+            vec!["shape:", "expected ',' or ')' after a size, found \"L,)}\""],
+        ),
+        (
+            "a size too large",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,)}"),
+            vec!["shape:", "size 99999999999999999999999 is too large"],
+        ),
+        (
+            "fortran_order 0",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}"),
+            vec![
+                "h.npy:0: fortran_order:",
+                "expected True or False, found \"0, 'shape': (2,)}\"",
+            ],
+        ),
+        (
+            "fortran_order a string",
+            [1, 0],
+            head("{'descr': '<f4', 'fortran_order': 'False', 'shape': (2,)}"),
+            vec!["fortran_order:", "expected True or False"],
+        ),
+        (
+            "descr not a string",
+            [1, 0],
+            head("{'descr': 4, 'fortran_order': False, 'shape': (2,)}"),
+            vec![
+                "h.npy:0: descr:",
+                "expected a dtype string such as '<f4', found \"4, ",
+            ],
+        ),
+        (
+            "a structured descr",
+            [1, 0],
+            head("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}"),
+            vec![
+                "descr:",
+                "unsupported dtype: a structured dtype (a list of fields)",
+            ],
+        ),
+        (
+            "minor version 1",
+            [1, 1],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}"),
+            vec![
+                "h.npy:0: version:",
+                "expected format version 1.0, 2.0 or 3.0, found 1.1",
+            ],
+        ),
+        (
+            "major version 4",
+            [4, 0],
+            head("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}"),
+            vec!["version:", "found 4.0"],
+        ),
+        (
+            "a header over numpy's limit",
+            [2, 0],
+            format!(
+                "{:<11999}\n",
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"
+            ),
+            vec![
+                "header:",
+                "expected a header of at most 10000 characters (NumPy's limit), found 12000",
+            ],
+        ),
+    ];
+    for (name, version, header, parts) in cases {
+        let err = npy_err("h.npy", npy_raw(version, &header, &TWO_F4));
+        for p in parts {
+            assert!(
+                err.contains(p),
+                "{name}: error {err:?} should contain {p:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn npy_files_cut_short_name_what_is_missing() {
+    check(
+        &npy_err("m.npy", b"\x93NUMPY".to_vec()),
+        &[
+            "m.npy:0: version:",
+            "expected a format version after the magic, found a file of 6 bytes",
+        ],
+    );
+    check(
+        &npy_err("m.npy", b"\x93NUMPY\x01\x00\x10".to_vec()),
+        &[
+            "m.npy:0: header:",
+            "expected a header length, found a file of 9 bytes",
+        ],
+    );
+    let mut short = npy_raw(
+        [1, 0],
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}\n",
+        &[],
+    );
+    short.truncate(30);
+    check(
+        &npy_err("m.npy", short),
+        &[
+            "m.npy:0: header:",
+            "expected a header of 56 bytes, found 20: the file is truncated",
+        ],
+    );
+}
+
 // ---- splits and scaling ----
 
 /// `n` samples whose only feature is their index, with the given class sizes.

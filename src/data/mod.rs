@@ -1,5 +1,18 @@
 //! Datasets in memory: features (compact: images stay `u8` until a batch needs `f32`) and targets
 //! (class indices with their names, or one or several regression values).
+//!
+//! The readers, by file (no two files import each other, directly or not):
+//!
+//! - `cell.rs`: one field of a row (text or a number) and what it holds (missing, a number,
+//!   text); [`labels`]: the task and class indices from raw target text.
+//! - [`columns`]: the column plan that turns a table's raw columns into features, in three
+//!   files: the plan (`plan.rs`), fitting it on training rows (`fit.rs`), and applying it to
+//!   rows (`apply.rs`).
+//! - [`csv`]: reading CSV text (`rows.rs`, `layout.rs`), then fitting a plan (`train.rs`) or
+//!   applying a model's (`predict.rs`, or `scan.rs` for models from before plans).
+//! - [`npy`] (with `npy_header.rs`): the `.npy` format; [`npy_table`]: 2-D arrays read as
+//!   tables, by the same plan; [`idx`]: MNIST's IDX files.
+//! - [`preprocess`]: splits, k-fold, scaling and one-hot targets, on a [`Dataset`].
 
 use crate::error::{Error, Result};
 use crate::tensor::pool::{self, SharedMut};
@@ -328,10 +341,9 @@ impl Dataset {
     }
 }
 
+mod cell;
 pub mod columns;
-pub use self::columns::{
-    class_labels, read_npy_features, read_npy_table, Column, ColumnPlan, Impute,
-};
+pub use self::columns::{Column, ColumnPlan, Impute};
 pub mod csv;
 pub use self::csv::{
     read_csv, read_csv_features, read_csv_features_from, read_csv_from, sniff_delimiter,
@@ -339,8 +351,13 @@ pub use self::csv::{
 };
 pub mod idx;
 pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};
+pub mod labels;
+pub use self::labels::class_labels;
 pub mod npy;
+mod npy_header;
 pub use self::npy::{read_npy, read_npy_dataset};
+pub mod npy_table;
+pub use self::npy_table::{read_npy_features, read_npy_table};
 pub mod preprocess;
 pub use self::preprocess::{one_hot, split, ScaleKind, Scaler, SplitSizes};
 

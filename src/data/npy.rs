@@ -2,7 +2,10 @@
 //!
 //! A file is the magic `\x93NUMPY`, a version `major.minor`, the header length (`u16` in 1.0,
 //! `u32` after), and a header that is a Python dict literal such as
-//! `{'descr': '<f4', 'fortran_order': False, 'shape': (150, 4), }`, then the raw values.
+//! `{'descr': '<f4', 'fortran_order': False, 'shape': (150, 4), }`, then the raw values. The
+//! header is read as strictly as NumPy reads it (exactly those three keys, a closing brace,
+//! a tuple of non-negative sizes, versions 1.0, 2.0 and 3.0 only, at most 10,000 characters;
+//! see `npy_header.rs`), and every file NumPy writes is read.
 //!
 //! Supported dtypes: `f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1`, little-endian (`<`), big-endian (`>`)
 //! or byte-order-free (`|`); every value is converted to `f32` (large integers and `f8` values
@@ -11,9 +14,8 @@
 //! is an error naming the expected and found byte counts. Errors are [`Error::Parse`] with line 0
 //! (the whole file), or the 1-based row for a bad value.
 
-use super::columns::class_labels;
-use super::csv::Task;
-use super::preprocess::is_classification;
+use super::labels::{class_labels, is_classification, label_text, target_names, Task};
+use super::npy_header::{self, Header, SUPPORTED};
 use super::{Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -50,7 +52,49 @@ pub fn read_npy_from_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<(Vec<
         field: field.into(),
         msg,
     };
-    if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
+    let (header, start) = read_header(bytes, &err)?;
+    let (descr, shape) = (header.descr.as_str(), header.shape);
+    if header.fortran_order && shape.len() > 1 {
+        let msg =
+            "expected C order, found Fortran order; save a C-ordered copy (np.ascontiguousarray)";
+        return Err(err("fortran_order", msg.into()));
+    }
+    let (big, kind, size) = dtype(descr).ok_or_else(|| {
+        err(
+            "descr",
+            format!("unsupported dtype \"{descr}\"; expected one of {SUPPORTED}"),
+        )
+    })?;
+    // Every product of the sizes must fit in usize, even where a zero makes the array empty
+    // (`(0, 2**40, 2**40)`): a reader multiplies the sizes after the first to get a row's width.
+    // So the product of the non-zero sizes (and the element size) is checked, whatever the zeros.
+    let nonzero: Vec<usize> = shape.iter().copied().filter(|&d| d != 0).collect();
+    let all_bytes = checked_product(&nonzero).and_then(|n| n.checked_mul(size));
+    let all_bytes = all_bytes.ok_or_else(|| {
+        let msg = format!("shape {shape:?} is too large: the product of its sizes overflows");
+        err("shape", msg)
+    })?;
+    let expected = if shape.contains(&0) { 0 } else { all_bytes };
+    let data = &bytes[start..];
+    if data.len() != expected {
+        let what = if data.len() < expected {
+            "the file is truncated"
+        } else {
+            "the file has trailing bytes"
+        };
+        let msg = format!(
+            "expected {expected} data bytes for shape {shape:?} of {descr}, found {}: {what}",
+            data.len()
+        );
+        return Err(err("data", msg));
+    }
+    Ok((decode(data, kind, size, big), shape))
+}
+
+/// The header of a `.npy` file and where its data starts: the magic, a format version NumPy
+/// reads (1.0, 2.0 or 3.0), the header length, and the header (see [`super::npy_header`]).
+fn read_header(bytes: &[u8], err: &dyn Fn(&str, String) -> Error) -> Result<(Header, usize)> {
+    if !bytes.starts_with(MAGIC) {
         let found = bytes
             .iter()
             .take(6)
@@ -61,10 +105,16 @@ pub fn read_npy_from_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<(Vec<
             format!("expected \"\\x93NUMPY\" (a .npy file), found \"{found}\""),
         ));
     }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (len_size, start) = match major {
-        1 => (2, 10),
-        2 | 3 => (4, 12),
+    let Some(&[major, minor]) = bytes.get(6..8) else {
+        let msg = format!(
+            "expected a format version after the magic, found a file of {} bytes",
+            bytes.len()
+        );
+        return Err(err("version", msg));
+    };
+    let (len_size, start) = match (major, minor) {
+        (1, 0) => (2, 10),
+        (2, 0) | (3, 0) => (4, 12),
         _ => {
             return Err(err(
                 "version",
@@ -92,54 +142,15 @@ pub fn read_npy_from_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<(Vec<
         );
         return Err(err("header", msg));
     };
-    let header =
-        std::str::from_utf8(header).map_err(|_| err("header", "expected UTF-8 text".into()))?;
-    let missing = |what: &str| err("header", format!("expected {what}, found {header:?}"));
-    let descr = dict_value(header, "descr")
-        .and_then(quoted)
-        .ok_or_else(|| missing("a 'descr' string"))?;
-    let fortran = dict_value(header, "fortran_order")
-        .ok_or_else(|| missing("'fortran_order'"))?
-        .starts_with("True");
-    let shape = dict_value(header, "shape")
-        .and_then(tuple)
-        .ok_or_else(|| missing("a 'shape' tuple"))?;
-    if fortran && shape.len() > 1 {
-        let msg =
-            "expected C order, found Fortran order; save a C-ordered copy (np.ascontiguousarray)";
-        return Err(err("fortran_order", msg.into()));
-    }
-    let (big, kind, size) = dtype(descr).ok_or_else(|| {
-        let supported = "f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 with '<', '>' or '|'";
-        err(
-            "descr",
-            format!("unsupported dtype \"{descr}\"; expected one of {supported}"),
-        )
-    })?;
-    // Every product of the sizes must fit in usize, even where a zero makes the array empty
-    // (`(0, 2**40, 2**40)`): a reader multiplies the sizes after the first to get a row's width.
-    // So the product of the non-zero sizes (and the element size) is checked, whatever the zeros.
-    let nonzero: Vec<usize> = shape.iter().copied().filter(|&d| d != 0).collect();
-    let all_bytes = checked_product(&nonzero).and_then(|n| n.checked_mul(size));
-    let all_bytes = all_bytes.ok_or_else(|| {
-        let msg = format!("shape {shape:?} is too large: the product of its sizes overflows");
-        err("shape", msg)
-    })?;
-    let expected = if shape.contains(&0) { 0 } else { all_bytes };
-    let data = &bytes[start + header_len..];
-    if data.len() != expected {
-        let what = if data.len() < expected {
-            "the file is truncated"
-        } else {
-            "the file has trailing bytes"
-        };
-        let msg = format!(
-            "expected {expected} data bytes for shape {shape:?} of {descr}, found {}: {what}",
-            data.len()
-        );
-        return Err(err("data", msg));
-    }
-    Ok((decode(data, kind, size, big), shape))
+    // NumPy decodes versions 1.0 and 2.0 as Latin-1, 3.0 as UTF-8
+    let text = match major {
+        3 => std::str::from_utf8(header)
+            .map_err(|_| err("header", "expected UTF-8 text (format version 3.0)".into()))?
+            .to_string(),
+        _ => header.iter().map(|&b| b as char).collect(),
+    };
+    let header = npy_header::parse(&text, major).map_err(|(field, msg)| err(field, msg))?;
+    Ok((header, start + header_len))
 }
 
 /// Features and targets from two `.npy` files with one row per sample.
@@ -238,14 +249,7 @@ fn dataset(
         }
     };
     // Labels as text, so that the CSV rules apply: integral values are written as integers.
-    let as_text = |v: f32| {
-        if v.fract() == 0.0 && v.abs() < 1e15 {
-            format!("{}", v as i64)
-        } else {
-            v.to_string()
-        }
-    };
-    let text: Vec<String> = y.iter().map(|&v| as_text(v)).collect();
+    let text: Vec<String> = y.iter().map(|&v| label_text(v)).collect();
     let classify = match task {
         Task::Classification if k != 1 => {
             let msg = format!(
@@ -269,12 +273,10 @@ fn dataset(
                 not_finite(y[i]),
             ));
         }
-        let names = if k == 1 {
-            vec!["y".to_string()]
-        } else {
-            (0..k).map(|i| format!("y{i}")).collect()
-        };
-        Targets::Values { data: y, names }
+        Targets::Values {
+            data: y,
+            names: target_names(k),
+        }
     };
     Dataset::new(Features::F32(x), d, targets)
 }
@@ -282,33 +284,6 @@ fn dataset(
 /// The product of `dims`, or `None` if it overflows `usize`.
 fn checked_product(dims: &[usize]) -> Option<usize> {
     dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
-}
-
-/// The text after `'key':` in a Python dict literal.
-fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header
-        .find(&format!("'{key}'"))
-        .or_else(|| header.find(&format!("\"{key}\"")))?;
-    let rest = header[at + key.len() + 2..]
-        .trim_start()
-        .strip_prefix(':')?;
-    Some(rest.trim_start())
-}
-
-/// The contents of a leading `'…'` or `"…"` string.
-fn quoted(v: &str) -> Option<&str> {
-    let q = v.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let rest = &v[1..];
-    Some(&rest[..rest.find(q)?])
-}
-
-/// The sizes of a leading `(a, b, …)` tuple.
-fn tuple(v: &str) -> Option<Vec<usize>> {
-    let inner = &v.strip_prefix('(')?[..v.find(')')? - 1];
-    let parts = inner.split(',').map(str::trim).filter(|s| !s.is_empty());
-    parts
-        .map(|s| s.trim_end_matches('L').parse().ok())
-        .collect()
 }
 
 /// `(big_endian, kind, size)` for a supported dtype string such as `<f4`.

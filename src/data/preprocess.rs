@@ -4,16 +4,11 @@
 //! Standard scaling is `x' = (x − mean) / std` with the population standard deviation (as
 //! scikit-learn's `StandardScaler`); min-max scaling is `x' = (x − min) / (max − min)`. A constant
 //! column would divide by zero, so its divisor is 1 (as scikit-learn): it becomes all zeros.
-//!
-//! The rules that turn raw target text into a task and class indices, shared by the CSV and npy
-//! readers, live here too; they are documented in [`super::csv`].
 
-use super::csv::AUTO_MAX_CLASSES;
 use super::{Dataset, Features, Targets};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tensor::Tensor;
-use std::collections::HashSet;
 
 /// How many samples go to validation and test; training gets the rest.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -406,26 +401,6 @@ impl Scaler {
             }
         }
     }
-}
-
-/// The [`Task::Auto`](super::Task::Auto) rule on raw target text, shared by CSV and npy (empty
-/// fields are ignored; see [`super::csv`]).
-pub(crate) fn is_classification<S: AsRef<str>>(values: &[S]) -> bool {
-    let mut distinct = HashSet::new();
-    let mut all_int = true;
-    for s in values.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()) {
-        if s.parse::<f32>().is_err() {
-            return true;
-        }
-        if all_int {
-            let digits = s.strip_prefix('-').unwrap_or(s);
-            let magnitude = digits.trim_start_matches('0');
-            all_int = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-            distinct.insert((s.starts_with('-') && !magnitude.is_empty(), magnitude));
-            all_int &= distinct.len() <= AUTO_MAX_CLASSES;
-        }
-    }
-    all_int
 }
 
 /// One-hot rows: a `(labels.len(), classes)` tensor with a 1 at each label's column.

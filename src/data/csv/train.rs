@@ -1,0 +1,175 @@
+//! Reading a CSV file for training: its layout (header, targets, dropped columns), then every
+//! row's feature fields go to a [`Fitter`], which fits the file's [`ColumnPlan`].
+
+use super::layout::{detect_header, header_given, resolve, wanted, Slot, SAMPLE_ROWS};
+use super::rows::{col_label, line_of, parse_error, Rows};
+use super::CsvOptions;
+use crate::data::cell::Cell;
+use crate::data::columns::fit::Fitter;
+use crate::data::columns::plan::{Column, ColumnPlan};
+use crate::data::labels::{target_name, targets_from_text};
+use crate::data::{Dataset, Features};
+use crate::error::{Error, Result};
+use ::csv::StringRecord;
+use std::io::Read;
+use std::path::Path;
+
+/// Where a training file's targets and dropped columns are, and whether it has a header.
+struct Layout {
+    header: bool,
+    tcols: Vec<usize>,
+    dcols: Vec<usize>,
+}
+
+/// Like [`read_csv`](super::read_csv) from any reader (e.g. stdin); `name` is the file name
+/// used in errors.
+pub fn read_csv_from(
+    reader: impl Read,
+    name: impl AsRef<Path>,
+    opts: &CsvOptions,
+) -> Result<Dataset> {
+    let path = name.as_ref();
+    let mut rows = Rows::open(reader, path, opts)?;
+    let (first, line1) = rows.first()?;
+    let row1: Vec<String> = first.iter().map(String::from).collect();
+    let width = row1.len();
+    let pe = |line: u64, field: &str, msg: String| parse_error(path, line, field, msg);
+    let mut sample = Vec::new();
+    let mut rec = StringRecord::new();
+    while sample.len() < SAMPLE_ROWS && rows.next(&mut rec)? {
+        sample.push(rec.clone());
+    }
+    let at = |field: &str, msg: String| pe(line1, field, msg);
+    let Layout {
+        header,
+        tcols,
+        dcols,
+    } = layout(opts, &row1, &sample, &at)?;
+    let hnames = header.then_some(&row1[..]);
+    let (mut columns, slots, kept) = raw_columns(hnames, width, &tcols, &dcols);
+    let kept_names = kept
+        .iter()
+        .map(|&j| columns[j].name().to_string())
+        .collect();
+    let mut fitter = Fitter::new(kept_names, opts.impute);
+    let (mut targets, mut lines) = (Vec::new(), Vec::new());
+    let mut push = |rec: &StringRecord, line: u64| -> Result<()> {
+        if rec.len() != width {
+            let msg = format!("expected {width} fields, found {}", rec.len());
+            return Err(pe(line, "row", msg));
+        }
+        for (j, s) in rec.iter().enumerate() {
+            if let Slot::Feature(k) = slots[j] {
+                fitter
+                    .push(k, Cell::Text(s), line)
+                    .map_err(|msg| pe(line, &col_label(hnames, j), msg))?;
+            }
+        }
+        targets.extend(tcols.iter().map(|&j| rec[j].to_string()));
+        lines.push(line);
+        Ok(())
+    };
+    if !header {
+        push(&first, line1)?;
+    }
+    for r in &sample {
+        push(r, line_of(r))?;
+    }
+    drop(sample);
+    while rows.next(&mut rec)? {
+        push(&rec, line_of(&rec))?;
+    }
+    if lines.is_empty() {
+        return Err(pe(
+            line1 + 1,
+            "rows",
+            "no data rows after the header".into(),
+        ));
+    }
+    let (fitted, features) = fitter
+        .finish()
+        .map_err(|(k, msg)| pe(line1, &col_label(hnames, kept[k]), msg))?;
+    for (c, &j) in fitted.into_iter().zip(&kept) {
+        columns[j] = c;
+    }
+    let plan = ColumnPlan {
+        columns,
+        header,
+        impute: opts.impute,
+    };
+    let target_names = plan.target_names();
+    let targets = targets_from_text(&targets, target_names.clone(), opts.task, |i, t, msg| {
+        pe(lines[i], &col_label(hnames, tcols[t]), msg)
+    })?;
+    let mut ds = Dataset::new(Features::F32(features), plan.out_features(), targets)?;
+    ds.feature_names = plan.feature_names();
+    ds.target_columns = if header { target_names } else { vec![] };
+    ds.columns = Some(plan);
+    Ok(ds)
+}
+
+/// The layout of a training file whose first row is `row1` and next rows `sample`; `at` makes
+/// an error on the first row.
+fn layout(
+    opts: &CsvOptions,
+    row1: &[String],
+    sample: &[StringRecord],
+    at: &dyn Fn(&str, String) -> Error,
+) -> Result<Layout> {
+    let width = row1.len();
+    let header_given = header_given(opts, row1);
+    let names = (header_given == Some(true)).then_some(row1);
+    let tcols = resolve(&wanted(opts), names, width, at, "target")?;
+    let dcols = resolve(&opts.drop, names, width, at, "drop")?;
+    if let Some(&j) = dcols.iter().find(|j| tcols.contains(j)) {
+        let msg = format!("{} is both a target and dropped", col_label(names, j));
+        return Err(at("drop", msg));
+    }
+    if tcols.len() + dcols.len() >= width {
+        let msg = match dcols.is_empty() {
+            true => "expected at least one feature column besides the targets",
+            false => {
+                "expected at least one feature column besides the targets and the dropped columns"
+            }
+        };
+        return Err(at("row", msg.into()));
+    }
+    let header = header_given.unwrap_or_else(|| detect_header(row1, sample, &tcols, &dcols));
+    Ok(Layout {
+        header,
+        tcols,
+        dcols,
+    })
+}
+
+/// The plan's columns before fitting (features numeric), what each raw column becomes while
+/// reading, and the raw indices of the feature columns. Names come from the header `hnames`,
+/// else `x<i>` (counting every column but the targets) and `y`/`y<t>`.
+fn raw_columns(
+    hnames: Option<&[String]>,
+    width: usize,
+    tcols: &[usize],
+    dcols: &[usize],
+) -> (Vec<Column>, Vec<Slot>, Vec<usize>) {
+    let mut slots = vec![Slot::Skip; width];
+    let mut kept = Vec::new();
+    let mut columns = Vec::with_capacity(width);
+    for j in 0..width {
+        let raw_name = |i: usize| hnames.map_or_else(|| format!("x{i}"), |h| h[j].clone());
+        if let Some(t) = tcols.iter().position(|&c| c == j) {
+            slots[j] = Slot::Target(t);
+            let name = hnames.map_or_else(|| target_name(t, tcols.len()), |h| h[j].clone());
+            columns.push(Column::Target { name, index: t });
+            continue;
+        }
+        let name = raw_name(j - tcols.iter().filter(|&&c| c < j).count());
+        if dcols.contains(&j) {
+            columns.push(Column::Dropped { name });
+        } else {
+            slots[j] = Slot::Feature(kept.len());
+            kept.push(j);
+            columns.push(Column::Numeric { name, impute: None });
+        }
+    }
+    (columns, slots, kept)
+}
