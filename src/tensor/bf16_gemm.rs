@@ -27,22 +27,27 @@ use crate::error::{Error, Result};
 use std::cell::RefCell;
 
 /// Rows of the register tile.
-pub(crate) const MR: usize = 12;
+const MR: usize = 12;
 /// Columns of the register tile (two 16-lane vectors).
-pub(crate) const NR: usize = 32;
+const NR: usize = 32;
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(MR == super::bf16_x86::MR && NR == super::bf16_x86::NR);
 /// Largest k block (elements; even). 128 pairs × NR columns of B = 16 KiB, an L1's share.
 const KC: usize = 256;
 /// Rows per packed block of A (a multiple of MR): 192 × 128 pairs × 4 B = 96 KiB, in L2.
 const MC: usize = 16 * MR;
-/// Columns per packed block of B (a multiple of NR).
-const NC: usize = 16 * NR;
+/// Columns per packed block of B (a multiple of NR): 128 pairs × 1024 × 4 B = 512 KiB, half an
+/// L2 of the CPUs that have the instruction; wide enough that the 784 inputs of the benchmark
+/// MLP's `dW = δᵀ·X` are one block (A packed once).
+const NC: usize = 32 * NR;
 /// Below this many multiply-adds the caller's f32 path (on rounded operands) is as fast.
 const MIN_MACS: usize = 1 << 12;
 
 /// A microkernel: one `MR×NR` tile of C over `kp` packed pairs.
-pub(crate) trait Micro: Sync {
-    /// `C[i][j] = chain over p < kp of dpbf16(·, a[p·MR + i], b[p·NR + j])`, started from C's
-    /// value if `load`, else from 0; C row-major with row stride `ldc`.
+trait Micro: Sync {
+    /// `C[i][j] = chain over p < kp of dpbf16(·, A(i, p), b[p·NR + j])`, started from C's
+    /// value if `load`, else from 0; C row-major with row stride `ldc`. A's panel is pair-major
+    /// (`A(i, p) = a[p·MR + i]`) or, if `a_rows`, row-major (`a[i·kp + p]`).
     ///
     /// # Safety
     /// `a` holds `kp·MR` words, `b` holds `kp·NR`, and `c` an `MR×NR` tile with row stride
@@ -51,6 +56,7 @@ pub(crate) trait Micro: Sync {
         &self,
         kp: usize,
         a: *const u32,
+        a_rows: bool,
         b: *const u32,
         c: *mut f32,
         ldc: usize,
@@ -59,13 +65,14 @@ pub(crate) trait Micro: Sync {
 }
 
 /// The portable model: each lane a chain of [`dpbf16`].
-pub(crate) struct Model;
+struct Model;
 
 impl Micro for Model {
     unsafe fn tile(
         &self,
         kp: usize,
         a: *const u32,
+        a_rows: bool,
         b: *const u32,
         c: *mut f32,
         ldc: usize,
@@ -80,10 +87,45 @@ impl Micro for Model {
                 let c = c.add(i * ldc + j);
                 let mut acc = if load { *c } else { 0.0 };
                 for p in 0..kp {
-                    acc = dpbf16(acc, a[p * MR + i], b[p * NR + j]);
+                    let ai = if a_rows { a[i * kp + p] } else { a[p * MR + i] };
+                    acc = dpbf16(acc, ai, b[p * NR + j]);
                 }
                 *c = acc;
             }
+        }
+    }
+}
+
+/// The hardware microkernel (`bf16_x86.rs`); exists only where the CPU has AVX-512F and
+/// AVX-512 BF16.
+#[cfg(target_arch = "x86_64")]
+struct Hw(());
+
+#[cfg(target_arch = "x86_64")]
+impl Hw {
+    /// The kernel, if this CPU runs it.
+    fn new() -> Option<Hw> {
+        has_bf16_hardware().then_some(Hw(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Micro for Hw {
+    unsafe fn tile(
+        &self,
+        kp: usize,
+        a: *const u32,
+        a_rows: bool,
+        b: *const u32,
+        c: *mut f32,
+        ldc: usize,
+        load: bool,
+    ) {
+        // SAFETY: a `Hw` exists only where the features were detected; bounds per `Micro`.
+        if a_rows {
+            super::bf16_x86::tile::<true>(kp, a, b, c, ldc, load)
+        } else {
+            super::bf16_x86::tile::<false>(kp, a, b, c, ldc, load)
         }
     }
 }
@@ -131,7 +173,7 @@ pub(crate) fn matmul(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        let kern = super::bf16_x86::Hw::new().expect("detected above");
+        let kern = Hw::new().expect("detected above");
         run(&kern, a, b, c, accumulate, threads);
         true
     }
@@ -200,11 +242,13 @@ unsafe fn block<K: Micro>(
                 let kcur = kc.min(k - pc);
                 let kp = kcur.div_ceil(2);
                 // B[pc.., jc..]: index j along columns (stride cs), k along rows (stride rs)
-                pack(b.data, (jc, nc, b.cs), (pc, kcur, b.rs), NR, pb);
+                pack(b.data, (jc, nc, b.cs), (pc, kcur, b.rs), NR, false, pb);
                 let load = accumulate || pc > 0;
+                // A's panels row-major where its k is contiguous (packed without a transpose)
+                let a_rows = a.cs == 1 && a.rs != 1;
                 for ic in (r0..r1).step_by(MC) {
                     let mc = MC.min(r1 - ic);
-                    pack(a.data, (ic, mc, a.rs), (pc, kcur, a.cs), MR, pa);
+                    pack(a.data, (ic, mc, a.rs), (pc, kcur, a.cs), MR, a_rows, pa);
                     for jp in 0..nc.div_ceil(NR) {
                         let bp = pb.as_ptr().add(jp * kp * NR);
                         let j0 = jc + jp * NR;
@@ -215,9 +259,9 @@ unsafe fn block<K: Micro>(
                             let mr = MR.min(r1 - i0);
                             let cp = c.0.add(i0 * ldc + j0);
                             if mr == MR && nr == NR {
-                                kern.tile(kp, ap, bp, cp, ldc, load);
+                                kern.tile(kp, ap, a_rows, bp, cp, ldc, load);
                             } else {
-                                edge_tile(kern, kp, ap, bp, cp, ldc, (mr, nr), load);
+                                edge_tile(kern, kp, (ap, a_rows), bp, cp, ldc, (mr, nr), load);
                             }
                         }
                     }
@@ -235,7 +279,7 @@ unsafe fn block<K: Micro>(
 unsafe fn edge_tile<K: Micro>(
     kern: &K,
     kp: usize,
-    a: *const u32,
+    (a, a_rows): (*const u32, bool),
     b: *const u32,
     c: *mut f32,
     ldc: usize,
@@ -248,7 +292,7 @@ unsafe fn edge_tile<K: Micro>(
             std::ptr::copy_nonoverlapping(c.add(i * ldc), t.as_mut_ptr().add(i * NR), nr);
         }
     }
-    kern.tile(kp, a, b, t.as_mut_ptr(), NR, load);
+    kern.tile(kp, a, a_rows, b, t.as_mut_ptr(), NR, load);
     for i in 0..mr {
         std::ptr::copy_nonoverlapping(t.as_ptr().add(i * NR), c.add(i * ldc), nr);
     }
@@ -256,15 +300,18 @@ unsafe fn edge_tile<K: Micro>(
 
 /// Packs `len` indices from `first` (stride `is` in `src`: rows of A, columns of B) by `kcur`
 /// k values from `k0` (stride `ks`) into panels of `width` indices: panel `q`, pair `p`, index
-/// `i` at `out[q·kp·width + p·width + i]`, each word [`pack_pair`] of k = k0+2p and k0+2p+1.
-/// Indices past `len` and the k past `kcur` are zeros.
+/// `i` at `out[q·kp·width + p·width + i]` (or, if `rows`, at `out[q·kp·width + i·kp + p]`;
+/// only when `ks == 1`), each word [`pack_pair`] of k = k0+2p and k0+2p+1. Indices past `len`
+/// and the k past `kcur` are zeros.
 fn pack(
     src: &[f32],
     (first, len, is): (usize, usize, usize),
     (k0, kcur, ks): (usize, usize, usize),
     width: usize,
+    rows: bool,
     out: &mut Vec<u32>,
 ) {
+    debug_assert!(!rows || ks == 1);
     let kp = kcur.div_ceil(2);
     let panels = len.div_ceil(width);
     out.clear();
@@ -274,6 +321,7 @@ fn pack(
         idx: (first, len, is),
         k: (k0, kcur, ks),
         width,
+        rows,
         out,
     });
 }
@@ -284,6 +332,7 @@ struct Pack<'a> {
     idx: (usize, usize, usize),
     k: (usize, usize, usize),
     width: usize,
+    rows: bool,
     out: &'a mut [u32],
 }
 
@@ -296,27 +345,51 @@ impl simd::Kernel for Pack<'_> {
             idx: (first, len, is),
             k: (k0, kcur, ks),
             width,
+            rows,
             out,
         } = self;
         let kp = kcur.div_ceil(2);
         let full = kcur / 2; // pairs with both halves inside k
+        if is == 1 && !rows {
+            // the indices contiguous: per pair, two whole source runs (read in order, which
+            // the prefetcher follows), spread over the panels
+            for p in 0..kp {
+                let lo = &src[first + (k0 + 2 * p) * ks..][..len];
+                let hi = (p < full).then(|| &src[first + (k0 + 2 * p + 1) * ks..][..len]);
+                for (q, panel) in out.chunks_exact_mut(kp * width).enumerate() {
+                    let i0 = q * width;
+                    let w = width.min(len - i0);
+                    let dst = &mut panel[p * width..p * width + w];
+                    let lo = &lo[i0..i0 + w];
+                    match hi {
+                        Some(hi) => {
+                            for ((d, &l), &h) in dst.iter_mut().zip(lo).zip(&hi[i0..i0 + w]) {
+                                *d = pack_pair(l, h);
+                            }
+                        }
+                        None => {
+                            for (d, &l) in dst.iter_mut().zip(lo) {
+                                *d = pack_pair(l, 0.0);
+                            }
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for (q, panel) in out.chunks_exact_mut(kp * width).enumerate() {
             let i0 = q * width;
             let w = width.min(len - i0);
-            if is == 1 {
-                // the indices contiguous: per pair, two source runs combined
-                for p in 0..kp {
-                    let lo = &src[(first + i0) + (k0 + 2 * p) * ks..][..w];
-                    let dst = &mut panel[p * width..p * width + w];
-                    if p < full {
-                        let hi = &src[(first + i0) + (k0 + 2 * p + 1) * ks..][..w];
-                        for ((d, &l), &h) in dst.iter_mut().zip(lo).zip(hi) {
-                            *d = pack_pair(l, h);
-                        }
-                    } else {
-                        for (d, &l) in dst.iter_mut().zip(lo) {
-                            *d = pack_pair(l, 0.0);
-                        }
+            if rows {
+                // k contiguous, row-major panel: per index, one run in, one run out
+                for i in 0..w {
+                    let row = &src[(first + i0 + i) * is + k0..][..kcur];
+                    let dst = &mut panel[i * kp..(i + 1) * kp];
+                    for (d, two) in dst.iter_mut().zip(row.chunks_exact(2)) {
+                        *d = pack_pair(two[0], two[1]);
+                    }
+                    if kcur % 2 == 1 {
+                        dst[full] = pack_pair(row[kcur - 1], 0.0);
                     }
                 }
             } else if ks == 1 {
@@ -395,7 +468,7 @@ pub fn bf16_matmul(
         Bf16Kernel::Model => run(&Model, a, b, c, accumulate, 1),
         Bf16Kernel::Hardware => {
             #[cfg(target_arch = "x86_64")]
-            if let Some(kern) = super::bf16_x86::Hw::new() {
+            if let Some(kern) = Hw::new() {
                 run(&kern, a, b, c, accumulate, 1);
                 return Ok(());
             }

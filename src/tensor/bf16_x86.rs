@@ -4,39 +4,29 @@
 //! 12 rows A's pair broadcast to all lanes, each multiplied into both accumulators of its row —
 //! 24 independent `vdpbf16ps` (their latency is hidden), 14 loads.
 
-use super::bf16_gemm::{has_bf16_hardware, Micro, MR, NR};
 use std::arch::x86_64::*;
 
-/// The hardware microkernel; exists only where the CPU has AVX-512F and AVX-512 BF16.
-pub(crate) struct Hw(());
+/// Rows of the tile.
+pub(crate) const MR: usize = 12;
+/// Columns of the tile (two 16-lane vectors).
+pub(crate) const NR: usize = 32;
 
-impl Hw {
-    /// The kernel, if this CPU runs it.
-    pub(crate) fn new() -> Option<Hw> {
-        has_bf16_hardware().then_some(Hw(()))
-    }
-}
-
-impl Micro for Hw {
-    unsafe fn tile(
-        &self,
-        kp: usize,
-        a: *const u32,
-        b: *const u32,
-        c: *mut f32,
-        ldc: usize,
-        load: bool,
-    ) {
-        // SAFETY: a `Hw` exists only where the features were detected; bounds per `Micro`.
-        tile(kp, a, b, c, ldc, load)
-    }
-}
-
+/// `C[i][j]` (row stride `ldc`; from C's value if `load`, else 0) chained through `kp` pairs:
+/// `a` holds `kp·MR` packed words (pair p of row i at `p·MR + i`, or at `i·kp + p` if
+/// `A_ROWS`), `b` `kp·NR` (`p·NR + j`).
+///
 /// # Safety
-/// As [`Micro::tile`]; the CPU has AVX-512F and AVX-512 BF16.
+/// The buffers hold what is said above, no other thread touches the tile, and the CPU has
+/// AVX-512F and AVX-512 BF16.
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn tile(kp: usize, a: *const u32, b: *const u32, c: *mut f32, ldc: usize, load: bool) {
-    const _: () = assert!(NR == 32);
+pub(crate) unsafe fn tile<const A_ROWS: bool>(
+    kp: usize,
+    a: *const u32,
+    b: *const u32,
+    c: *mut f32,
+    ldc: usize,
+    load: bool,
+) {
     let mut acc = [[_mm512_setzero_ps(); 2]; MR];
     if load {
         for (i, row) in acc.iter_mut().enumerate() {
@@ -49,12 +39,13 @@ unsafe fn tile(kp: usize, a: *const u32, b: *const u32, c: *mut f32, ldc: usize,
         let b0: __m512bh = std::mem::transmute(_mm512_loadu_si512(b as *const __m512i));
         let b1: __m512bh = std::mem::transmute(_mm512_loadu_si512(b.add(16) as *const __m512i));
         for (i, row) in acc.iter_mut().enumerate() {
-            let ai: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add(i) as i32));
+            let ai = *a.add(if A_ROWS { i * kp } else { i });
+            let ai: __m512bh = std::mem::transmute(_mm512_set1_epi32(ai as i32));
             // A first: the instruction's NaN priority, as the model has it
             row[0] = _mm512_dpbf16_ps(row[0], ai, b0);
             row[1] = _mm512_dpbf16_ps(row[1], ai, b1);
         }
-        a = a.add(MR);
+        a = a.add(if A_ROWS { 1 } else { MR });
         b = b.add(NR);
     }
     for (i, row) in acc.iter().enumerate() {
