@@ -290,10 +290,10 @@ fn hardware_instruction_equals_the_model_on_random_bit_patterns() {
     let (m, n) = (64, 64);
     for round in 0..32 {
         let exp_range = |w: u32| match round % 4 {
-            0 => w,                                                         // anything
-            1 => (w & 0x807f_ffff) | ((w >> 23) % 48 + 1) << 23,            // near underflow
-            2 => (w & 0x807f_ffff) | (200 + (w >> 23) % 56) << 23,          // near overflow
-            _ => (w & 0x80ff_ffff) | 0x3f80_0000 - 0x0080_0000 * (w >> 28), // ordinary
+            0 => w,                                                           // anything
+            1 => (w & 0x807f_ffff) | ((w >> 23) % 48 + 1) << 23,              // near underflow
+            2 => (w & 0x807f_ffff) | (200 + (w >> 23) % 56) << 23,            // near overflow
+            _ => (w & 0x80ff_ffff) | (0x3f80_0000 - 0x0080_0000 * (w >> 28)), // ordinary
         };
         let a: Vec<f32> = (0..2 * m)
             .map(|_| f32::from_bits(exp_range(word()) & 0xffff_0000))

@@ -47,16 +47,15 @@ const MIN_MACS: usize = 1 << 12;
 trait Micro: Sync {
     /// `C[i][j] = chain over p < kp of dpbf16(·, A(i, p), b[p·NR + j])`, started from C's
     /// value if `load`, else from 0; C row-major with row stride `ldc`. A's panel is pair-major
-    /// (`A(i, p) = a[p·MR + i]`) or, if `a_rows`, row-major (`a[i·kp + p]`).
+    /// (`A(i, p) = a.0[p·MR + i]`) or, if `a.1`, row-major (`a.0[i·kp + p]`).
     ///
     /// # Safety
-    /// `a` holds `kp·MR` words, `b` holds `kp·NR`, and `c` an `MR×NR` tile with row stride
+    /// `a.0` holds `kp·MR` words, `b` holds `kp·NR`, and `c` an `MR×NR` tile with row stride
     /// `ldc` that no other thread touches; the kernel's CPU features must be present.
     unsafe fn tile(
         &self,
         kp: usize,
-        a: *const u32,
-        a_rows: bool,
+        a: (*const u32, bool),
         b: *const u32,
         c: *mut f32,
         ldc: usize,
@@ -71,8 +70,7 @@ impl Micro for Model {
     unsafe fn tile(
         &self,
         kp: usize,
-        a: *const u32,
-        a_rows: bool,
+        (a, a_rows): (*const u32, bool),
         b: *const u32,
         c: *mut f32,
         ldc: usize,
@@ -114,8 +112,7 @@ impl Micro for Hw {
     unsafe fn tile(
         &self,
         kp: usize,
-        a: *const u32,
-        a_rows: bool,
+        (a, a_rows): (*const u32, bool),
         b: *const u32,
         c: *mut f32,
         ldc: usize,
@@ -259,7 +256,7 @@ unsafe fn block<K: Micro>(
                             let mr = MR.min(r1 - i0);
                             let cp = c.0.add(i0 * ldc + j0);
                             if mr == MR && nr == NR {
-                                kern.tile(kp, ap, a_rows, bp, cp, ldc, load);
+                                kern.tile(kp, (ap, a_rows), bp, cp, ldc, load);
                             } else {
                                 edge_tile(kern, kp, (ap, a_rows), bp, cp, ldc, (mr, nr), load);
                             }
@@ -292,7 +289,7 @@ unsafe fn edge_tile<K: Micro>(
             std::ptr::copy_nonoverlapping(c.add(i * ldc), t.as_mut_ptr().add(i * NR), nr);
         }
     }
-    kern.tile(kp, a, a_rows, b, t.as_mut_ptr(), NR, load);
+    kern.tile(kp, (a, a_rows), b, t.as_mut_ptr(), NR, load);
     for i in 0..mr {
         std::ptr::copy_nonoverlapping(t.as_ptr().add(i * NR), c.add(i * ldc), nr);
     }
