@@ -17,12 +17,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 cargo build --release >&2
-out=target/bench/bf16_accuracy.jsonl
-mkdir -p target/bench
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/bench/bf16_accuracy.jsonl"
+mkdir -p "$target/bench"
 : > "$out"
 for s in $seeds; do
   for p in f32 bf16; do
-    target/release/backprop bench --batch "$batch" --epochs "$epochs" --threads "$threads" --no-xor \
+    "$target/release/backprop" bench --batch "$batch" --epochs "$epochs" --threads "$threads" --no-xor \
       --precision "$p" --seed "$s" --data ../shared/datasets/mnist | tail -n 1 >> "$out"
   done
 done

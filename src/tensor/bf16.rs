@@ -8,12 +8,16 @@
 //! ```
 //!
 //! (NaN stays a quiet NaN; a value past the largest bf16 becomes ±∞, as in hardware.) The
-//! product of two bf16 numbers has at most 16 significant bits, so it is exact in f32: a bf16
-//! matrix product with f32 accumulation is an f32 product of rounded operands — the same
-//! numbers AVX-512 BF16's `vdpbf16ps` multiplies, summed in f32 (only the order of the sums may
-//! differ). That is how [`Precision::Bf16`] runs here: each product rounds copies of both
-//! operands (weights, activations, and in backward the incoming gradients) and runs the f32
-//! kernels on them. Master weights, gradients and optimizer state stay f32.
+//! product of two bf16 numbers has at most 16 significant bits, so it is exact in f32 (inside
+//! f32's range). [`Precision::Bf16`] runs each product in one of two ways:
+//!
+//! - where the CPU has AVX-512 BF16, on the `vdpbf16ps` kernel of `bf16_gemm.rs`: operands
+//!   rounded as above while they are packed in pairs along k, each output one chain of the
+//!   instruction's steps ([`dpbf16`], its portable model, bit-exact), f32 accumulators;
+//! - elsewhere (and for products of one or two rows), on copies of both operands rounded to
+//!   bf16, through the f32 kernels: the same products, summed in another order.
+//!
+//! Master weights, gradients and optimizer state stay f32.
 //!
 //! The precision is per thread ([`set_precision`]); [`crate::train::Trainer`] sets it for the
 //! duration of a `fit` from its `precision` field.
@@ -90,12 +94,94 @@ pub fn precision() -> Precision {
 /// ```
 #[inline(always)]
 pub fn round_bf16(x: f32) -> f32 {
+    f32::from_bits(rounded_bits(x) & 0xffff_0000)
+}
+
+/// The bits of `x` rounded to bf16 in the HIGH half (the low half is garbage): branch-free, so
+/// that the packing loops of `bf16_gemm.rs` vectorise. NaN keeps its sign and high payload
+/// bits and becomes quiet.
+#[inline(always)]
+pub(crate) fn rounded_bits(x: f32) -> u32 {
     let b = x.to_bits();
-    if x.is_nan() {
-        return f32::from_bits((b | 0x0040_0000) & 0xffff_0000);
-    }
     let r = b.wrapping_add(0x7fff + ((b >> 16) & 1));
-    f32::from_bits(r & 0xffff_0000)
+    if b & 0x7fff_ffff > 0x7f80_0000 {
+        b | 0x0040_0000
+    } else {
+        r
+    }
+}
+
+/// Two f32 rounded to bf16 and packed as `vdpbf16ps` reads a pair: `lo` (the even k index) in
+/// bits 0–15, `hi` (the odd one) in bits 16–31.
+#[inline(always)]
+pub(crate) fn pack_pair(lo: f32, hi: f32) -> u32 {
+    (rounded_bits(hi) & 0xffff_0000) | (rounded_bits(lo) >> 16)
+}
+
+/// One f32 lane of AVX-512 BF16's `vdpbf16ps`, bit for bit: `acc` plus the dot product of the
+/// bf16 pairs `a` and `b` (each as [`pack_pair`] packs them: element 0 in the low 16 bits).
+///
+/// Intel's definition (SDM, VDPBF16PS): two fused multiply-adds in f32, the odd element first,
+///
+/// ```text
+/// acc := acc + a₁·b₁   (rounded)
+/// acc := acc + a₀·b₀   (rounded)
+/// ```
+///
+/// with round-to-nearest-even whatever MXCSR says, subnormal inputs read as zero (the bf16
+/// elements and the accumulator: DAZ) and subnormal results flushed to a zero of their sign
+/// (FTZ), after each step. NaN follows the x86 FMA rule: the first NaN among `a`'s element,
+/// `b`'s element and the accumulator, made quiet; an invalid operation (∞·0, ∞−∞) gives the
+/// default NaN `0xffc0_0000`. Checked equal to the instruction on every lane of random bit
+/// patterns (tests/bf16_kernel.rs, where the CPU has it).
+///
+/// ```
+/// use backprop::tensor::dpbf16;
+/// let one = 0x3f80u32; // 1.0 in bf16
+/// let pair = |lo: u32, hi: u32| hi << 16 | lo;
+/// assert_eq!(dpbf16(0.5, pair(one, one), pair(0x4000, 0x4040)), 0.5 + 3.0 + 2.0);
+/// assert_eq!(dpbf16(0.0, pair(0x0001, 0), pair(one, 0)), 0.0); // a subnormal input reads as 0
+/// ```
+pub fn dpbf16(acc: f32, a: u32, b: u32) -> f32 {
+    let acc = flush(acc);
+    let acc = fma_step(acc, element(a >> 16), element(b >> 16));
+    fma_step(acc, element(a & 0xffff), element(b & 0xffff))
+}
+
+/// A bf16 element (low 16 bits of `h`) as f32, subnormals read as zero.
+#[inline(always)]
+fn element(h: u32) -> f32 {
+    flush(f32::from_bits(h << 16))
+}
+
+/// A subnormal `x` becomes the zero of its sign.
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.is_subnormal() {
+        f32::from_bits(x.to_bits() & 0x8000_0000)
+    } else {
+        x
+    }
+}
+
+/// `acc + x·y` rounded once, as one step of [`dpbf16`].
+#[inline(always)]
+fn fma_step(acc: f32, x: f32, y: f32) -> f32 {
+    let quiet = |v: f32| f32::from_bits(v.to_bits() | 0x0040_0000);
+    if x.is_nan() {
+        quiet(x)
+    } else if y.is_nan() {
+        quiet(y)
+    } else if acc.is_nan() {
+        quiet(acc)
+    } else {
+        let r = x.mul_add(y, acc);
+        if r.is_nan() {
+            f32::from_bits(0xffc0_0000)
+        } else {
+            flush(r)
+        }
+    }
 }
 
 /// `out[i] = round_bf16(x[i])`, vectorised at the CPU's widest level.

@@ -15,7 +15,10 @@
 //! call on a worker of backprop's own pool (`pool.rs`).
 
 use super::bf16::{precision, with_rounded, Precision};
-use super::{simd, Tensor};
+use super::bf16_gemm;
+pub(crate) use super::matref::MatRef;
+use super::pool::cores;
+use super::simd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Below this many multiply-adds (m·k·n) a product runs on one thread. 2²⁰ (from the batch-32
@@ -75,13 +78,6 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// The machine's cores, asked once: `available_parallelism` reads the cgroup quota files on
-/// every call (allocating), too slow for a question asked before every product.
-pub(crate) fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 /// Whether `A·Bᵀ` (B stored row-major `n×k`, as a weight `(out, in)`) is faster done as
 /// `A·(copy of Bᵀ)`: the `gemm` crate runs the transposed-view layout at 40–70 % of the speed of
 /// a plain row-major right operand when A has few rows (measured 1.5–2.5× at 32 rows on the
@@ -92,50 +88,19 @@ pub(crate) fn transposed_rhs_pays(m: usize, k: usize, n: usize) -> bool {
     m > SMALL_ROWS && m <= 256 && m * k * n >= NAIVE_THRESHOLD
 }
 
-/// A read-only matrix view: row-major data seen either as is or transposed.
-#[derive(Clone, Copy)]
-pub(crate) struct MatRef<'a> {
-    pub data: &'a [f32],
-    pub rows: usize,
-    pub cols: usize,
-    /// Distance between consecutive rows / columns of the logical matrix.
-    pub rs: usize,
-    pub cs: usize,
-}
-
-impl<'a> MatRef<'a> {
-    /// A rank-2 tensor (or any tensor folded to a matrix), transposed if `t`.
-    pub fn new(x: &'a Tensor, t: bool) -> MatRef<'a> {
-        let (r, c) = x.shape().as_matrix();
-        MatRef::from_slice(x.data(), r, c, t)
-    }
-
-    /// A row-major `r×c` block of data, transposed if `t`.
-    pub fn from_slice(data: &'a [f32], r: usize, c: usize, t: bool) -> MatRef<'a> {
-        if t {
-            MatRef {
-                data,
-                rows: c,
-                cols: r,
-                rs: 1,
-                cs: c,
-            }
-        } else {
-            MatRef {
-                data,
-                rows: r,
-                cols: c,
-                rs: c,
-                cs: 1,
-            }
-        }
-    }
-}
-
 /// `c = a·b` or, with `accumulate`, `c += a·b`; `c` is row-major `a.rows × b.cols`. With this
-/// thread's [`Precision::Bf16`] the operands are rounded to bf16 first (see `bf16.rs`).
+/// thread's [`Precision::Bf16`], the `vdpbf16ps` kernel where the CPU has it (`bf16_gemm.rs`),
+/// else the f32 kernels on operands rounded to bf16 (`bf16.rs`).
 pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     if precision() == Precision::Bf16 {
+        let threads = if a.rows * a.cols * b.cols >= PARALLEL_MACS.load(Ordering::Relaxed) {
+            num_threads()
+        } else {
+            1
+        };
+        if bf16_gemm::matmul(a, b, c, accumulate, threads) {
+            return;
+        }
         return with_rounded(a.data, b.data, |ra, rb| {
             let a = MatRef { data: ra, ..a };
             let b = MatRef { data: rb, ..b };
@@ -532,7 +497,7 @@ mod gemm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Rng;
+    use crate::{Rng, Tensor};
 
     fn reference(a: &Tensor, at: bool, b: &Tensor, bt: bool) -> Vec<f32> {
         let a = if at { a.t() } else { a.clone() };

@@ -2,13 +2,20 @@
 //! [`crate::autograd`], built on top of this module.
 
 mod bf16;
+mod bf16_gemm;
+#[cfg(target_arch = "x86_64")]
+mod bf16_x86;
 mod gemm;
+mod matref;
 pub(crate) mod pool;
 mod reduce;
 mod shape;
 pub(crate) mod simd;
 
-pub use bf16::{precision, round_bf16, set_precision, Precision};
+pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
+pub use bf16_gemm::has_bf16_hardware;
+#[doc(hidden)]
+pub use bf16_gemm::{bf16_matmul, Bf16Kernel};
 pub use shape::{Shape, MAX_RANK};
 
 pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, NAIVE_THRESHOLD};

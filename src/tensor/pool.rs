@@ -29,6 +29,13 @@ pub fn worker_parts() -> usize {
     WORKER_PARTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The machine's cores, asked once: `available_parallelism` reads the cgroup quota files on
+/// every call (allocating), too slow for a question asked before every product.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// Calls `f(i)` for every `i < parts`, spread over up to [`super::num_threads`] threads.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     #[cfg(not(target_arch = "wasm32"))]
@@ -145,7 +152,7 @@ mod imp {
     /// could be spawned).
     pub(super) fn pool() -> Option<&'static Pool> {
         *POOL.get_or_init(|| {
-            let cores = crate::tensor::gemm::cores();
+            let cores = super::cores();
             let workers = cores.saturating_sub(1).max(1);
             let p: &'static Pool = Box::leak(Box::new(Pool {
                 busy: Mutex::new(()),
