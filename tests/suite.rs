@@ -13,6 +13,8 @@
 
 #[path = "batch_norm.rs"]
 mod batch_norm;
+#[path = "bf16_kernel.rs"]
+mod bf16_kernel;
 #[path = "cli.rs"]
 mod cli;
 #[path = "columns.rs"]

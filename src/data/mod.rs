@@ -360,24 +360,3 @@ pub mod npy_table;
 pub use self::npy_table::{read_npy_features, read_npy_table};
 pub mod preprocess;
 pub use self::preprocess::{one_hot, split, ScaleKind, Scaler, SplitSizes};
-
-impl std::str::FromStr for ScaleKind {
-    type Err = Error;
-
-    /// `auto`, `standard`, `minmax` (or `min_max`, the name in model files) or `none`.
-    ///
-    /// ```
-    /// use backprop::data::ScaleKind;
-    /// assert_eq!("minmax".parse::<ScaleKind>().unwrap(), ScaleKind::MinMax);
-    /// assert!("zscore".parse::<ScaleKind>().is_err());
-    /// ```
-    fn from_str(s: &str) -> Result<ScaleKind> {
-        Ok(match s {
-            "auto" => ScaleKind::Auto,
-            "standard" => ScaleKind::Standard,
-            "minmax" | "min_max" => ScaleKind::MinMax,
-            "none" => ScaleKind::None,
-            s => return Err(Error::invalid("scale", s, "auto, standard, minmax or none")),
-        })
-    }
-}

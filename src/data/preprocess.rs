@@ -111,69 +111,6 @@ pub fn split(
     Ok((ds.subset(&train), ds.subset(&val), ds.subset(&test)))
 }
 
-/// Seeded (stratified) k-fold cross-validation: the sample indices of each of `k` folds, every
-/// sample in exactly one fold. Fold `i` is held out once while the model trains on the others.
-///
-/// For classification the folds are **stratified**: each class's samples are shuffled with
-/// `rng` and dealt to the folds in turn, continuing where the previous class left off, so every
-/// fold holds each class within one sample of its share and the fold sizes differ by at most
-/// one. For regression the samples are shuffled and dealt the same way. Each fold's indices are
-/// in ascending order (same seed, same folds).
-///
-/// A class with fewer than `k` samples is missing from some folds (scikit-learn's
-/// `StratifiedKFold` warns about it; here it is allowed).
-///
-/// ```
-/// use backprop::data::{preprocess::kfold, Dataset, Features, Targets};
-/// use backprop::Rng;
-/// let labels: Vec<u32> = (0..100).map(|i| (i % 4 == 0) as u32).collect(); // 75 / 25
-/// let ds = Dataset::new(Features::F32((0..100).map(|i| i as f32).collect()), 1,
-///     Targets::Classes { labels: labels.clone(), names: vec!["a".into(), "b".into()] }).unwrap();
-/// let folds = kfold(&ds, 5, &mut Rng::seed(1)).unwrap();
-/// assert_eq!(folds.len(), 5);
-/// for f in &folds {
-///     assert_eq!(f.len(), 20);
-///     assert_eq!(f.iter().filter(|&&i| labels[i] == 1).count(), 5); // 25 / 5 in every fold
-/// }
-/// let mut all: Vec<usize> = folds.concat();
-/// all.sort();
-/// assert_eq!(all, (0..100).collect::<Vec<_>>());
-/// ```
-pub fn kfold(ds: &Dataset, k: usize, rng: &mut Rng) -> Result<Vec<Vec<usize>>> {
-    let n = ds.len();
-    if k < 2 || k > n {
-        return Err(Error::invalid(
-            "folds",
-            format!("{k} folds of {n} samples"),
-            "at least 2 folds and at most one per sample",
-        ));
-    }
-    let mut groups: Vec<Vec<usize>> = match ds.targets() {
-        Targets::Classes { labels, names } => {
-            let mut g = vec![Vec::new(); names.len()];
-            labels
-                .iter()
-                .enumerate()
-                .for_each(|(i, &l)| g[l as usize].push(i));
-            g
-        }
-        Targets::Values { .. } => vec![(0..n).collect()],
-    };
-    let mut folds = vec![Vec::with_capacity(n / k + 1); k];
-    let mut next = 0;
-    for g in &mut groups {
-        rng.shuffle(g);
-        for &i in g.iter() {
-            folds[next].push(i);
-            next = (next + 1) % k;
-        }
-    }
-    for f in &mut folds {
-        f.sort_unstable();
-    }
-    Ok(folds)
-}
-
 /// Shares of `total` proportional to `sizes` (largest remainder), each at most its `cap`.
 fn allocate(sizes: &[usize], total: usize, caps: &[usize]) -> Vec<usize> {
     let n: usize = sizes.iter().sum();
@@ -219,6 +156,27 @@ pub enum ScaleKind {
     /// alone, and standardise otherwise: standardising a border pixel with std 1.4·10⁻⁴ turns it
     /// into values in the thousands (MNIST: 96.7 % test accuracy standardised, 97.9 % as is).
     Auto,
+}
+
+impl std::str::FromStr for ScaleKind {
+    type Err = Error;
+
+    /// `auto`, `standard`, `minmax` (or `min_max`, the name in model files) or `none`.
+    ///
+    /// ```
+    /// use backprop::data::ScaleKind;
+    /// assert_eq!("minmax".parse::<ScaleKind>().unwrap(), ScaleKind::MinMax);
+    /// assert!("zscore".parse::<ScaleKind>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<ScaleKind> {
+        Ok(match s {
+            "auto" => ScaleKind::Auto,
+            "standard" => ScaleKind::Standard,
+            "minmax" | "min_max" => ScaleKind::MinMax,
+            "none" => ScaleKind::None,
+            s => return Err(Error::invalid("scale", s, "auto, standard, minmax or none")),
+        })
+    }
 }
 
 /// A fitted per-feature scaling, applied identically to training, validation, test and
@@ -422,70 +380,4 @@ pub fn one_hot(labels: &[u32], classes: usize) -> Tensor {
         t.data_mut()[i * classes + l as usize] = 1.0;
     }
     t
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn classes(labels: Vec<u32>, k: usize) -> Dataset {
-        let n = labels.len();
-        let names = (0..k).map(|c| c.to_string()).collect();
-        let x = (0..n).map(|i| i as f32).collect();
-        Dataset::new(Features::F32(x), 1, Targets::Classes { labels, names }).unwrap()
-    }
-
-    #[test]
-    fn kfold_is_stratified_a_partition_and_seeded() {
-        // 23 samples: class 0 × 13, class 1 × 7, class 2 × 3; 4 folds
-        let labels: Vec<u32> = [vec![0; 13], vec![1; 7], vec![2; 3]].concat();
-        let ds = classes(labels.clone(), 3);
-        let folds = kfold(&ds, 4, &mut Rng::seed(7)).unwrap();
-        let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 23);
-        assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
-        for c in 0..3u32 {
-            let per: Vec<usize> = folds
-                .iter()
-                .map(|f| f.iter().filter(|&&i| labels[i] == c).count())
-                .collect();
-            let total = labels.iter().filter(|&&l| l == c).count();
-            assert_eq!(per.iter().sum::<usize>(), total);
-            // within one sample of total / 4
-            for &p in &per {
-                assert!(
-                    (p as f64 - total as f64 / 4.0).abs() < 1.0,
-                    "class {c}: {per:?}"
-                );
-            }
-        }
-        let mut all = folds.concat();
-        all.sort_unstable();
-        assert_eq!(all, (0..23).collect::<Vec<_>>());
-        assert!(folds.iter().all(|f| f.windows(2).all(|w| w[0] < w[1])));
-        assert_eq!(folds, kfold(&ds, 4, &mut Rng::seed(7)).unwrap());
-        assert_ne!(folds, kfold(&ds, 4, &mut Rng::seed(8)).unwrap());
-    }
-
-    #[test]
-    fn kfold_regression_and_bad_k() {
-        let ds = Dataset::new(
-            Features::F32((0..10).map(|i| i as f32).collect()),
-            1,
-            Targets::Values {
-                data: (0..10).map(|i| i as f32).collect(),
-                names: vec!["y".into()],
-            },
-        )
-        .unwrap();
-        let folds = kfold(&ds, 3, &mut Rng::seed(0)).unwrap();
-        let mut sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
-        sizes.sort_unstable();
-        assert_eq!(sizes, [3, 3, 4]);
-        assert_eq!(kfold(&ds, 10, &mut Rng::seed(0)).unwrap().len(), 10);
-        for k in [0, 1, 11] {
-            let e = kfold(&ds, k, &mut Rng::seed(0)).unwrap_err().to_string();
-            assert!(e.contains("folds"), "{e}");
-        }
-    }
 }

@@ -158,43 +158,6 @@ fn too_many(k: usize, n: Option<usize>) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::preprocess::kfold;
-    use crate::data::Features;
-
-    fn dataset(targets: Targets, n: usize) -> Dataset {
-        Dataset::new(Features::F32(vec![0.0; n]), 1, targets).unwrap()
-    }
-
-    /// The folds `backprop cv` has held out so far (`data::preprocess::kfold`), for several
-    /// seeds and both kinds of targets, with a class that has no samples.
-    #[test]
-    fn the_same_folds_as_cv_holds_out() {
-        let labels: Vec<u32> = (0..23).map(|i| [0, 2, 2, 3, 0][i % 5]).collect();
-        let names = (0..5).map(|c| c.to_string()).collect();
-        let classes = dataset(Targets::Classes { labels, names }, 23);
-        let values = Targets::Values {
-            data: vec![0.0; 17],
-            names: vec!["y".into()],
-        };
-        let values = dataset(values, 17);
-        for seed in [0, 1, 42] {
-            for (data, k) in [(&classes, 4), (&classes, 23), (&values, 3), (&values, 2)] {
-                let want = kfold(data, k, &mut Rng::seed(seed)).unwrap();
-                let got = KFold::new(k)
-                    .unwrap()
-                    .split_dataset(data, &mut Rng::seed(seed))
-                    .unwrap();
-                let tests: Vec<Vec<usize>> = got.iter().map(|f| f.test.clone()).collect();
-                assert_eq!(tests, want, "seed {seed}, {k} folds");
-                for f in &got {
-                    let mut all = [f.train.clone(), f.test.clone()].concat();
-                    all.sort_unstable();
-                    assert_eq!(all, (0..data.len()).collect::<Vec<_>>());
-                    assert!(f.train.windows(2).all(|w| w[0] < w[1]));
-                }
-            }
-        }
-    }
 
     #[test]
     fn stratified_by_hand() {
