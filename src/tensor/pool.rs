@@ -43,7 +43,18 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         let threads = super::num_threads().min(parts);
         if threads > 1 {
             if let Some(p) = imp::pool() {
-                if let Ok(_busy) = p.busy.try_lock() {
+                // a job that panicked (and was caught by the caller) poisons `busy`: the pool is
+                // still sound (`run` waited for every part), so take the lock and clear the mark
+                // rather than run serially from then on
+                let busy = match p.busy.try_lock() {
+                    Ok(g) => Some(g),
+                    Err(std::sync::TryLockError::Poisoned(e)) => {
+                        p.busy.clear_poison();
+                        Some(e.into_inner())
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                };
+                if let Some(_busy) = busy {
                     return p.run(threads, parts, f);
                 }
             }
@@ -299,5 +310,22 @@ mod tests {
             });
         }
         assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 100));
+    }
+
+    /// A panic in a part reaches the caller, and the pool stays a pool afterwards (it used to
+    /// turn serial for good: the panic poisoned its lock).
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn a_panicking_job_leaves_the_pool_usable() {
+        if crate::tensor::num_threads() < 2 {
+            return; // one core: the pool is never used
+        }
+        let r = std::panic::catch_unwind(|| {
+            super::run(4, &|i| assert!(i != 2, "part 2 fails"));
+        });
+        assert!(r.is_err(), "the panic reaches the caller");
+        let pool = super::imp::pool().expect("a pool on a machine with 2 threads");
+        super::run(4, &|_| {});
+        assert!(!pool.busy.is_poisoned(), "the pool's lock is usable again");
     }
 }
