@@ -2,7 +2,7 @@
 //! and shapes) and what was expected. Messages are lowercase without a trailing period so that
 //! they read as one sentence inside a context chain.
 
-use crate::tensor::Shape;
+use crate::tensor::shape::Shape;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in backprop, as data.

@@ -9,7 +9,7 @@ mod gemm;
 mod matref;
 pub(crate) mod pool;
 mod reduce;
-mod shape;
+pub(crate) mod shape;
 pub(crate) mod simd;
 
 pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
