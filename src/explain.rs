@@ -83,7 +83,7 @@ pub mod surface;
 
 pub use json::{example_from_json, from_json, to_json, Example};
 
-use crate::autograd::{Graph, Tape};
+use crate::autograd::{Gradients, Graph, Tape};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::nn::{Activation, Bias, Linear, Mlp, MlpSpec, Tie, Trainable};
@@ -220,13 +220,7 @@ pub fn explain(
     let grads = g.backward(e);
 
     let mut layers: Vec<LayerExplanation> = Vec::with_capacity(vars.len());
-    for (i, ((lin, spec), (s, xl))) in net
-        .layers
-        .iter()
-        .zip(&net.spec.layers)
-        .zip(values)
-        .enumerate()
-    {
+    for (i, (spec, (s, xl))) in net.spec.layers.iter().zip(values).enumerate() {
         let sources = if spec.inputs.is_empty() {
             vec![i]
         } else {
@@ -240,60 +234,9 @@ pub fn explain(
         let delta = grads
             .wrt(vars[i].s)
             .map_or_else(|| vec![0.0; s.len()], Tensor::to_vec);
-        let grad_of = |p| {
-            grads
-                .get(p)
-                .cloned()
-                .unwrap_or_else(|| Tensor::zeros(*params[p].shape()))
-        };
-        let row_bias = |p: Option<ParamId>| p.filter(|_| per_unit);
-        let weights = to_rows(
-            lin,
-            &params[lin.weight],
-            row_bias(lin.bias).map(|b| &params[b]),
-        );
-        let gb = row_bias(lin.bias).map(grad_of);
-        let grad = to_rows(lin, &grad_of(lin.weight), gb.as_ref());
-        let owner = spec.tie.map_or(spec, |t| &net.spec.layers[t.layer - 1]);
-        let (step_w, step_b) = (
-            if owner.trainable.weight { lr } else { 0.0 },
-            if spec.trainable.bias { lr } else { 0.0 },
-        );
-        let updated = weights
-            .iter()
-            .zip(&grad)
-            .enumerate()
-            .map(|(r, (w, d))| {
-                let eta = if per_unit && r == 0 { step_b } else { step_w };
-                w.iter().zip(d).map(|(w, d)| w - eta * d).collect()
-            })
-            .collect();
-        let shared_bias = lin.bias.filter(|_| spec.bias == Bias::Shared).map(|b| {
-            let (value, grad) = (params[b].data()[0], grad_of(b).data()[0]);
-            SharedBias {
-                value,
-                grad,
-                updated: value - step_b * grad,
-            }
-        });
-        layers.push(LayerExplanation {
-            activation: spec.activation,
-            sources,
-            bias: per_unit,
-            shared_bias,
-            trainable: Trainable {
-                weight: owner.trainable.weight,
-                bias: spec.trainable.bias,
-            },
-            tied_to: spec.tie,
-            input,
-            s,
-            x: xl,
-            delta,
-            weights,
-            grad,
-            updated,
-        });
+        let mut layer = layer_explanation(net, params, &grads, i, input, lr);
+        (layer.sources, layer.s, layer.x, layer.delta) = (sources, s, xl, delta);
+        layers.push(layer);
     }
     Ok(Explanation {
         layers,
@@ -303,6 +246,75 @@ pub fn explain(
         error,
         lr,
     })
+}
+
+/// One layer's weights, gradients and updated weights (rows: the bias, then each source's
+/// inputs), for [`explain`]; `s`, `x`, `δ` and the sources are filled in by the caller.
+fn layer_explanation(
+    net: &Mlp,
+    params: &Parameters,
+    grads: &Gradients,
+    i: usize,
+    input: Vec<f32>,
+    lr: f32,
+) -> LayerExplanation {
+    let (lin, spec) = (&net.layers[i], &net.spec.layers[i]);
+    let per_unit = spec.bias == Bias::PerUnit;
+    let grad_of = |p| {
+        grads
+            .get(p)
+            .cloned()
+            .unwrap_or_else(|| Tensor::zeros(*params[p].shape()))
+    };
+    let row_bias = |p: Option<ParamId>| p.filter(|_| per_unit);
+    let weights = to_rows(
+        lin,
+        &params[lin.weight],
+        row_bias(lin.bias).map(|b| &params[b]),
+    );
+    let gb = row_bias(lin.bias).map(grad_of);
+    let grad = to_rows(lin, &grad_of(lin.weight), gb.as_ref());
+    let owner = spec.tie.map_or(spec, |t| &net.spec.layers[t.layer - 1]);
+    let (step_w, step_b) = (
+        if owner.trainable.weight { lr } else { 0.0 },
+        if spec.trainable.bias { lr } else { 0.0 },
+    );
+    let updated = weights
+        .iter()
+        .zip(&grad)
+        .enumerate()
+        .map(|(r, (w, d))| {
+            let eta = if per_unit && r == 0 { step_b } else { step_w };
+            w.iter().zip(d).map(|(w, d)| w - eta * d).collect()
+        })
+        .collect();
+    let shared_bias = lin.bias.filter(|_| spec.bias == Bias::Shared).map(|b| {
+        let (value, grad) = (params[b].data()[0], grad_of(b).data()[0]);
+        SharedBias {
+            value,
+            grad,
+            updated: value - step_b * grad,
+        }
+    });
+
+    LayerExplanation {
+        activation: spec.activation,
+        sources: vec![],
+        bias: per_unit,
+        shared_bias,
+        trainable: Trainable {
+            weight: owner.trainable.weight,
+            bias: spec.trainable.bias,
+        },
+        tied_to: spec.tie,
+        input,
+        s: vec![],
+        x: vec![],
+        delta: vec![],
+        weights,
+        grad,
+        updated,
+    }
 }
 
 fn check_sample(spec: &MlpSpec, x: &[f32], y: &[f32], loss: Loss) -> Result<()> {

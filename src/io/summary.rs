@@ -107,46 +107,7 @@ impl Model {
     /// ```
     pub fn summary(&self) -> String {
         let m = &self.meta;
-        let mut out = String::new();
-        let task = match &m.task {
-            TaskInfo::Classification { classes } => {
-                format!(
-                    "classification, {} classes: {}",
-                    classes.len(),
-                    names(classes)
-                )
-            }
-            TaskInfo::Regression { targets } => {
-                let s = if targets.len() == 1 { "" } else { "s" };
-                format!(
-                    "regression, {} target{s}: {}",
-                    targets.len(),
-                    names(targets)
-                )
-            }
-        };
-        let features = format!(
-            "{} feature{}: {}",
-            m.architecture.in_features,
-            if m.architecture.in_features == 1 {
-                ""
-            } else {
-                "s"
-            },
-            names(&m.feature_names)
-        );
-        let fields = [
-            ("format", format!("{} version {}", m.format, m.version)),
-            ("task", task),
-            ("loss", m.loss.to_string()),
-            ("inputs", features),
-            ("scaler", scaler_name(&m.scaler)),
-            ("init", init_name(&m.init)),
-            ("seed", format!("{} ({})", m.seed, m.rng)),
-        ];
-        for (k, v) in fields {
-            let _ = writeln!(out, "{:<8}{v}", format!("{k}:"));
-        }
+        let mut out = fields(m);
 
         let spec = &m.architecture;
         let header = [
@@ -226,6 +187,51 @@ impl Model {
         }
         out
     }
+}
+
+/// The model's header lines: format, task, loss, inputs, scaler, initialiser, seed.
+fn fields(m: &super::ModelMeta) -> String {
+    let mut out = String::new();
+    let task = match &m.task {
+        TaskInfo::Classification { classes } => {
+            format!(
+                "classification, {} classes: {}",
+                classes.len(),
+                names(classes)
+            )
+        }
+        TaskInfo::Regression { targets } => {
+            let s = if targets.len() == 1 { "" } else { "s" };
+            format!(
+                "regression, {} target{s}: {}",
+                targets.len(),
+                names(targets)
+            )
+        }
+    };
+    let features = format!(
+        "{} feature{}: {}",
+        m.architecture.in_features,
+        if m.architecture.in_features == 1 {
+            ""
+        } else {
+            "s"
+        },
+        names(&m.feature_names)
+    );
+    let fields = [
+        ("format", format!("{} version {}", m.format, m.version)),
+        ("task", task),
+        ("loss", m.loss.to_string()),
+        ("inputs", features),
+        ("scaler", scaler_name(&m.scaler)),
+        ("init", init_name(&m.init)),
+        ("seed", format!("{} ({})", m.seed, m.rng)),
+    ];
+    for (k, v) in fields {
+        let _ = writeln!(out, "{:<8}{v}", format!("{k}:"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 /// the `lead` process writes files).
 pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -> Result<Outcome> {
     backprop::set_num_threads(a.threads);
+    let mut reporter = Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?);
     let src = Source::parse(a.data.as_deref());
     let data = load(&src, &a.data_args, false)?;
     let test = match src {
@@ -57,7 +58,6 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
         (prepared.out, prepared.checkpoint) = (None, None);
     }
     print_start(a, &src, &prepared);
-    let mut reporter = Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?);
     let (done, end) = prepared.epochs();
     reporter.start(end, done, prepared.train.len());
     let hooks = Hooks {
