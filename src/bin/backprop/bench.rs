@@ -25,10 +25,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         batch1_steps: a.steps.max(1),
         xor_steps: a.xor_steps.max(1),
         seed: a.seed,
-        precision: a
-            .precision
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--precision {:?}: expected f32 or bf16", a.precision))?,
+        precision: a.precision,
         fused: !a.unfused,
         ..BenchConfig::default()
     };

@@ -9,14 +9,7 @@ use backprop::nn::Mlp;
 use backprop::Loss;
 
 pub fn run(a: &ExplainArgs) -> Result<()> {
-    let loss = a
-        .loss
-        .as_deref()
-        .map(|l| {
-            l.parse::<Loss>()
-                .map_err(|e| anyhow::anyhow!("--loss: {e}"))
-        })
-        .transpose()?;
+    let loss = a.loss;
     if !(1..=9).contains(&a.digits) {
         bail!("--digits {}: expected 1 to 9 significant digits", a.digits);
     }
