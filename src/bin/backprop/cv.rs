@@ -11,8 +11,8 @@ use crate::train_config::{describe, pipeline};
 use crate::{errln, outln};
 use anyhow::{bail, Result};
 use backprop::pipeline::{cv, CrossValidation, Hooks};
-use std::sync::atomic::AtomicBool;
 use backprop::train::StopReason;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub fn run(a: &CvArgs) -> Result<()> {

@@ -72,9 +72,28 @@ fn from_model(a: &ExplainArgs, path: &std::path::Path, loss: Option<Loss>) -> Re
         )
     };
     let loss = loss.unwrap_or(model.meta.loss);
-    let y: Vec<f32> = match &model.meta.task {
+    let y = target_of(&model, loss, targets, a.row, &input.source)?;
+    Ok(explain(
+        &model.net,
+        &model.params,
+        &x,
+        &y,
+        loss,
+        a.lr.unwrap_or(0.1),
+    )?)
+}
+
+/// Row `row`'s target as the loss reads it: a class index or a one-hot row, or the values.
+fn target_of(
+    model: &Model,
+    loss: Loss,
+    targets: &[String],
+    row: usize,
+    source: &dyn std::fmt::Display,
+) -> Result<Vec<f32>> {
+    Ok(match &model.meta.task {
         TaskInfo::Classification { classes } => {
-            let t = targets[a.row].trim();
+            let t = targets[row].trim();
             let c = classes
                 .iter()
                 .position(|c| c == t)
@@ -90,28 +109,15 @@ fn from_model(a: &ExplainArgs, path: &std::path::Path, loss: Option<Loss>) -> Re
         TaskInfo::Regression { targets: names } => {
             let k = names.len();
             targets
-                .get(a.row * k..(a.row + 1) * k)
-                .with_context(|| {
-                    format!("{}: row {} has no {k} target value(s)", input.source, a.row)
-                })?
+                .get(row * k..(row + 1) * k)
+                .with_context(|| format!("{}: row {} has no {k} target value(s)", source, row))?
                 .iter()
                 .map(|s| {
                     s.trim().parse::<f32>().with_context(|| {
-                        format!(
-                            "{}: row {}: target {s:?} is not a number",
-                            input.source, a.row
-                        )
+                        format!("{}: row {}: target {s:?} is not a number", source, row)
                     })
                 })
                 .collect::<Result<_>>()?
         }
-    };
-    Ok(explain(
-        &model.net,
-        &model.params,
-        &x,
-        &y,
-        loss,
-        a.lr.unwrap_or(0.1),
-    )?)
+    })
 }

@@ -7,7 +7,7 @@ use backprop::io::StateDict;
 use backprop::nn::{Activation, MlpSpec};
 use backprop::optim::{LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
-use backprop::train::EarlyStopping;
+use backprop::train::{EarlyStopping, Trainer};
 use std::path::PathBuf;
 
 mod resume;
@@ -41,7 +41,32 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     if !(0.0..1.0).contains(&vf) || !(0.0..1.0).contains(&tf) || vf + tf >= 1.0 {
         bail!("--val-split {vf} and --test-split {tf} must be fractions in [0, 1) that leave data to train on");
     }
-    let t = &mut p.trainer;
+    trainer(a, &mut p.trainer)?;
+    let seed = p.trainer.seed;
+    p.pretrain = a.pretrain.clone().map(|mut pre| {
+        pre.seed = seed;
+        pre
+    });
+    if a.init_from.is_some() && a.resume.is_some() {
+        bail!("--init-from and --resume both give the weights to start from; give one of them");
+    }
+    p.init_from = a
+        .init_from
+        .as_ref()
+        .map(|path| {
+            StateDict::load(path).with_context(|| format!("--init-from {}", path.display()))
+        })
+        .transpose()?;
+    p.balanced_class_weights = match a.class_weight.as_deref() {
+        None => false,
+        Some("balanced") => true,
+        Some(w) => bail!("--class-weight {w:?}: expected `balanced`"),
+    };
+    Ok(p)
+}
+
+/// The trainer's settings from the flags, over the library's defaults in `t`.
+fn trainer(a: &TrainArgs, t: &mut Trainer) -> Result<()> {
     t.optimizer = optimizer(a)?;
     t.epochs = a.epochs.unwrap_or(t.epochs);
     if t.epochs == 0 {
@@ -65,27 +90,7 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
     t.lr_schedule = schedule(a)?;
     t.freeze = freeze(a);
     t.stop_on_divergence = !a.allow_divergence;
-    let seed = t.seed;
-    p.pretrain = a.pretrain.clone().map(|mut pre| {
-        pre.seed = seed;
-        pre
-    });
-    if a.init_from.is_some() && a.resume.is_some() {
-        bail!("--init-from and --resume both give the weights to start from; give one of them");
-    }
-    p.init_from = a
-        .init_from
-        .as_ref()
-        .map(|path| {
-            StateDict::load(path).with_context(|| format!("--init-from {}", path.display()))
-        })
-        .transpose()?;
-    p.balanced_class_weights = match a.class_weight.as_deref() {
-        None => false,
-        Some("balanced") => true,
-        Some(w) => bail!("--class-weight {w:?}: expected `balanced`"),
-    };
-    Ok(p)
+    Ok(())
 }
 
 pub fn checkpoint_path(a: &TrainArgs) -> PathBuf {

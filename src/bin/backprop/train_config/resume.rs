@@ -40,26 +40,9 @@ fn model_checks(
 ) -> Result<Vec<Check>> {
     let meta = &ckpt.model.meta;
     let info = ckpt.data.as_ref();
-    let shape_given = a.arch.is_some()
-        || a.hidden.is_some()
-        || a.activation.is_some()
-        || a.output_activation.is_some()
-        || a.dropout.is_some()
-        || a.batch_norm;
-    let loss = fresh.loss.unwrap_or(meta.loss);
-    let spec = if shape_given {
-        Some(fresh.spec_for(data, loss)?.without_init())
-    } else {
-        None
-    };
     let split = |f: fn(&DataInfo) -> f32| info.map_or("?".into(), |i| f(i).to_string());
     Ok(vec![
-        (
-            shape_given,
-            "the network (--arch/--hidden/--activation/--output-activation/--dropout/--batch-norm)",
-            spec.as_ref() == Some(&meta.architecture),
-            describe(&meta.architecture),
-        ),
+        network_check(a, fresh, ckpt, data)?,
         (
             a.loss.is_some(),
             "--loss",
@@ -104,24 +87,41 @@ fn model_checks(
     ])
 }
 
+/// The network's shape.
+fn network_check(
+    a: &TrainArgs,
+    fresh: &Pipeline,
+    ckpt: &Checkpoint,
+    data: &Dataset,
+) -> Result<Check> {
+    let meta = &ckpt.model.meta;
+    let shape_given = a.arch.is_some()
+        || a.hidden.is_some()
+        || a.activation.is_some()
+        || a.output_activation.is_some()
+        || a.dropout.is_some()
+        || a.batch_norm;
+    let loss = fresh.loss.unwrap_or(meta.loss);
+    let spec = if shape_given {
+        Some(fresh.spec_for(data, loss)?.without_init())
+    } else {
+        None
+    };
+    Ok((
+        shape_given,
+        "the network (--arch/--hidden/--activation/--output-activation/--dropout/--batch-norm)",
+        spec.as_ref() == Some(&meta.architecture),
+        describe(&meta.architecture),
+    ))
+}
+
 /// The optimizer and the training settings.
 fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Check> {
     let (t, ours) = (&ckpt.trainer, &fresh.trainer);
-    let opt_given = a.optimizer.is_some()
-        || a.lr.is_some()
-        || a.momentum.is_some()
-        || a.nesterov
-        || a.weight_decay.is_some()
-        || a.history_size.is_some();
     let sched = |s: &Option<LrSchedule>| s.as_ref().map_or("none".to_string(), |s| s.to_string());
     let patience = |e: &Option<EarlyStopping>| e.map(|e| e.patience);
     vec![
-        (
-            opt_given,
-            "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay/--history-size)",
-            optimizer_agrees(a, &t.optimizer),
-            format!("{:?}", t.optimizer),
-        ),
+        optimizer_check(a, &t.optimizer),
         (
             a.batch_size.is_some(),
             "--batch-size",
@@ -165,6 +165,22 @@ fn trainer_checks(a: &TrainArgs, fresh: &Pipeline, ckpt: &Checkpoint) -> Vec<Che
             format!("{:?}", t.class_weights),
         ),
     ]
+}
+
+/// The optimizer flags, laid over the checkpoint's optimizer.
+fn optimizer_check(a: &TrainArgs, theirs: &OptimizerConfig) -> Check {
+    let given = a.optimizer.is_some()
+        || a.lr.is_some()
+        || a.momentum.is_some()
+        || a.nesterov
+        || a.weight_decay.is_some()
+        || a.history_size.is_some();
+    (
+        given,
+        "the optimizer (--optimizer/--lr/--momentum/--nesterov/--weight-decay/--history-size)",
+        optimizer_agrees(a, theirs),
+        format!("{theirs:?}"),
+    )
 }
 
 /// Whether the optimizer flags the user gave agree with the checkpoint's optimizer: the same
