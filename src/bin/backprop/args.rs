@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod train;
-pub use train::{defaults, patience, BatchSize, CvArgs, TrainArgs, DEMO_TEST_SPLIT};
+pub use train::{
+    defaults, hidden_defaults, patience, BatchSize, CvArgs, TrainArgs, DEMO_TEST_SPLIT,
+};
 
 /// Train feed-forward neural networks by backpropagation on the CPU.
 #[derive(Parser, Debug)]

@@ -1,10 +1,10 @@
 //! `backprop train`'s flags → the library's `Pipeline` (defaults applied here), and the check
 //! that flags given with `--resume` agree with the checkpoint.
 
-use crate::args::{defaults, patience, BatchSize, TrainArgs, DEMO_TEST_SPLIT};
+use crate::args::{defaults, hidden_defaults, patience, BatchSize, TrainArgs, DEMO_TEST_SPLIT};
 use anyhow::{bail, Context, Result};
 use backprop::io::StateDict;
-use backprop::nn::{Activation, MlpSpec};
+use backprop::nn::MlpSpec;
 use backprop::optim::{LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
 use backprop::train::{EarlyStopping, Trainer};
@@ -127,13 +127,9 @@ fn network(a: &TrainArgs) -> Result<Network> {
                 .with_context(|| format!("--hidden {hidden:?}: expected comma-separated positive layer sizes, like 64,32"))?,
         ),
     };
-    let default_activation = match defaults().network {
-        Network::Hidden { activation, .. } => activation,
-        Network::Spec(_) => Activation::Relu,
-    };
     Ok(Network::Hidden {
         sizes,
-        activation: a.activation.unwrap_or(default_activation),
+        activation: a.activation.unwrap_or(hidden_defaults().0),
         output_activation: a.output_activation,
         dropout: dropout(a)?,
         batch_norm: a.batch_norm,
@@ -141,7 +137,7 @@ fn network(a: &TrainArgs) -> Result<Network> {
 }
 
 fn dropout(a: &TrainArgs) -> Result<f32> {
-    let dropout = a.dropout.unwrap_or(0.0);
+    let dropout = a.dropout.unwrap_or(hidden_defaults().1);
     if !(0.0..1.0).contains(&dropout) {
         bail!("--dropout {dropout}: expected a probability in [0, 1)");
     }

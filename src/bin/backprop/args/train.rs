@@ -4,7 +4,7 @@
 use super::DataArgs;
 use backprop::data::ScaleKind;
 use backprop::nn::{Activation, Init};
-use backprop::pipeline::Pipeline;
+use backprop::pipeline::{Network, Pipeline};
 use backprop::tensor::Precision;
 use backprop::train::Pretrain;
 use backprop::Loss;
@@ -43,8 +43,10 @@ pub struct TrainArgs {
     /// layer of 64, or 256 for data of 10,000 rows or more].
     #[arg(long, value_name = "SIZES")]
     pub hidden: Option<String>,
-    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: relu].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: {}]",
+        hidden_defaults().0
+    ))]
     pub activation: Option<Activation>,
     /// Output activation [default: identity (logits) for cross-entropy; sigmoid for a 0/1
     /// target under another loss].
@@ -122,9 +124,11 @@ pub struct TrainArgs {
     /// Stop once the validation (or training) loss reaches this.
     #[arg(long, allow_negative_numbers = true)]
     pub target_loss: Option<f32>,
-    /// Feature scaling fitted on the training part: auto (none when every feature is already
-    /// within [0, 1], else standard), standard, minmax, none [default: auto].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Feature scaling fitted on the training part: auto (none when every feature is already \
+         within [0, 1], else standard), standard, minmax, none [default: {}]",
+        format!("{:?}", defaults().scale).to_lowercase()
+    ))]
     pub scale: Option<ScaleKind>,
     /// Weight initialisation: pytorch, xavier_uniform, xavier_normal, kaiming_uniform,
     /// kaiming_normal, uniform:EPS [default: kaiming_uniform for relu, xavier_uniform otherwise].
@@ -137,8 +141,10 @@ pub struct TrainArgs {
     /// features after --scale: give --scale none for weights trained on raw features.
     #[arg(long, value_name = "WEIGHTS.safetensors")]
     pub init_from: Option<PathBuf>,
-    /// Dropout probability after each hidden layer [default: 0].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Dropout probability after each hidden layer [default: {}]",
+        hidden_defaults().1
+    ))]
     pub dropout: Option<f32>,
     /// Batch normalisation on every hidden layer, before its activation (PyTorch's BatchNorm1d:
     /// momentum 0.1, eps 1e-5; batch statistics in training, running statistics in predict and
@@ -148,9 +154,11 @@ pub struct TrainArgs {
     /// Clip the global gradient norm.
     #[arg(long)]
     pub clip_norm: Option<f32>,
-    /// Number format of the matrix products' operands: f32, or bf16 (rounded, f32 sums; master
-    /// weights and optimizer state stay f32) [default: f32].
-    #[arg(long, value_name = "f32|bf16")]
+    #[arg(long, value_name = "f32|bf16", help = format!(
+        "Number format of the matrix products' operands: f32, or bf16 (rounded, f32 sums; master \
+         weights and optimizer state stay f32) [default: {}]",
+        defaults().trainer.precision
+    ))]
     pub precision: Option<Precision>,
     /// Weight the cross-entropy by class: `balanced` = n / (classes · n_c) on the training part
     /// (scikit-learn's class_weight="balanced"), for imbalanced classes.
@@ -214,6 +222,18 @@ pub struct CvArgs {
 /// The library's defaults: what `--help` shows and what a flag left out gets.
 pub fn defaults() -> Pipeline {
     Pipeline::default()
+}
+
+/// The default network's hidden activation and dropout.
+pub fn hidden_defaults() -> (Activation, f32) {
+    match defaults().network {
+        Network::Hidden {
+            activation,
+            dropout,
+            ..
+        } => (activation, dropout),
+        Network::Spec(_) => unreachable!("Pipeline::default() describes hidden layers"),
+    }
 }
 
 /// The built-in demo's test fraction: the demo holds out a test part to report; user data
