@@ -782,6 +782,109 @@ fn pretraining_gets_a_deep_sigmoid_net_going() {
     fails(
         dir.path(),
         &["train", "--pretrain", "rbm"],
-        &["--pretrain \"rbm\""],
+        &["--pretrain", "'rbm'", "autoencoder[:EPOCHS[:DENOISE]]"],
     );
+}
+
+/// The bytes of a safetensors file with the JSON metadata under `key` rewritten by `f`.
+fn edit_metadata(bytes: &[u8], key: &str, f: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_str(header["__metadata__"][key].as_str().unwrap()).unwrap();
+    f(&mut meta);
+    header["__metadata__"][key] = serde_json::Value::String(meta.to_string());
+    let mut h = header.to_string().into_bytes();
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend(h);
+    out.extend(&bytes[8 + n..]);
+    out
+}
+
+/// Values that make no sense (a NaN slope, an infinite or negative ε, a negative clip) are
+/// refused with exit 2 before any training, whether they come as flags, in a network
+/// description, or in a model or checkpoint file (which the error names); each used to start
+/// training and die of NaN, or panic.
+#[test]
+fn hostile_settings_exit_2_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let xor = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/xor.csv");
+    let train = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["train", xor, "--target", "y", "--epochs", "2", "--quiet"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let fails_train = |extra: &[&str], needles: &[&str]| {
+        let args = train(extra);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails(d, &args, needles);
+        assert!(!d.join("model.safetensors").exists(), "{extra:?} trained");
+    };
+    for (flag, value, why) in [
+        ("--activation", "leaky_relu:nan", "finite"),
+        ("--activation", "leaky_relu:inf", "finite"),
+        ("--output-activation", "leaky_relu:-inf", "finite"),
+        ("--init", "uniform:inf", "positive and finite"),
+        ("--init", "uniform:nan", "positive and finite"),
+        ("--init", "uniform:-1", "positive and finite"),
+        ("--init", "lecun", "xavier_uniform"),
+        ("--scale", "zscore", "minmax"),
+        ("--pretrain", "autoencoder:0", "EPOCHS ≥ 1"),
+        ("--pretrain", "autoencoder:5:nan", "DENOISE in [0, 1)"),
+        ("--precision", "f16", "f32 or bf16"),
+        ("--loss", "nope", "unknown loss"),
+        ("--batch-size", "many", "`full`"),
+    ] {
+        fails_train(&[flag, value], &[flag, value, why]);
+    }
+    fails_train(&["--clip-norm=-1"], &["clip_grad_norm", "-1"]);
+    // the same in a network description, named
+    std::fs::write(
+        d.join("nan.json"),
+        r#"{"in_features": 2, "layers": [{"units": 2, "activation": "leaky_relu:nan"}, {"units": 1, "activation": "sigmoid"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("inf.json"),
+        r#"{"in_features": 2, "layers": [{"units": 2, "activation": {"leaky_relu": 1e39}}, {"units": 1, "activation": "sigmoid"}]}"#,
+    )
+    .unwrap();
+    fails_train(&["--arch", "nan.json"], &["nan.json", "layer 1", "finite"]);
+    fails_train(&["--arch", "inf.json"], &["inf.json", "layer 1", "finite"]);
+
+    // a model file whose initialiser is U(±∞), and a checkpoint whose clip value is −1
+    let args = train(&["--out", "good.safetensors", "--checkpoint-every", "1"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(run(d, &args).status.success());
+    let model = std::fs::read(d.join("good.safetensors")).unwrap();
+    let bad = edit_metadata(&model, "backprop", |m| {
+        m["init"] = serde_json::json!({"uniform": 1e39})
+    });
+    std::fs::write(d.join("badinit.safetensors"), bad).unwrap();
+    fails(
+        d,
+        &["summary", "badinit.safetensors"],
+        &["badinit.safetensors", "init"],
+    );
+    let ckpt = std::fs::read(d.join("good.safetensors.ckpt")).unwrap();
+    let bad = edit_metadata(&ckpt, "backprop-checkpoint", |m| {
+        m["trainer"]["clip_grad_value"] = serde_json::json!(-1.0)
+    });
+    std::fs::write(d.join("clip.ckpt"), bad).unwrap();
+    fails_train(
+        &["--resume", "clip.ckpt"],
+        &["clip.ckpt", "clip_grad_value", "-1"],
+    );
+    let bad = edit_metadata(&ckpt, "backprop-checkpoint", |m| {
+        m["model"]["init"] = serde_json::json!({"uniform": -1.0})
+    });
+    std::fs::write(d.join("init.ckpt"), bad).unwrap();
+    fails_train(&["--resume", "init.ckpt"], &["init.ckpt", "init"]);
 }

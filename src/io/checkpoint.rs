@@ -168,6 +168,9 @@ impl Checkpoint {
         let meta: Meta = serde_json::from_value(v)
             .map_err(|e| bad(format!("invalid checkpoint metadata: {e}")))?;
         meta.model.validate().map_err(|e| bad(e.to_string()))?;
+        meta.trainer
+            .validate()
+            .map_err(|e| bad(format!("invalid trainer settings: {e}")))?;
         let mut params = Parameters::new();
         for (name, shape) in meta.model.architecture.param_shapes() {
             params.add(

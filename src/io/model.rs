@@ -365,6 +365,7 @@ impl ModelMeta {
         let arch = &self.architecture;
         arch.validate()
             .map_err(|e| format!("invalid architecture: {e}"))?;
+        self.init.validate().map_err(|e| e.to_string())?;
         let n_features = arch.in_features;
         if self.feature_names.len() != n_features {
             return Err(format!(

@@ -91,7 +91,14 @@ impl fmt::Display for Activation {
 
 impl FromStr for Activation {
     type Err = String;
-    /// Parses `identity|linear|sigmoid|tanh|relu|leaky_relu[:SLOPE]|softmax|step`.
+    /// Parses `identity|linear|sigmoid|tanh|relu|leaky_relu[:SLOPE]|softmax|step`; a slope
+    /// must be finite.
+    ///
+    /// ```
+    /// use backprop::nn::Activation;
+    /// assert_eq!("leaky_relu:0.2".parse::<Activation>(), Ok(Activation::LeakyRelu(0.2)));
+    /// assert!("leaky_relu:nan".parse::<Activation>().is_err());
+    /// ```
     fn from_str(s: &str) -> std::result::Result<Activation, String> {
         let s = s.to_ascii_lowercase();
         Ok(match s.as_str() {
@@ -103,7 +110,12 @@ impl FromStr for Activation {
             "softmax" => Activation::Softmax,
             "step" | "threshold" | "heaviside" => Activation::Step,
             _ => match s.strip_prefix("leaky_relu:").map(str::parse::<f32>) {
-                Some(Ok(a)) => Activation::LeakyRelu(a),
+                Some(Ok(a)) if a.is_finite() => Activation::LeakyRelu(a),
+                Some(Ok(a)) => {
+                    return Err(format!(
+                        "leaky_relu slope {a}: expected a finite number"
+                    ))
+                }
                 _ => {
                     return Err(format!(
                         "unknown activation {s:?}; expected identity, sigmoid, tanh, relu, leaky_relu[:SLOPE], softmax or step"

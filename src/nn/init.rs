@@ -12,9 +12,11 @@
 //! | `PyTorch` | `U(±1/√fan_in)` — `nn.Linear`'s default (`kaiming_uniform_(a=√5)`) |
 //! | `Zeros`, `Constant(c)` | every weight `0` or `c` (breaks nothing: for tests and biases) |
 
+use crate::error::{Error, Result};
 use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
 use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 
 /// How to draw a layer's initial weights.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -40,6 +42,28 @@ pub enum Init {
 }
 
 impl Init {
+    /// Checks the initialiser's number: `Uniform(ε)` needs ε positive and finite, `Constant(c)`
+    /// a finite `c` (anything else would start training from NaN or infinite weights).
+    ///
+    /// ```
+    /// use backprop::nn::Init;
+    /// assert!(Init::Uniform(0.5).validate().is_ok());
+    /// assert!(Init::Uniform(f32::INFINITY).validate().is_err());
+    /// ```
+    pub fn validate(self) -> Result<()> {
+        match self {
+            Init::Uniform(e) if !(e.is_finite() && e > 0.0) => Err(Error::invalid(
+                "init uniform:EPS",
+                e,
+                "EPS positive and finite",
+            )),
+            Init::Constant(c) if !c.is_finite() => {
+                Err(Error::invalid("init constant", c, "a finite number"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A tensor of `shape` = `(fan_out, fan_in)` drawn from this distribution.
     ///
     /// ```
@@ -89,6 +113,41 @@ impl Init {
             Init::Constant(c) => Tensor::full([fan_out], c),
             _ => Tensor::zeros([fan_out]),
         }
+    }
+}
+
+impl FromStr for Init {
+    type Err = Error;
+
+    /// `pytorch` (or `default`), `xavier_uniform` (`glorot_uniform`), `xavier_normal`
+    /// (`glorot_normal`), `kaiming_uniform` (`he_uniform`), `kaiming_normal` (`he_normal`),
+    /// `zeros` or `uniform:EPS` (ε positive and finite).
+    ///
+    /// ```
+    /// use backprop::nn::Init;
+    /// assert_eq!("uniform:0.5".parse::<Init>().unwrap(), Init::Uniform(0.5));
+    /// assert_eq!("he_normal".parse::<Init>().unwrap(), Init::KaimingNormal);
+    /// assert!("uniform:inf".parse::<Init>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Init> {
+        let init = match s {
+            "pytorch" | "default" => Init::PyTorch,
+            "xavier_uniform" | "glorot_uniform" => Init::XavierUniform,
+            "xavier_normal" | "glorot_normal" => Init::XavierNormal,
+            "kaiming_uniform" | "he_uniform" => Init::KaimingUniform,
+            "kaiming_normal" | "he_normal" => Init::KaimingNormal,
+            "zeros" => Init::Zeros,
+            _ => match s.strip_prefix("uniform:").map(str::parse::<f32>) {
+                Some(Ok(e)) => Init::Uniform(e),
+                _ => return Err(Error::invalid(
+                    "init",
+                    s,
+                    "pytorch, xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, zeros or uniform:EPS",
+                )),
+            },
+        };
+        init.validate()?;
+        Ok(init)
     }
 }
 

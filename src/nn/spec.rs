@@ -475,6 +475,14 @@ impl MlpSpec {
             if l.out_features == 0 {
                 return Err(Error::network(at, "0 units; expected at least one"));
             }
+            if let Activation::LeakyRelu(a) = l.activation {
+                if !a.is_finite() {
+                    return Err(Error::network(
+                        at,
+                        format!("leaky_relu slope {a}; expected a finite number"),
+                    ));
+                }
+            }
             if let Some(&k) = l.inputs.iter().find(|&&k| k > i) {
                 return Err(Error::network(
                     at,

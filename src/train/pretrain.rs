@@ -63,6 +63,50 @@ pub struct Pretrain {
     pub seed: u64,
 }
 
+impl std::str::FromStr for Pretrain {
+    type Err = Error;
+
+    /// `autoencoder[:EPOCHS[:DENOISE]]`: epochs per layer (at least 1; 10 when left out) and
+    /// the fraction of inputs zeroed, in `[0, 1)`; the rest as [`Pretrain::new`] (seed 0).
+    ///
+    /// ```
+    /// use backprop::train::Pretrain;
+    /// let p: Pretrain = "autoencoder:5:0.2".parse().unwrap();
+    /// assert_eq!((p.epochs, p.denoise), (5, 0.2));
+    /// assert_eq!("autoencoder".parse::<Pretrain>().unwrap().epochs, 10);
+    /// assert!("autoencoder:5:nan".parse::<Pretrain>().is_err());
+    /// assert!("rbm".parse::<Pretrain>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Pretrain> {
+        let bad = || {
+            Error::invalid(
+                "pretrain",
+                s,
+                "autoencoder[:EPOCHS[:DENOISE]], EPOCHS ≥ 1 and DENOISE in [0, 1), e.g. autoencoder:10:0.2",
+            )
+        };
+        let mut parts = s.split(':');
+        if parts.next() != Some("autoencoder") {
+            return Err(bad());
+        }
+        let mut p = Pretrain::new(10);
+        if let Some(e) = parts.next() {
+            p.epochs = e.parse().ok().filter(|&e: &usize| e > 0).ok_or_else(bad)?;
+        }
+        if let Some(d) = parts.next() {
+            p.denoise = d
+                .parse()
+                .ok()
+                .filter(|d: &f32| (0.0..1.0).contains(d))
+                .ok_or_else(bad)?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(p)
+    }
+}
+
 impl Pretrain {
     /// `epochs` per layer, tied, no denoising, Adam lr 1e-3, batches of 32, seed 0.
     pub fn new(epochs: usize) -> Pretrain {

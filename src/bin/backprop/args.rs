@@ -1,8 +1,15 @@
 //! Command-line arguments (clap derive). Parsed once here, converted to library configs in the
 //! command modules; nothing below them sees clap types.
 
+use backprop::tensor::Precision;
+use backprop::Loss;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+mod train;
+pub use train::{
+    defaults, hidden_defaults, patience, BatchSize, CvArgs, TrainArgs, DEMO_TEST_SPLIT,
+};
 
 /// Train feed-forward neural networks by backpropagation on the CPU.
 #[derive(Parser, Debug)]
@@ -22,7 +29,7 @@ pub enum Command {
     /// Stratified k-fold cross-validation: train on k − 1 folds, score the held-out fold; mean
     /// and standard deviation.
     #[command(
-        after_help = CV_HELP,
+        after_help = train::CV_HELP,
         mut_arg("out", |a| a.hide(true)),
         mut_arg("resume", |a| a.hide(true)),
         mut_arg("checkpoint", |a| a.hide(true)),
@@ -163,7 +170,7 @@ pub struct SurfaceArgs {
     pub start: Option<String>,
     /// The loss [default: the model's training loss; mse for --arch].
     #[arg(long)]
-    pub loss: Option<String>,
+    pub loss: Option<Loss>,
     /// Where to write the SVG picture.
     #[arg(
         long,
@@ -173,21 +180,6 @@ pub struct SurfaceArgs {
     )]
     pub out: PathBuf,
 }
-
-const CV_HELP: &str =
-    "Each of the k folds is held out once: a fresh network is trained on the other k − 1 folds
-(with the same flags as `backprop train`, its --val-split taken from them for early stopping)
-and scored on the held-out fold: accuracy for classes, R² for regression, and the loss. Folds
-are dealt by --seed, stratified by class. The report gives each fold, then the mean and the
-standard deviation over folds (population, as numpy's std). No model is saved: cv trains k of
-them; train on all the data with `backprop train` for the model to keep (--out, --resume,
---checkpoint, --checkpoint-every, --history, --plot and --test-split are refused).
-With --json: one record per fold and a final {\"summary\": …} on stdout.
-
-Examples:
-  backprop cv data.csv --folds 5
-  backprop cv data.csv --target price --hidden 64,32 --epochs 100 --seed 1
-  backprop cv                                       # built-in UCI digits";
 
 const EXPORT_HELP: &str =
     "The ONNX graph's input is `features` (float, n × columns): one column per input
@@ -251,183 +243,6 @@ pub struct DataArgs {
     pub labels: Option<String>,
 }
 
-/// `backprop train`'s flags. Every training setting is an `Option` so that `--resume` can tell
-/// what the user gave (and refuse what conflicts with the checkpoint); defaults are applied
-/// when the flags are turned into a library `Pipeline` (train_config.rs) and shown in `--help`.
-#[derive(Args, Debug, Clone)]
-pub struct TrainArgs {
-    /// Training data: a CSV file, `-` (stdin), or `mnist:DIR`; omit for the built-in digits.
-    pub data: Option<String>,
-    #[command(flatten)]
-    pub data_args: DataArgs,
-    /// A network description (JSON; see the README), instead of --hidden/--activation.
-    #[arg(long, value_name = "NET.json")]
-    pub arch: Option<PathBuf>,
-    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: one
-    /// layer of 64, or 256 for data of 10,000 rows or more].
-    #[arg(long, value_name = "SIZES")]
-    pub hidden: Option<String>,
-    /// Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: relu].
-    #[arg(long)]
-    pub activation: Option<String>,
-    /// Output activation [default: identity (logits) for cross-entropy; sigmoid for a 0/1
-    /// target under another loss].
-    #[arg(long, value_name = "ACTIVATION")]
-    pub output_activation: Option<String>,
-    /// Loss: cross_entropy, hinge, bce, mse, mae, squared_error, half_sse [default:
-    /// cross_entropy for classes, bce for several 0/1 targets, mse otherwise].
-    #[arg(long)]
-    pub loss: Option<String>,
-    /// Optimizer: sgd, adagrad, rmsprop, adam, adamw, rprop, quickprop, lbfgs [default: adam].
-    /// lbfgs is full batch: each epoch is one L-BFGS step (up to 20 iterations with a
-    /// strong-Wolfe line search) over the whole training set.
-    #[arg(long)]
-    pub optimizer: Option<String>,
-    /// Learning rate [default: the optimizer's PyTorch default; 0.01 for sgd, 0.1 initial step
-    /// for rprop, 0.1 for quickprop, 1 (the line search's first trial step) for lbfgs].
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f32>,
-    /// Momentum (sgd, rmsprop).
-    #[arg(long, allow_negative_numbers = true)]
-    pub momentum: Option<f32>,
-    /// Nesterov momentum (sgd).
-    #[arg(long)]
-    pub nesterov: bool,
-    /// Remembered (s, y) pairs of L-BFGS (lbfgs) [default: 10].
-    #[arg(long, value_name = "M")]
-    pub history_size: Option<usize>,
-    /// Weight decay (L2; decoupled for adamw).
-    #[arg(long, allow_negative_numbers = true)]
-    pub weight_decay: Option<f32>,
-    /// Learning-rate schedule, stepped each epoch: step:S[:G], exponential:G, cosine:T[:MIN],
-    /// plateau[:P[:F]], warmup:E[:F], or warmup:E[:F],<another>.
-    #[arg(long, value_name = "SCHEDULE")]
-    pub lr_schedule: Option<String>,
-    /// Linear warm-up over this many epochs (before --lr-schedule, if any).
-    #[arg(long, value_name = "EPOCHS")]
-    pub warmup: Option<usize>,
-    /// Parameters never updated, by state-dict name, comma-separated (e.g. layers.0.bias).
-    #[arg(long, value_name = "NAMES")]
-    pub freeze: Option<String>,
-    /// Samples per update: 1 = online, 0 or `full` = the whole training set [default: 32].
-    #[arg(long, value_name = "N|full")]
-    pub batch_size: Option<String>,
-    /// Maximum number of epochs; with --resume, the total to continue to [default: 200; below
-    /// 1,000 rows 100, with no validation part and a stop when the training loss has not improved
-    /// by 1e-4 for 10 epochs, as scikit-learn — giving --epochs, --val-split or --early-stopping
-    /// turns that small-data rule off].
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Seed for initialisation, splits, shuffling and dropout [default: 0].
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Fraction held out for validation (early stopping watches it) [default: 0.1; none below
-    /// 1,000 rows, see --epochs].
-    #[arg(long, allow_negative_numbers = true)]
-    pub val_split: Option<f32>,
-    /// Fraction held out for a final test report (never used for training or stopping)
-    /// [default: 0; 0.1 for the built-in digits; keep a test file aside and use `evaluate`].
-    #[arg(long, allow_negative_numbers = true)]
-    pub test_split: Option<f32>,
-    /// Stop after this many epochs without improvement of the validation loss (0 = off) [default:
-    /// 10; below 1,000 rows, of the training loss by 1e-4, see --epochs].
-    #[arg(long, value_name = "PATIENCE")]
-    pub early_stopping: Option<usize>,
-    /// Stop once the validation (or training) loss reaches this.
-    #[arg(long, allow_negative_numbers = true)]
-    pub target_loss: Option<f32>,
-    /// Feature scaling fitted on the training part: auto (none when every feature is already
-    /// within [0, 1], else standard), standard, minmax, none [default: auto].
-    #[arg(long)]
-    pub scale: Option<String>,
-    /// Weight initialisation: pytorch, xavier_uniform, xavier_normal, kaiming_uniform,
-    /// kaiming_normal, uniform:EPS [default: kaiming_uniform for relu, xavier_uniform otherwise].
-    #[arg(long)]
-    pub init: Option<String>,
-    /// Start from these weights instead of drawn ones, and fine-tune: a PyTorch state_dict saved
-    /// with safetensors.torch.save_file — an nn.Sequential of nn.Linear layers (0.weight, 0.bias,
-    /// 2.weight, …), a ModuleList (layers.0.weight, …) — or a model file; mapped in order onto
-    /// the layers of --hidden/--arch, every name and shape checked. The network reads the
-    /// features after --scale: give --scale none for weights trained on raw features.
-    #[arg(long, value_name = "WEIGHTS.safetensors")]
-    pub init_from: Option<PathBuf>,
-    /// Dropout probability after each hidden layer [default: 0].
-    #[arg(long)]
-    pub dropout: Option<f32>,
-    /// Batch normalisation on every hidden layer, before its activation (PyTorch's BatchNorm1d:
-    /// momentum 0.1, eps 1e-5; batch statistics in training, running statistics in predict and
-    /// evaluate). Needs batches of at least 2 samples.
-    #[arg(long)]
-    pub batch_norm: bool,
-    /// Clip the global gradient norm.
-    #[arg(long)]
-    pub clip_norm: Option<f32>,
-    /// Number format of the matrix products' operands: f32, or bf16 (rounded, f32 sums; master
-    /// weights and optimizer state stay f32) [default: f32].
-    #[arg(long, value_name = "f32|bf16")]
-    pub precision: Option<String>,
-    /// Weight the cross-entropy by class: `balanced` = n / (classes · n_c) on the training part
-    /// (scikit-learn's class_weight="balanced"), for imbalanced classes.
-    #[arg(long, value_name = "balanced")]
-    pub class_weight: Option<String>,
-    /// Greedy layer-wise pre-training of the hidden layers before training, as autoencoders
-    /// (tied decoder): autoencoder[:EPOCHS[:DENOISE]] — epochs per layer (default 10) and the
-    /// fraction of inputs zeroed (default 0).
-    #[arg(long, value_name = "autoencoder[:E[:P]]")]
-    pub pretrain: Option<String>,
-    /// Keep training when the loss grows past 10⁶ × its first value (normally a stop, like NaN).
-    #[arg(long)]
-    pub allow_divergence: bool,
-    /// Write a checkpoint every N epochs (and at the end).
-    #[arg(long, value_name = "N")]
-    pub checkpoint_every: Option<usize>,
-    /// Checkpoint file (default: MODEL with .ckpt appended).
-    #[arg(long, value_name = "FILE")]
-    pub checkpoint: Option<PathBuf>,
-    /// Resume from a checkpoint (the same DATA must be given again); --epochs N extends the run.
-    #[arg(long, value_name = "CKPT")]
-    pub resume: Option<PathBuf>,
-    /// Where to write the trained model.
-    #[arg(long, short, default_value = "model.safetensors", value_name = "MODEL")]
-    pub out: PathBuf,
-    /// Threads for large matrix products (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// No progress output.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Print an epoch line every N epochs, and the last epoch's (above the progress bar on a
-    /// terminal, plain lines otherwise; --json records stay one per epoch) [default: every epoch
-    /// up to 100 epochs, else every epochs/50: about 50 lines].
-    #[arg(long, value_name = "N")]
-    pub log_every: Option<usize>,
-    /// One JSON record per epoch on stdout, then a final {"summary": …} record (numbers to 6
-    /// significant digits).
-    #[arg(long)]
-    pub json: bool,
-    /// Data-parallel training as one rank of `mpirun -n R backprop train … --distributed`: each
-    /// batch is shared among the ranks and their gradients summed (same result as one process);
-    /// rank 0 prints and writes the files. Needs a build with `--features mpi`.
-    #[arg(long)]
-    pub distributed: bool,
-    /// Write per-epoch metrics as CSV.
-    #[arg(long, value_name = "FILE")]
-    pub history: Option<PathBuf>,
-    /// Draw loss and accuracy curves as SVG.
-    #[arg(long, value_name = "FILE.svg")]
-    pub plot: Option<PathBuf>,
-}
-
-/// `backprop cv`'s flags: the number of folds, and `backprop train`'s.
-#[derive(Args, Debug, Clone)]
-pub struct CvArgs {
-    /// Number of folds (at least 2).
-    #[arg(long, default_value_t = 5, value_name = "K")]
-    pub folds: usize,
-    #[command(flatten)]
-    pub train: TrainArgs,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct PredictArgs {
     /// A model file written by `backprop train` (omit with --arch).
@@ -476,7 +291,7 @@ pub struct ExplainArgs {
     /// The loss e: half_sse (E = ½Σ(t − o)²), squared_error, mse, cross_entropy, bce, …
     /// [default: the spec's or model's loss; squared_error for the lfd example].
     #[arg(long)]
-    pub loss: Option<String>,
+    pub loss: Option<Loss>,
     /// table (the lecture notes' layout) or json (every number at full f32 precision).
     #[arg(long, default_value = "table", value_name = "table|json")]
     pub format: String,
@@ -563,8 +378,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_xor: bool,
     /// Number format of the products' operands: f32 or bf16 (f32 sums).
-    #[arg(long, default_value = "f32", value_name = "f32|bf16")]
-    pub precision: String,
+    #[arg(long, default_value_t = Precision::F32, value_name = "f32|bf16")]
+    pub precision: Precision,
     /// Run backward, then the optimizer (no updates inside backward), to measure the difference.
     #[arg(long)]
     pub unfused: bool,

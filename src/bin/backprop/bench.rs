@@ -7,71 +7,12 @@ use crate::{out, outln};
 use anyhow::{Context, Result};
 
 pub fn run(a: &BenchArgs) -> Result<()> {
-    let cfg = BenchConfig {
-        batch_sizes: a
-            .batch_sizes
-            .split(',')
-            .map(|b| b.trim().parse::<usize>().ok().filter(|&b| b > 0))
-            .collect::<Option<_>>()
-            .with_context(|| {
-                format!(
-                    "--batch-sizes {:?}: expected positive sizes like 1,32,128",
-                    a.batch_sizes
-                )
-            })?,
-        epochs: a.epochs.max(1),
-        threads: a.threads,
-        data_dir: (!a.synthetic).then(|| a.data.clone()),
-        batch1_steps: a.steps.max(1),
-        xor_steps: a.xor_steps.max(1),
-        seed: a.seed,
-        precision: a
-            .precision
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--precision {:?}: expected f32 or bf16", a.precision))?,
-        fused: !a.unfused,
-        ..BenchConfig::default()
-    };
+    let cfg = config(a)?;
     let mut json = serde_json::Map::new();
     json.insert("lib".into(), "backprop".into());
     json.insert("version".into(), env!("CARGO_PKG_VERSION").into());
     if !a.no_mlp {
-        let data = bench::load_data(&cfg)?;
-        outln!(
-            "MLP 784-256-128-10 on {} ({} samples/epoch), {} timed epoch(s)",
-            data.kind,
-            bench::SAMPLES,
-            cfg.epochs
-        )?;
-        outln!(
-            "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9}",
-            "batch",
-            "threads",
-            "s/epoch",
-            "samples/s",
-            "GFLOP/s",
-            "test acc",
-            "RSS MiB"
-        )?;
-        let mut rows = vec![];
-        for &b in &cfg.batch_sizes {
-            let r = bench::mlp_epoch(&cfg, &data, b)?;
-            let acc = r
-                .test_accuracy
-                .map_or("-".into(), |a| format!("{:.2}%", 100.0 * a));
-            outln!(
-                "{:>6} {:>7} {:>10.4} {:>12.0} {:>9.2} {:>9} {:>9.1}",
-                r.batch,
-                r.threads,
-                r.median_s,
-                r.samples_per_s,
-                r.gflops,
-                acc,
-                r.peak_rss_mib
-            )?;
-            rows.push(r);
-        }
-        json.insert("mlp".into(), serde_json::to_value(&rows)?);
+        json.insert("mlp".into(), mlp_table(&cfg)?);
     }
     if !a.no_xor {
         let r = bench::xor_bench(&cfg);
@@ -89,4 +30,70 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     json.insert("peak_rss_mib".into(), bench::peak_rss_mib().into());
     out!("{}\n", serde_json::Value::Object(json))?;
     Ok(())
+}
+
+/// The benchmark's settings from the flags.
+fn config(a: &BenchArgs) -> Result<BenchConfig> {
+    Ok(BenchConfig {
+        batch_sizes: a
+            .batch_sizes
+            .split(',')
+            .map(|b| b.trim().parse::<usize>().ok().filter(|&b| b > 0))
+            .collect::<Option<_>>()
+            .with_context(|| {
+                format!(
+                    "--batch-sizes {:?}: expected positive sizes like 1,32,128",
+                    a.batch_sizes
+                )
+            })?,
+        epochs: a.epochs.max(1),
+        threads: a.threads,
+        data_dir: (!a.synthetic).then(|| a.data.clone()),
+        batch1_steps: a.steps.max(1),
+        xor_steps: a.xor_steps.max(1),
+        seed: a.seed,
+        precision: a.precision,
+        fused: !a.unfused,
+        ..BenchConfig::default()
+    })
+}
+
+/// The MLP 784-256-128-10 benchmark at each batch size as a table; the rows as JSON.
+fn mlp_table(cfg: &BenchConfig) -> Result<serde_json::Value> {
+    let data = bench::load_data(cfg)?;
+    outln!(
+        "MLP 784-256-128-10 on {} ({} samples/epoch), {} timed epoch(s)",
+        data.kind,
+        bench::SAMPLES,
+        cfg.epochs
+    )?;
+    outln!(
+        "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9}",
+        "batch",
+        "threads",
+        "s/epoch",
+        "samples/s",
+        "GFLOP/s",
+        "test acc",
+        "RSS MiB"
+    )?;
+    let mut rows = vec![];
+    for &b in &cfg.batch_sizes {
+        let r = bench::mlp_epoch(cfg, &data, b)?;
+        let acc = r
+            .test_accuracy
+            .map_or("-".into(), |a| format!("{:.2}%", 100.0 * a));
+        outln!(
+            "{:>6} {:>7} {:>10.4} {:>12.0} {:>9.2} {:>9} {:>9.1}",
+            r.batch,
+            r.threads,
+            r.median_s,
+            r.samples_per_s,
+            r.gflops,
+            acc,
+            r.peak_rss_mib
+        )?;
+        rows.push(r);
+    }
+    Ok(serde_json::to_value(&rows)?)
 }

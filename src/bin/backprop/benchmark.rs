@@ -197,63 +197,12 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
         .precision(cfg.precision)
         .optimizer_in_backward(cfg.fused);
     let repeats = cfg.epochs.max(1);
-    let mut times = vec![];
-    let mut last_loss = f32::NAN;
-    let mut mark = Instant::now();
-    let (epochs_trained, steps) = if batch == 1 {
-        // The peer's protocol: warm-up steps, then `repeats` blocks of `steps` steps, each
-        // timed and scaled to an epoch. All inside one epoch of the training loop.
-        let (warm, steps) = (cfg.batch1_warmup, cfg.batch1_steps.max(1));
-        let stop_at = warm + repeats * steps;
-        tc.epochs = stop_at.div_ceil(data.train.len());
-        let mut done = 0usize;
-        if warm == 0 {
-            mark = Instant::now();
-        }
-        let mut cb = |ev: Event| {
-            if let Event::Batch { loss, .. } = ev {
-                done += 1;
-                last_loss = loss;
-                if done == warm {
-                    mark = Instant::now();
-                } else if done > warm && (done - warm).is_multiple_of(steps) {
-                    let now = Instant::now();
-                    times.push((now - mark).as_secs_f64() * SAMPLES as f64 / steps as f64);
-                    mark = now;
-                }
-                if done >= stop_at {
-                    return Control::Stop;
-                }
-            }
-            Control::Continue
-        };
-        let fit = Fit {
-            observer: Some(&mut cb),
-            ..Fit::default()
-        };
-        tc.fit_with(&net, &mut params, &data.train, fit)?;
-        (None, Some(steps))
+    let (times, last_loss, epochs_trained, steps) = if batch == 1 {
+        let (times, last_loss) = time_batch1(cfg, data, &mut tc, &net, &mut params)?;
+        (times, last_loss, None, Some(cfg.batch1_steps.max(1)))
     } else {
-        tc.epochs = 1 + repeats;
-        let mut cb = |ev: Event| {
-            match ev {
-                Event::Batch { loss, .. } => last_loss = loss,
-                Event::Epoch { report, .. } => {
-                    let now = Instant::now();
-                    if report.epoch > 1 {
-                        times.push((now - mark).as_secs_f64());
-                    }
-                    mark = now;
-                }
-            }
-            Control::Continue
-        };
-        let fit = Fit {
-            observer: Some(&mut cb),
-            ..Fit::default()
-        };
-        tc.fit_with(&net, &mut params, &data.train, fit)?;
-        (Some(1 + repeats), None)
+        let (times, last_loss) = time_epochs(data, &mut tc, &net, &mut params, repeats)?;
+        (times, last_loss, Some(1 + repeats), None)
     };
     let (median_s, min_s, max_s) = stats(&times);
     let test_accuracy = match &data.test {
@@ -277,6 +226,80 @@ pub fn mlp_epoch(cfg: &BenchConfig, data: &BenchData, batch: usize) -> Result<Ml
         extrapolated_from_steps: steps,
         peak_rss_mib: peak_rss_mib(),
     })
+}
+
+/// Batch 1, the peer's protocol: warm-up steps, then `repeats` blocks of `steps` steps, each
+/// timed and scaled to an epoch, all inside one epoch of the training loop. The times and the
+/// last batch loss.
+fn time_batch1(
+    cfg: &BenchConfig,
+    data: &BenchData,
+    tc: &mut Trainer,
+    net: &Mlp,
+    params: &mut Parameters,
+) -> Result<(Vec<f64>, f32)> {
+    let (mut times, mut last_loss, mut mark) = (vec![], f32::NAN, Instant::now());
+    let (warm, steps) = (cfg.batch1_warmup, cfg.batch1_steps.max(1));
+    let stop_at = warm + cfg.epochs.max(1) * steps;
+    tc.epochs = stop_at.div_ceil(data.train.len());
+    let mut done = 0usize;
+    if warm == 0 {
+        mark = Instant::now();
+    }
+    let mut cb = |ev: Event| {
+        if let Event::Batch { loss, .. } = ev {
+            done += 1;
+            last_loss = loss;
+            if done == warm {
+                mark = Instant::now();
+            } else if done > warm && (done - warm).is_multiple_of(steps) {
+                let now = Instant::now();
+                times.push((now - mark).as_secs_f64() * SAMPLES as f64 / steps as f64);
+                mark = now;
+            }
+            if done >= stop_at {
+                return Control::Stop;
+            }
+        }
+        Control::Continue
+    };
+    let fit = Fit {
+        observer: Some(&mut cb),
+        ..Fit::default()
+    };
+    tc.fit_with(net, params, &data.train, fit)?;
+    Ok((times, last_loss))
+}
+
+/// One warm-up epoch, then `repeats` timed epochs. The times and the last batch loss.
+fn time_epochs(
+    data: &BenchData,
+    tc: &mut Trainer,
+    net: &Mlp,
+    params: &mut Parameters,
+    repeats: usize,
+) -> Result<(Vec<f64>, f32)> {
+    let (mut times, mut last_loss, mut mark) = (vec![], f32::NAN, Instant::now());
+    tc.epochs = 1 + repeats;
+    let mut cb = |ev: Event| {
+        match ev {
+            Event::Batch { loss, .. } => last_loss = loss,
+            Event::Epoch { report, .. } => {
+                let now = Instant::now();
+                if report.epoch > 1 {
+                    times.push((now - mark).as_secs_f64());
+                }
+                mark = now;
+            }
+        }
+        Control::Continue
+    };
+    let fit = Fit {
+        observer: Some(&mut cb),
+        ..Fit::default()
+    };
+    tc.fit_with(net, params, &data.train, fit)?;
+    Ok((times, last_loss))
 }
 
 /// The result of [`xor_bench`].

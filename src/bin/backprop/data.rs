@@ -169,26 +169,7 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
         }
     }
     let table = match &src {
-        Source::Mnist(_) | Source::Embedded => {
-            let ds = load(&src, a, true)?;
-            let x = ds.features_tensor();
-            let targets = match ds.targets() {
-                backprop::data::Targets::Classes { labels, names } => {
-                    labels.iter().map(|&l| names[l as usize].clone()).collect()
-                }
-                backprop::data::Targets::Values { data, .. } => {
-                    data.iter().map(|v| v.to_string()).collect()
-                }
-            };
-            return check_width(
-                ForModel {
-                    x,
-                    targets: Some(targets),
-                    source: src.describe(),
-                },
-                model,
-            );
-        }
+        Source::Mnist(_) | Source::Embedded => return check_width(from_dataset(&src, a)?, model),
         Source::Csv(p) => backprop::data::read_csv_features(p, &opts, Some(names))?,
         Source::Npy(p) => read_npy_features(p, labels, model.meta.columns.as_ref(), &opts)?,
         Source::Stdin => backprop::data::read_csv_features_from(
@@ -203,11 +184,7 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
     let mut targets = table.targets;
     // labels are names: "01" is the class "1"
     if let (TaskInfo::Classification { classes }, Some(t)) = (&model.meta.task, &mut targets) {
-        for s in t.iter_mut().filter(|s| !classes.contains(s)) {
-            if let Some(c) = canonical_integer(s.trim()).filter(|c| classes.contains(c)) {
-                *s = c;
-            }
-        }
+        canonical_labels(t, classes);
     }
     check_width(
         ForModel {
@@ -217,6 +194,34 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
         },
         model,
     )
+}
+
+/// An MNIST directory or the built-in digits, with the targets as text.
+fn from_dataset(src: &Source, a: &DataArgs) -> Result<ForModel> {
+    let ds = load(src, a, true)?;
+    let x = ds.features_tensor();
+    let targets = match ds.targets() {
+        backprop::data::Targets::Classes { labels, names } => {
+            labels.iter().map(|&l| names[l as usize].clone()).collect()
+        }
+        backprop::data::Targets::Values { data, .. } => {
+            data.iter().map(|v| v.to_string()).collect()
+        }
+    };
+    Ok(ForModel {
+        x,
+        targets: Some(targets),
+        source: src.describe(),
+    })
+}
+
+/// Each label that is not a class but names one as an integer ("01" for "1") becomes it.
+fn canonical_labels(targets: &mut [String], classes: &[String]) {
+    for s in targets.iter_mut().filter(|s| !classes.contains(s)) {
+        if let Some(c) = canonical_integer(s.trim()).filter(|c| classes.contains(c)) {
+            *s = c;
+        }
+    }
 }
 
 fn check_width(f: ForModel, model: &backprop::io::Model) -> Result<ForModel> {

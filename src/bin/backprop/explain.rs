@@ -9,14 +9,7 @@ use backprop::nn::Mlp;
 use backprop::Loss;
 
 pub fn run(a: &ExplainArgs) -> Result<()> {
-    let loss = a
-        .loss
-        .as_deref()
-        .map(|l| {
-            l.parse::<Loss>()
-                .map_err(|e| anyhow::anyhow!("--loss: {e}"))
-        })
-        .transpose()?;
+    let loss = a.loss;
     if !(1..=9).contains(&a.digits) {
         bail!("--digits {}: expected 1 to 9 significant digits", a.digits);
     }
@@ -79,9 +72,28 @@ fn from_model(a: &ExplainArgs, path: &std::path::Path, loss: Option<Loss>) -> Re
         )
     };
     let loss = loss.unwrap_or(model.meta.loss);
-    let y: Vec<f32> = match &model.meta.task {
+    let y = target_of(&model, loss, targets, a.row, &input.source)?;
+    Ok(explain(
+        &model.net,
+        &model.params,
+        &x,
+        &y,
+        loss,
+        a.lr.unwrap_or(0.1),
+    )?)
+}
+
+/// Row `row`'s target as the loss reads it: a class index or a one-hot row, or the values.
+fn target_of(
+    model: &Model,
+    loss: Loss,
+    targets: &[String],
+    row: usize,
+    source: &dyn std::fmt::Display,
+) -> Result<Vec<f32>> {
+    Ok(match &model.meta.task {
         TaskInfo::Classification { classes } => {
-            let t = targets[a.row].trim();
+            let t = targets[row].trim();
             let c = classes
                 .iter()
                 .position(|c| c == t)
@@ -97,28 +109,15 @@ fn from_model(a: &ExplainArgs, path: &std::path::Path, loss: Option<Loss>) -> Re
         TaskInfo::Regression { targets: names } => {
             let k = names.len();
             targets
-                .get(a.row * k..(a.row + 1) * k)
-                .with_context(|| {
-                    format!("{}: row {} has no {k} target value(s)", input.source, a.row)
-                })?
+                .get(row * k..(row + 1) * k)
+                .with_context(|| format!("{}: row {} has no {k} target value(s)", source, row))?
                 .iter()
                 .map(|s| {
                     s.trim().parse::<f32>().with_context(|| {
-                        format!(
-                            "{}: row {}: target {s:?} is not a number",
-                            input.source, a.row
-                        )
+                        format!("{}: row {}: target {s:?} is not a number", source, row)
                     })
                 })
                 .collect::<Result<_>>()?
         }
-    };
-    Ok(explain(
-        &model.net,
-        &model.params,
-        &x,
-        &y,
-        loss,
-        a.lr.unwrap_or(0.1),
-    )?)
+    })
 }

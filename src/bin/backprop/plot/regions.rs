@@ -38,19 +38,7 @@ struct Cells {
 
 pub fn run(a: &RegionsArgs) -> Result<()> {
     let (model, data, name) = model_and_data(&a.input)?;
-    let n_in = model.meta.architecture.in_features;
-    if n_in != 2 {
-        bail!(
-            "plot regions draws models with 2 input features; {name} takes {n_in} ({})",
-            model.meta.feature_names.join(", ")
-        );
-    }
-    if a.grid < 2 || a.grid > 1000 {
-        bail!("--grid {}: expected 2 to 1000 cells per axis", a.grid);
-    }
-    if !(a.margin.is_finite() && a.margin >= 0.0) {
-        bail!("--margin {}: expected a fraction ≥ 0", a.margin);
-    }
+    check(a, &model, &name)?;
     let input = load_for_model(&data, &a.input.data_args, &model)?;
     let n = input.x.numel() / 2;
     if n == 0 {
@@ -58,16 +46,7 @@ pub fn run(a: &RegionsArgs) -> Result<()> {
     }
     let truth = truth(&model, input.targets.as_deref(), &input.source)?;
     let xs = input.x.data();
-    let range = |c: usize| -> Result<Range<f64>> {
-        let (lo, hi) = finite_bounds((0..n).map(|i| xs[2 * i + c] as f64))
-            .with_context(|| format!("{}: no finite values to draw", input.source))?;
-        let pad = if hi > lo {
-            a.margin * (hi - lo)
-        } else {
-            0.5 + 0.1 * lo.abs()
-        };
-        Ok(lo - pad..hi + pad)
-    };
+    let range = |c: usize| axis_range(xs, n, c, a.margin, &input.source);
     let (xr, yr) = (range(0)?, range(1)?);
     let g = a.grid;
     let centre =
@@ -88,15 +67,31 @@ pub fn run(a: &RegionsArgs) -> Result<()> {
         }
         _ => bail!("internal error: a classifier without classes"),
     };
+    let svg = render(&model, &name, (xr, yr), g, &picture, xs, truth.as_ref())?;
+    super::write_file(&a.out, &svg)
+}
+
+/// The picture as SVG: the cells and points with the title on the left, the legend on the
+/// right.
+fn render(
+    model: &Model,
+    name: &str,
+    (xr, yr): (Range<f64>, Range<f64>),
+    g: usize,
+    picture: &Picture,
+    xs: &[f32],
+    truth: Option<&Truth>,
+) -> Result<String> {
+    let n = xs.len() / 2;
     let title = format!(
         "{} of {}",
         match picture.legend {
             Legend::Classes(_) => "Decision regions",
             Legend::Bar { .. } => "Predicted value",
         },
-        std::path::Path::new(&name)
+        std::path::Path::new(name)
             .file_name()
-            .map_or(name.clone(), |f| f.to_string_lossy().into())
+            .map_or(name.to_string(), |f| f.to_string_lossy().into())
     );
     let mut svg = String::new();
     let mut tags = Tags::default();
@@ -104,7 +99,7 @@ pub fn run(a: &RegionsArgs) -> Result<()> {
         let root = SVGBackend::with_string(&mut svg, (860, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let (plot, legend) = root.split_horizontally(660);
-        let styles = point_styles(n, truth.as_ref(), &picture);
+        let styles = point_styles(n, truth, picture);
         let points: Vec<_> = (0..n)
             .map(|i| (xs[2 * i] as f64, xs[2 * i + 1] as f64))
             .zip(styles)
@@ -114,18 +109,48 @@ pub fn run(a: &RegionsArgs) -> Result<()> {
         draw_plot(
             &plot,
             &title,
-            &model,
+            model,
             (xr, yr),
             g,
-            &picture,
+            picture,
             &points,
             &mut tags,
         )?;
-        draw_legend(&legend, &picture)?;
+        draw_legend(&legend, picture)?;
         root.present()?;
     }
-    let svg = tags.apply(&svg)?;
-    super::write_file(&a.out, &svg)
+    tags.apply(&svg)
+}
+
+/// A model with 2 inputs, a grid of 2 to 1000 cells, a margin ≥ 0.
+fn check(a: &RegionsArgs, model: &Model, name: &str) -> Result<()> {
+    let n_in = model.meta.architecture.in_features;
+    if n_in != 2 {
+        bail!(
+            "plot regions draws models with 2 input features; {name} takes {n_in} ({})",
+            model.meta.feature_names.join(", ")
+        );
+    }
+    if a.grid < 2 || a.grid > 1000 {
+        bail!("--grid {}: expected 2 to 1000 cells per axis", a.grid);
+    }
+    if !(a.margin.is_finite() && a.margin >= 0.0) {
+        bail!("--margin {}: expected a fraction ≥ 0", a.margin);
+    }
+    Ok(())
+}
+
+/// The finite range of input `c` of the `n` rows in `xs`, padded by `margin` of its width on
+/// each side (a single value gets 0.5 + 10 % of itself).
+fn axis_range(xs: &[f32], n: usize, c: usize, margin: f64, source: &str) -> Result<Range<f64>> {
+    let (lo, hi) = finite_bounds((0..n).map(|i| xs[2 * i + c] as f64))
+        .with_context(|| format!("{source}: no finite values to draw"))?;
+    let pad = if hi > lo {
+        margin * (hi - lo)
+    } else {
+        0.5 + 0.1 * lo.abs()
+    };
+    Ok(lo - pad..hi + pad)
 }
 
 /// The cells and the legend that explains their colours.
@@ -204,19 +229,7 @@ fn regression(
     a: &RegionsArgs,
 ) -> Result<Picture> {
     let k = targets.len();
-    let o = match &a.output {
-        None => 0,
-        Some(s) => match s.parse::<usize>() {
-            Ok(i) if i < k => i,
-            _ => targets.iter().position(|t| t == s).with_context(|| {
-                format!(
-                    "--output {s:?}: the model's targets are {} (or 0 to {})",
-                    targets.join(", "),
-                    k - 1
-                )
-            })?,
-        },
-    };
+    let o = output_index(a.output.as_deref(), targets)?;
     let vals: Vec<f64> = outputs
         .data()
         .iter()
@@ -263,6 +276,24 @@ fn regression(
             lo,
             hi: lo + span,
             output: o,
+        },
+    })
+}
+
+/// `--output`: the target to draw, by name or 0-based index (the first without it).
+fn output_index(output: Option<&str>, targets: &[String]) -> Result<usize> {
+    let k = targets.len();
+    Ok(match output {
+        None => 0,
+        Some(s) => match s.parse::<usize>() {
+            Ok(i) if i < k => i,
+            _ => targets.iter().position(|t| t == s).with_context(|| {
+                format!(
+                    "--output {s:?}: the model's targets are {} (or 0 to {})",
+                    targets.join(", "),
+                    k - 1
+                )
+            })?,
         },
     })
 }

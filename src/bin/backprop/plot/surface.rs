@@ -26,12 +26,7 @@ const PATH: RGBColor = RGBColor(214, 39, 40);
 
 pub fn run(a: &SurfaceArgs) -> Result<()> {
     let (model, data, name) = model_and_data(&a.input)?;
-    let loss = match &a.loss {
-        Some(l) => l
-            .parse::<Loss>()
-            .map_err(|e| anyhow::anyhow!("--loss: {e}"))?,
-        None => model.meta.loss,
-    };
+    let loss = a.loss.unwrap_or(model.meta.loss);
     let weights = Weight::parse_pair(&model.params, &a.weights).map_err(|e| flag_error(e, a))?;
     let spec = SurfaceSpec {
         weights,
