@@ -9,6 +9,31 @@
 //!
 //! **ADALINE / Widrow–Hoff LMS (delta) rule**: a linear unit trained online by
 //! `Δw = η (t − wᵀx) x`, gradient descent on the squared error `½(t − wᵀx)²` of each case.
+//!
+//! ```
+//! use backprop::classic::{Adaline, Perceptron};
+//! use backprop::Tensor;
+//! let x = Tensor::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], [4, 2])?;
+//! // OR is linearly separable: the procedure converges and gets every case right
+//! let or = Perceptron::train(&x, &[0, 1, 1, 1], 100);
+//! assert!(or.converged);
+//! assert_eq!(or.predict(&x), vec![0, 1, 1, 1]);
+//! // XOR is not: no such weights exist, so it never converges
+//! let xor = Perceptron::train(&x, &[0, 1, 1, 0], 100);
+//! assert!(!xor.converged && xor.epochs == 100);
+//! assert_ne!(xor.predict(&x), vec![0, 1, 1, 0]);
+//!
+//! // One mistake from zero weights: wᵀx + b = 0 gives output 1 but the label is 0, so the
+//! // input is subtracted (and 1 from the bias)
+//! let p = Perceptron::train(&Tensor::from_vec(vec![2.0, 3.0], [1, 2])?, &[0], 1);
+//! assert_eq!((p.weights, p.bias), (vec![-2.0, -3.0], -1.0));
+//!
+//! // One LMS step from zero weights: Δw = η (t − wᵀx) x = 0.1 · (1 − 0) · 2, Δb = 0.1 · 1
+//! let a = Adaline::train(&Tensor::from_vec(vec![2.0], [1, 1])?, &[1.0], 0.1, 1);
+//! assert_eq!((a.weights[0], a.bias), (0.2, 0.1));
+//! assert!((a.mse[0] - 0.25).abs() < 1e-6); // (1 − (0.2·2 + 0.1))²
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 use crate::tensor::Tensor;
 

@@ -6,6 +6,13 @@ use crate::tensor::shape::Shape;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in backprop, as data.
+///
+/// ```
+/// use backprop::{Error, Tensor};
+/// let err = Tensor::from_vec(vec![1.0, 2.0, 3.0], [2, 2]).unwrap_err();
+/// assert!(matches!(err, Error::DataLength { expected: 4, got: 3, .. }));
+/// assert_eq!(err.to_string(), "data of length 3 does not fit shape [2, 2] (4 values)");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -100,6 +107,17 @@ pub enum Error {
 }
 
 /// `Result` with backprop's [`Error`].
+///
+/// ```
+/// use backprop::{Result, Tensor};
+/// fn row_sums(data: &[f32], cols: usize) -> Result<Vec<f32>> {
+///     let t = Tensor::from_slice(data, [data.len() / cols, cols])?; // `?` passes an Error on
+///     Ok(t.sum_dim(1, false).to_vec())
+/// }
+/// assert_eq!(row_sums(&[1.0, 2.0, 3.0, 4.0], 2)?, vec![3.0, 7.0]);
+/// assert!(row_sums(&[1.0, 2.0, 3.0], 2).is_err()); // 3 values are not whole rows of 2
+/// # Ok::<(), backprop::Error>(())
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

@@ -2,9 +2,42 @@
 //!
 //! Train feed-forward neural networks by backpropagation and gradient descent on the CPU.
 //!
-//! The data flows one way through the crate: [`tensor`] (numbers) → [`autograd`] (the graph:
-//! ops with forward and backward) → [`nn`] / [`Loss`] / [`optim`] → [`train`] → [`io`] →
-//! [`pipeline`] → the `backprop` command line.
+//! ## How the crate is built
+//!
+//! Each module's `use crate::…` lines reach only modules listed before it:
+//!
+//! ```text
+//! tensor ─┬─→ autograd ─┬─→ loss ─→ nn ─┬─→ train ─┬─→ io ─→ pipeline ─→ fronts
+//!         │             └─→ optim ──────┤          └─→ explain
+//!         ├─→ data ─────────────────────┘
+//!         │     └─→ metrics ─→ pipeline
+//!         └─→ classic
+//! ```
+//!
+//! - [`tensor`]: [`Tensor`], f32 arrays in row-major order, and their kernels (matrix products on
+//!   [`num_threads`] threads, bf16). Beside it, used everywhere: the seeded [`Rng`], the
+//!   [`Error`] type, and [`Parameters`], the store of named trainable tensors.
+//! - [`autograd`]: [`Graph`] records ops as they run on a reusable [`Tape`]; [`Graph::backward`]
+//!   gives the [`Gradients`]; [`gradcheck`] compares them with finite differences. Uses tensor.
+//! - [`Loss`]: the losses, composed from graph ops. Uses autograd.
+//! - [`nn`]: layers and networks ([`nn::Mlp`] from an [`nn::MlpSpec`]) that record their
+//!   forward pass on a graph. Uses autograd and loss.
+//! - [`optim`]: optimizers and learning-rate schedules, gradients → updates. Uses autograd.
+//! - [`data`]: datasets in memory, the CSV / npy / IDX readers, splits and scaling. Uses tensor.
+//! - [`classic`]: the perceptron and ADALINE rules, beside the rest. Uses tensor.
+//! - [`train`]: the training loop, a [`train::Trainer`] and the [`train::Session`] that runs it
+//!   epoch by epoch. Uses nn, loss, optim and data.
+//! - [`metrics`]: scores of a finished model (confusion matrix, R², …) and k-fold splits.
+//!   Beside train: uses data only.
+//! - [`explain`]: one backprop step on one sample in the lecture notes' notation, and the error
+//!   surface with the path gradient descent takes on it. Beside train: uses train, nn and data.
+//! - [`io`]: model and checkpoint files (safetensors), ONNX export. Uses nn, optim, train, data.
+//! - [`pipeline`]: the whole of `backprop train` (split, scale, build, train, test, save) as
+//!   one call; [`pipeline::Prepared`] is a run with every decision made. Uses data, train,
+//!   metrics and io.
+//! - The fronts, outside the library: the `backprop` command line (`src/bin/backprop`) and the
+//!   browser playground (`web/`, WebAssembly) drive [`pipeline`] and [`train::Session`], and
+//!   call on [`io`], [`explain`] and [`metrics`] directly.
 //!
 //! A complete training run — XOR with a 2-2-1 sigmoid network, as in the lecture notes:
 //!

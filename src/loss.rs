@@ -19,7 +19,30 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A loss function.
+/// A loss function. Its `Display` name is the one `backprop train --loss` takes.
+///
+/// The three squared errors on the same outputs: for `y − t` = (1, 2; 3, 4), Σ(y − t)² = 30 over
+/// N = 2 samples and K = 2 outputs.
+///
+/// ```
+/// use backprop::{Graph, Loss, Parameters, Tape, Tensor};
+/// let ps = Parameters::new();
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let y = g.input(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2])?);
+/// let t = g.input(&Tensor::zeros([2, 2]));
+/// let mut value = |loss: Loss| {
+///     let e = loss.apply(&mut g, y, t);
+///     g.value(e).item()
+/// };
+/// assert_eq!(value(Loss::HalfSse), 15.0); // ½ Σ (seed 000)
+/// assert_eq!(value(Loss::SquaredError), 15.0); // (1/N) Σ (seed 001)
+/// assert_eq!(value(Loss::Mse), 7.5); // (1/NK) Σ (PyTorch's MSELoss)
+/// assert_eq!(value(Loss::Mae), 2.5);
+/// assert_eq!(Loss::HalfSse.to_string(), "half_sse");
+/// assert!(Loss::CrossEntropy.takes_classes() && !Loss::Mse.takes_classes());
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {

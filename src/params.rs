@@ -6,7 +6,20 @@
 
 use crate::tensor::Tensor;
 
-/// The index of a parameter in its [`Parameters`].
+/// The index of a parameter in its [`Parameters`]: ids count from 0 in the order the tensors
+/// were added.
+///
+/// ```
+/// use backprop::{ParamId, Parameters, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("layers.0.weight", Tensor::zeros([2, 3]));
+/// let b = ps.add("layers.0.bias", Tensor::zeros([2]));
+/// assert_eq!((w, b), (ParamId(0), ParamId(1)));
+/// assert_eq!(ps.find("layers.0.bias"), Some(b));
+/// ps[b].data_mut()[1] = 0.5; // index the store by id
+/// assert_eq!(ps.tensors()[1].to_vec(), vec![0.0, 0.5]);
+/// assert_eq!(ps.ids().collect::<Vec<_>>(), vec![w, b]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParamId(pub usize);
 

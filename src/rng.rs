@@ -25,6 +25,18 @@ pub struct Rng {
 }
 
 /// Everything needed to resume a [`Rng`] exactly where it was (for checkpoints).
+///
+/// ```
+/// use backprop::{Rng, RngState};
+/// let mut rng = Rng::seed(7);
+/// rng.uniform();
+/// let saved: RngState = rng.state();
+/// assert_eq!(saved.seed, Rng::seed(7).state().seed); // the same key,
+/// assert_ne!(saved, Rng::seed(7).state()); // further along the stream
+/// let next: Vec<u64> = (0..3).map(|_| rng.next_u64()).collect();
+/// let mut resumed = Rng::from_state(&saved);
+/// assert_eq!((0..3).map(|_| resumed.next_u64()).collect::<Vec<_>>(), next);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RngState {
     /// The 32-byte ChaCha key.

@@ -6,6 +6,25 @@ use crate::params::{ParamId, Parameters};
 use crate::tensor::Tensor;
 
 /// The comparison for one input tensor.
+///
+/// ```
+/// use backprop::{gradcheck, GradCheckInput, Tensor};
+/// let a = Tensor::from_vec(vec![1.0, 2.0], [2])?;
+/// let unused = Tensor::from_vec(vec![5.0], [1])?;
+/// // L = Σ a²: ∂L/∂a = 2a; L does not depend on the second input at all
+/// let report = gradcheck(&[a, unused], 1e-3, |g, v| {
+///     let sq = g.square(v[0]);
+///     g.sum(sq)
+/// });
+/// let da: &GradCheckInput = &report.inputs[0];
+/// assert_eq!(da.analytic.to_vec(), vec![2.0, 4.0]);
+/// assert!((da.numerical.data()[1] - 4.0).abs() < 1e-2);
+/// assert!(da.max_abs < 1e-2 && da.max_rel < 1e-2);
+/// let du = &report.inputs[1];
+/// assert_eq!((du.analytic.to_vec(), du.numerical.to_vec()), (vec![0.0], vec![0.0]));
+/// assert_eq!(du.max_abs, 0.0);
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradCheckInput {
     /// The largest `|analytic − numerical|` over the tensor's elements.
@@ -20,6 +39,26 @@ pub struct GradCheckInput {
 }
 
 /// The result of [`gradcheck`]: one entry per input, in order.
+///
+/// Seed 003's advice, "derive the analytic gradient, check your implementation with the numerical
+/// gradient", on the cs231n product `L = Σ a·b` (∂L/∂a = b, ∂L/∂b = a):
+///
+/// ```
+/// use backprop::{gradcheck, GradCheck, Tensor};
+/// let a = Tensor::from_vec(vec![1.0, 2.0], [2])?;
+/// let b = Tensor::from_vec(vec![3.0, -1.0], [2])?;
+/// let report: GradCheck = gradcheck(&[a, b], 1e-3, |g, v| {
+///     let p = g.mul(v[0], v[1]);
+///     g.sum(p)
+/// });
+/// assert_eq!(report.inputs.len(), 2);
+/// assert_eq!(report.inputs[0].analytic.to_vec(), vec![3.0, -1.0]);
+/// assert_eq!(report.inputs[1].analytic.to_vec(), vec![1.0, 2.0]);
+/// assert!(report.passed(1e-2), "{report:?}");
+/// assert!(report.max_abs() < 1e-2 && report.max_rel() <= 1e-2);
+/// assert!(!report.passed(-1.0)); // no tolerance below zero passes
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradCheck {
     /// Per-input errors.

@@ -45,6 +45,20 @@ use crate::rng::Rng;
 use crate::tensor::{Shape, Tensor};
 
 /// A handle to a value recorded on a [`Graph`]: cheap to copy, valid until the graph is dropped.
+///
+/// ```
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![3.0], [1])?);
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let x = g.param(w);
+/// let y = g.mul(x, x); // a Var is Copy: one value can feed an op twice
+/// assert_eq!((x.index(), y.index()), (0, 1)); // the tape's order is creation order
+/// assert_eq!(g.value(y).item(), 9.0);
+/// assert_eq!(g.backward(y).get(w).unwrap().item(), 6.0); // x·1 + 1·x: the two uses add
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Var(pub(crate) u32);
 
@@ -94,6 +108,21 @@ macro_rules! op_kinds {
     ($($(#[$m:meta])* $name:ident),* $(,)?) => {
         /// Every primitive op, one entry each. The gradient-check suite matches on this enum
         /// without a wildcard, so an op cannot be added without its check.
+        ///
+        /// ```
+        /// use backprop::{Graph, OpKind, Parameters, Tape, Tensor};
+        /// let ps = Parameters::new();
+        /// let mut tape = Tape::new();
+        /// let mut g = Graph::new(&mut tape, &ps);
+        /// let x = g.input(&Tensor::from_vec(vec![1.0, 3.0], [2])?);
+        /// let s = g.sigmoid(x);
+        /// let m = g.mean(s); // composed: Sum, then Scale by 1/n
+        /// assert_eq!(g.op_kind(x), None); // inputs and parameters are leaves
+        /// assert_eq!(g.op_kind(s), Some(OpKind::Sigmoid));
+        /// assert_eq!(g.op_kind(m), Some(OpKind::Scale));
+        /// assert!(OpKind::ALL.contains(&OpKind::CrossEntropy));
+        /// # Ok::<(), backprop::Error>(())
+        /// ```
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[allow(missing_docs)]
         pub enum OpKind { $($(#[$m])* $name),* }
@@ -172,6 +201,32 @@ impl Op {
 
 /// The buffers of a graph, kept across training steps so that a steady-state step does not
 /// allocate. One tape serves one graph at a time.
+///
+/// ```
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![1.0, 2.0], [2])?);
+/// let b = ps.add("b", Tensor::from_vec(vec![0.5], [1])?);
+/// let mut tape = Tape::new(); // one tape for every step: each new graph reuses its buffers
+/// for step in 0..2 {
+///     let mut g = Graph::new(&mut tape, &ps);
+///     let (wv, bv) = (g.param(w), g.param(b));
+///     let s = g.add(wv, bv);
+///     let e = g.sum(s);
+///     assert_eq!(g.value(e).item(), 4.0, "step {step}");
+/// }
+/// assert_eq!(tape.len(), 4); // w, b, add, sum: the last graph's nodes
+///
+/// tape.set_frozen(&[w]); // w is read as a constant from now on
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let (wv, bv) = (g.param(w), g.param(b));
+/// let s = g.add(wv, bv);
+/// let e = g.sum(s);
+/// let grads = g.backward(e);
+/// assert!(grads.get(w).is_none());
+/// assert_eq!(grads.get(b).unwrap().to_vec(), vec![2.0]);
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Default)]
 pub struct Tape {
     ops: Vec<Op>,
@@ -310,6 +365,31 @@ pub(crate) struct Backward<'a> {
 
 /// A computation being recorded: ops run immediately on concrete values and are remembered for
 /// [`Graph::backward`]. Borrow a [`Tape`] (for its buffers) and the [`Parameters`] it reads.
+///
+/// Seed 003's forward() / backward() on its sigmoid neuron `f = σ(w0·x0 + w1·x1 + w2)` with
+/// w = (2, −3, −3), x = (−1, −2): forward gives σ(1) = 0.73; backward multiplies each local
+/// gradient by the upstream one, σ′(1) = 0.2, so ∂f/∂w0 = x0·0.2 = −0.2 and ∂f/∂x0 = w0·0.2 = 0.4.
+///
+/// ```
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![2.0, -3.0], [2, 1])?);
+/// let b = ps.add("w2", Tensor::from_vec(vec![-3.0], [1])?);
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let x = g.input(&Tensor::from_vec(vec![-1.0, -2.0], [1, 2])?);
+/// let (wv, bv) = (g.param(w), g.param(b));
+/// let xw = g.matmul(x, wv);
+/// let s = g.add(xw, bv);
+/// let f = g.sigmoid(s);
+/// let out = g.sum(f);
+/// assert!((g.value(out).item() - 0.731).abs() < 1e-3);
+/// let grads = g.backward(out);
+/// let dw = grads.get(w).unwrap().to_vec();
+/// assert!((dw[0] + 0.197).abs() < 1e-3 && (dw[1] + 0.393).abs() < 1e-3); // x·σ′
+/// assert!((grads.get(b).unwrap().item() - 0.197).abs() < 1e-3); // the add gate passes σ′ on
+/// # Ok::<(), backprop::Error>(())
+/// ```
 pub struct Graph<'t, 'p> {
     tape: &'t mut Tape,
     params: &'p Parameters,
@@ -731,6 +811,27 @@ impl Tape {
 
 /// The gradients of one backward pass: ∂loss/∂p for each parameter the loss depends on.
 /// They may be clipped in place before an optimizer step.
+///
+/// ```
+/// use backprop::{Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let w = ps.add("w", Tensor::from_vec(vec![3.0, 4.0], [2])?);
+/// let unused = ps.add("unused", Tensor::zeros([1]));
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let wv = g.param(w);
+/// let sq = g.square(wv);
+/// let e = g.sum(sq); // E = Σ w²
+/// let mut grads = g.backward(e);
+/// assert_eq!(grads.get(w).unwrap().to_vec(), vec![6.0, 8.0]); // 2w
+/// assert_eq!(grads.wrt(sq).unwrap().to_vec(), vec![1.0, 1.0]); // ∂E/∂(w²): the δ of a node
+/// assert!(grads.get(unused).is_none());
+/// assert_eq!(grads.norm(), 10.0);
+/// assert_eq!(grads.clip_grad_norm(5.0), 10.0); // returns the norm before clipping
+/// let clipped = grads.get(w).unwrap().to_vec();
+/// assert!((clipped[0] - 3.0).abs() < 1e-5 && (clipped[1] - 4.0).abs() < 1e-5);
+/// # Ok::<(), backprop::Error>(())
+/// ```
 pub struct Gradients<'t> {
     tape: &'t mut Tape,
 }

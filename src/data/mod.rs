@@ -13,6 +13,27 @@
 //! - [`npy`] (with `npy_header.rs`): the `.npy` format; [`npy_table`]: 2-D arrays read as
 //!   tables, by the same plan; [`idx`]: MNIST's IDX files.
 //! - [`preprocess`]: splits, k-fold, scaling and one-hot targets, on a [`Dataset`].
+//!
+//! Reading a CSV from a string (a file: [`read_csv`]); the header and the class column (the
+//! last, text) are detected:
+//!
+//! ```
+//! use backprop::data::{one_hot, read_csv_from, CsvOptions, Targets};
+//! let text = "x1,x2,species\n5.1,3.5,setosa\n7.0,3.2,versicolor\n6.3,3.3,virginica\n4.9,3.0,setosa\n";
+//! let ds = read_csv_from(text.as_bytes(), "iris.csv", &CsvOptions::default())?;
+//! assert_eq!((ds.len(), ds.n_features()), (4, 2));
+//! assert_eq!(ds.feature_names, ["x1", "x2"]);
+//! assert_eq!(ds.features_tensor().row(1), &[7.0, 3.2]);
+//! let Targets::Classes { labels, names } = ds.targets() else { panic!("not classes") };
+//! assert_eq!(names, &["setosa", "versicolor", "virginica"]);
+//! assert_eq!(labels, &[0, 1, 2, 0]);
+//! assert_eq!(one_hot(labels, 3).row(2), &[0.0, 0.0, 1.0]);
+//!
+//! // A bad row is an error naming the file and the line
+//! let err = read_csv_from("a,b,y\n1,2,0\n3,1\n".as_bytes(), "bad.csv", &CsvOptions::default());
+//! assert!(err.unwrap_err().to_string().starts_with("bad.csv:3:"));
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 use crate::error::{Error, Result};
 use crate::tensor::pool::{self, SharedMut};

@@ -13,6 +13,33 @@
 //! or the new one, never half of one. A symbolic link is followed (its target is replaced), and a
 //! device or FIFO is written into, never replaced (see [`atomic_write`]). Reading validates the header (offsets inside the file,
 //! dtypes, shapes against the architecture) before using any size from it.
+//!
+//! ```
+//! use backprop::io::Model;
+//! use backprop::nn::MlpSpec;
+//! use backprop::Tensor;
+//! use std::path::Path;
+//! // OR as one hand-set threshold unit: fires when x0 + x1 − 0.5 ≥ 0
+//! let spec = MlpSpec::from_json(r#"{"in_features": 2, "layers": [{"units": 1,
+//!     "activation": "step", "init": {"weight": [[1, 1]], "bias": [-0.5]}}]}"#)?;
+//! let model = Model::from_spec(spec)?;
+//!
+//! let bytes = model.to_bytes(); // the file's bytes, in memory
+//! assert_eq!(bytes, model.to_bytes()); // deterministic
+//! let back = Model::from_bytes(&bytes, Path::new("or.model"))?;
+//! assert_eq!((&back.meta, &back.params), (&model.meta, &model.params));
+//! assert_eq!(back.to_bytes(), bytes);
+//! // a damaged file is an error, never a panic
+//! assert!(Model::from_bytes(&bytes[..bytes.len() - 1], Path::new("cut.model")).is_err());
+//!
+//! let path = std::env::temp_dir().join(format!("backprop-io-doc-{}.model", std::process::id()));
+//! model.save(&path)?;
+//! let loaded = Model::load(&path);
+//! std::fs::remove_file(&path).ok();
+//! let x = Tensor::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], [4, 2])?;
+//! assert_eq!(loaded?.forward(&x)?.data(), &[0., 1., 1., 1.]);
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 mod checkpoint;
 mod model;

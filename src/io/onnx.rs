@@ -9,7 +9,7 @@
 //! | missing values | x ← fill where x is NaN (columns fitted with `--impute`) | `IsNaN`, `Where` |
 //! | categories | column j (a category index k) → one-hot e_k over its categories | `Equal`, `Cast` |
 //! | scaling | (x − mean)/std or (x − min)/(max − min) | `Sub`, `Div` |
-//! | layer l | s(l) = [inputs]·W(l)ᵀ + b(l), x(l) = θ(s(l)) | `Concat`, `Gemm`, θ |
+//! | layer l | s(l) = \[inputs\]·W(l)ᵀ + b(l), x(l) = θ(s(l)) | `Concat`, `Gemm`, θ |
 //! | output | probabilities (classes) or values (regression) | `Softmax`/`Sigmoid`, `ArgMax` |
 //!
 //! **The input.** With a column plan (a model trained on a CSV or `.npy` table), `features` has

@@ -1,5 +1,36 @@
 //! Layers and networks, built on the graph: `Module::forward` records ops, parameters live in a
 //! [`Parameters`] store under PyTorch state-dict names (`layers.0.weight`).
+//!
+//! One sigmoid unit, x(1) = σ(W(1)·x(0) + b(1)), with given weights:
+//!
+//! ```
+//! use backprop::nn::{Activation, Init, Mlp, MlpSpec, Module};
+//! use backprop::{Error, Graph, Parameters, Rng, Tape, Tensor};
+//! let spec = MlpSpec::new(2)
+//!     .layer(1, Activation::Sigmoid)
+//!     .init(vec![vec![1.0, -1.0]], Some(vec![0.0]));
+//! let mut params = Parameters::new();
+//! let net = Mlp::new(spec, &mut params, Init::Zeros, &mut Rng::seed(0))?;
+//! let names: Vec<&str> = params.named().map(|(name, _)| name).collect();
+//! assert_eq!(names, ["layers.0.weight", "layers.0.bias"]);
+//!
+//! let mut tape = Tape::new();
+//! let mut g = Graph::new(&mut tape, &params);
+//! let x = g.input(&Tensor::from_vec(vec![2.0, 2.0], [1, 2])?);
+//! let y = net.forward(&mut g, x)?; // records the layer's ops on the graph
+//! assert!((g.value(y).item() - 0.5).abs() < 1e-6); // σ(2 − 2 + 0)
+//! let e = g.sum(y);
+//! let grads = g.backward(e);
+//! let (w, b) = (net.parameters()[0], net.parameters()[1]);
+//! assert!((grads.get(b).unwrap().item() - 0.25).abs() < 1e-6); // σ′ = σ(1 − σ)
+//! assert!(grads.get(w).unwrap().max_abs_diff(&Tensor::full([1, 2], 0.5)) < 1e-6); // σ′·x
+//!
+//! // an input of the wrong width is an error naming the layer
+//! let mut g = Graph::new(&mut tape, &params);
+//! let x3 = g.input(&Tensor::zeros([1, 3]));
+//! assert!(matches!(net.forward(&mut g, x3), Err(Error::LayerInput { .. })));
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 mod activation;
 pub(crate) mod batch_norm;

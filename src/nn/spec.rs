@@ -3,7 +3,7 @@
 //! `architecture`, and what [`Mlp`](crate::nn::Mlp), the trainer, `explain` and `summary` are
 //! built from.
 //!
-//! In the seeds' notation layer l (1-based) computes s(l) = W(l)·[inputs] + b(l) and
+//! In the seeds' notation layer l (1-based) computes s(l) = W(l)·\[inputs\] + b(l) and
 //! x(l) = θ(s(l)); x(0) is the network input. Per layer the description gives:
 //!
 //! | field | meaning | default |
@@ -157,7 +157,8 @@ pub struct LayerInit {
     pub bias: Option<Vec<f32>>,
 }
 
-/// One layer of an [`MlpSpec`]; see the [module docs](self) for the fields.
+/// One layer of an [`MlpSpec`]: its width and activation, and the options below (each field's
+/// doc says its meaning and default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerSpec {

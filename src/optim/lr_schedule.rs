@@ -111,7 +111,9 @@ impl LrScheduler for LinearWarmup {
     }
 }
 
-/// A learning-rate schedule with its state; see the [module docs](self).
+/// A learning-rate schedule with its state: which schedule ([`StepLr`], …, [`LinearWarmup`]),
+/// its settings and where it is, all serialisable, so the trainer steps it once per epoch and a
+/// checkpoint carries it.
 ///
 /// Reading one from JSON runs [`LrSchedule::validate`], the checks of the schedules' `build`:
 ///

@@ -23,6 +23,33 @@
 //!
 //! Optimizers allocate their state lazily, the first time a parameter has a gradient; after that
 //! a step allocates nothing.
+//!
+//! Two steps of SGD with momentum on `E = (w − 3)²` from `w = 1`, by hand:
+//! step 1: g = 2(1 − 3) = −4, b = g, w = 1 − 0.1·(−4) = 1.4;
+//! step 2: g = 2(1.4 − 3) = −3.2, b = 0.5·(−4) − 3.2 = −5.2, w = 1.4 + 0.52 = 1.92.
+//!
+//! ```
+//! use backprop::optim::{Optimizer, Sgd, SgdConfig};
+//! use backprop::{Graph, Parameters, Tape, Tensor};
+//! let mut params = Parameters::new();
+//! let w = params.add("w", Tensor::from_vec(vec![1.0], [1])?);
+//! let three = Tensor::from_vec(vec![3.0], [1])?;
+//! let mut opt = Sgd::new(SgdConfig { lr: 0.1, momentum: 0.5, ..SgdConfig::default() })?;
+//! let mut tape = Tape::new();
+//! let mut after = vec![];
+//! for _ in 0..2 {
+//!     let mut g = Graph::new(&mut tape, &params);
+//!     let (wv, t) = (g.param(w), g.input(&three));
+//!     let d = g.sub(wv, t);
+//!     let sq = g.square(d);
+//!     let e = g.sum(sq);
+//!     let grads = g.backward(e);
+//!     opt.step(&mut params, &grads);
+//!     after.push(params[w].item());
+//! }
+//! assert!((after[0] - 1.4).abs() < 1e-6 && (after[1] - 1.92).abs() < 1e-6, "{after:?}");
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 mod adagrad;
 mod adam;

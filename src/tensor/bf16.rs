@@ -119,7 +119,7 @@ pub(crate) fn pack_pair(lo: f32, hi: f32) -> u32 {
 }
 
 /// One f32 lane of AVX-512 BF16's `vdpbf16ps`, bit for bit: `acc` plus the dot product of the
-/// bf16 pairs `a` and `b` (each as [`pack_pair`] packs them: element 0 in the low 16 bits).
+/// bf16 pairs `a` and `b` (each as `pack_pair` packs them: element 0 in the low 16 bits).
 ///
 /// Intel's definition (SDM, VDPBF16PS): two fused multiply-adds in f32, the odd element first,
 ///

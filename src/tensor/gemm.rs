@@ -70,7 +70,22 @@ pub fn set_num_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
-/// How many threads large matrix products use.
+/// How many threads large matrix products use: the number given to [`set_num_threads`], or
+/// every core when that is 0 (the default).
+///
+/// ```
+/// use backprop::{num_threads, set_num_threads, Tensor};
+/// assert!(num_threads() >= 1); // the default: all cores
+/// let a = Tensor::from_vec((0..128 * 128).map(|i| (i % 7) as f32 * 0.3 - 1.0).collect(), [128, 128])?;
+/// set_num_threads(1);
+/// assert_eq!(num_threads(), 1);
+/// let one = a.matmul(&a);
+/// set_num_threads(2);
+/// assert_eq!(num_threads(), 2);
+/// assert_eq!(a.matmul(&a), one); // bit-identical for any thread count
+/// set_num_threads(0);
+/// # Ok::<(), backprop::Error>(())
+/// ```
 pub fn num_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => cores(),

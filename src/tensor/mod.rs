@@ -1,5 +1,21 @@
 //! Tensors: plain f32 numbers in row-major order. No graph, no gradients — those live in
 //! [`crate::autograd`], built on top of this module.
+//!
+//! ```
+//! use backprop::{Rng, Tensor};
+//! let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3])?; // 2 rows of 3
+//! assert_eq!(x.row(1), &[4.0, 5.0, 6.0]);
+//! let w = Tensor::from_vec(vec![1.0, 0.0, -1.0], [3, 1])?;
+//! assert_eq!(x.matmul(&w).to_vec(), vec![-2.0, -2.0]);
+//! assert_eq!(x.map(|v| 2.0 * v).sum(), 42.0);
+//! assert_eq!(x.argmax_rows(), vec![2, 2]);
+//! assert_eq!(x.reshape([3, 2])?.row(0), &[1.0, 2.0]);
+//! assert!(x.reshape([4, 2]).is_err()); // 6 values do not make 4×2
+//! // random tensors come from a seeded generator, so they are reproducible
+//! let a = Tensor::randn([2, 2], 0.0, 1.0, &mut Rng::seed(1));
+//! assert_eq!(a, Tensor::randn([2, 2], 0.0, 1.0, &mut Rng::seed(1)));
+//! # Ok::<(), backprop::Error>(())
+//! ```
 
 mod bf16;
 mod bf16_gemm;

@@ -46,7 +46,9 @@ use crate::tensor::Tensor;
 use crate::train::Trainer;
 use serde::{Deserialize, Serialize};
 
-/// Settings of greedy layer-wise pre-training (see the [module docs](self)).
+/// Settings of greedy layer-wise pre-training: each hidden layer, first to last, is trained as
+/// the encoder of an autoencoder of its own input (tied decoder by default, optionally
+/// denoising); the output layer is left as initialised for fine-tuning by the ordinary trainer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pretrain {
     /// Epochs per layer.

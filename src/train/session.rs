@@ -1,10 +1,11 @@
 //! [`Session`]: one training run driven epoch by epoch — the one loop every front drives.
 //!
-//! [`Trainer::start`] checks the settings and the data and returns a session; each
-//! [`Session::next_epoch`] runs one epoch (all its batches, the validation pass, the schedule
-//! step, the stopping rules) and returns its report; [`Session::finish`] restores the best
-//! weights where asked and returns the [`History`]. [`Trainer::fit`] is `start`, `next_epoch`
-//! until `None`, `finish`. Between epochs the caller may look at the state (to write a
+//! [`Trainer::start`](super::Trainer::start) checks the settings and the data and returns a
+//! session; each [`Session::next_epoch`] runs one epoch (all its batches, the validation pass,
+//! the schedule step, the stopping rules) and returns its report; [`Session::finish`] restores
+//! the best weights where asked and returns the [`History`].
+//! [`Trainer::fit`](super::Trainer::fit) is `start`, `next_epoch` until `None`, `finish`.
+//! Between epochs the caller may look at the state (to write a
 //! checkpoint, draw a curve) or change the learning rate.
 //!
 //! ```
@@ -78,7 +79,8 @@ impl Drop for PrecisionScope {
     }
 }
 
-/// A training run in progress (see the [module docs](self)): made by [`Trainer::start`].
+/// A training run in progress (see the [module docs](self)): made by
+/// [`Trainer::start`](super::Trainer::start).
 pub struct Session<'a> {
     pub(super) run: Run<'a>,
     pub(super) params: &'a mut Parameters,

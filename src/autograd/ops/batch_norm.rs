@@ -93,7 +93,8 @@ impl Graph<'_, '_> {
     /// Batch normalisation of `x` `(n, d)` per column, scaled by `gamma` `(d)` and shifted by
     /// `beta` `(d)`: batch statistics in training mode (the running statistics then move toward
     /// them once [`Tape::update_running_stats`] is called), the running statistics in
-    /// evaluation mode. See the [module docs](self) for the math.
+    /// evaluation mode: per column j, `ŝ = (s − μ_j)/√(σ²_j + ε)` (biased variance) and
+    /// `y = γ_j·ŝ + β_j`.
     ///
     /// ```
     /// use backprop::autograd::RunningStats;

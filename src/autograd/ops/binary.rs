@@ -7,7 +7,34 @@
 use crate::autograd::{put, Backward, Graph, Op, Var};
 use crate::tensor::{Shape, MAX_RANK};
 
-/// A binary element-wise op.
+/// A binary element-wise op, recorded by [`Graph::binary`] (or its shorthands [`Graph::add`],
+/// [`Graph::sub`], [`Graph::mul`], [`Graph::div`]).
+///
+/// ```
+/// use backprop::{Binary, Graph, Parameters, Tape, Tensor};
+/// let mut ps = Parameters::new();
+/// let a = ps.add("a", Tensor::from_vec(vec![6.0, 1.0], [2])?);
+/// let b = ps.add("b", Tensor::from_vec(vec![2.0, 4.0], [2])?);
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let (av, bv) = (g.param(a), g.param(b));
+/// let y = g.binary(Binary::Div, av, bv); // the same node as g.div(av, bv)
+/// assert_eq!(g.value(y).to_vec(), vec![3.0, 0.25]);
+/// let e = g.sum(y);
+/// let grads = g.backward(e);
+/// assert_eq!(grads.get(a).unwrap().to_vec(), vec![0.5, 0.25]); // ∂(a/b)/∂a = 1/b
+/// assert_eq!(grads.get(b).unwrap().to_vec(), vec![-1.5, -0.0625]); // ∂(a/b)/∂b = −a/b²
+///
+/// // A bias row (2) added to a batch (3, 2) is broadcast; backward sums δ over the batch.
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let x = g.input(&Tensor::zeros([3, 2]));
+/// let bv = g.param(b);
+/// let s = g.binary(Binary::Add, x, bv);
+/// assert_eq!(g.shape(s).dims(), &[3, 2]);
+/// let e = g.sum(s);
+/// assert_eq!(g.backward(e).get(b).unwrap().to_vec(), vec![3.0, 3.0]);
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binary {
     /// `a + b`

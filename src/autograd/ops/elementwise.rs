@@ -7,7 +7,30 @@
 use crate::autograd::{put, Backward, Graph, Op, Var};
 use crate::tensor::pool::{self, SharedMut};
 
-/// A unary element-wise op.
+/// A unary element-wise op, recorded by [`Graph::unary`] (or its shorthands such as
+/// [`Graph::sigmoid`]). Backward multiplies the upstream gradient by the local one, `f′(x)`.
+///
+/// ```
+/// use backprop::{Graph, Parameters, Tape, Tensor, Unary};
+/// let mut ps = Parameters::new();
+/// let x = ps.add("x", Tensor::from_vec(vec![-2.0, 0.0, 3.0], [3])?);
+/// let mut tape = Tape::new();
+/// let mut g = Graph::new(&mut tape, &ps);
+/// let xv = g.param(x);
+/// let y = g.unary(Unary::LeakyRelu(0.1), xv);
+/// assert_eq!(g.value(y).to_vec(), vec![-0.2, 0.0, 3.0]);
+/// let s = g.unary(Unary::Sigmoid, xv);
+/// assert_eq!(g.value(s).data()[1], 0.5); // σ(0)
+/// let e1 = g.sum(y);
+/// let e2 = g.sum(s);
+/// let e = g.add(e1, e2);
+/// let grads = g.backward(e);
+/// // leaky ReLU′ = slope for x ≤ 0, 1 for x > 0; plus σ′ = σ(1 − σ), 0.25 at x = 0
+/// let dx = grads.get(x).unwrap();
+/// assert_eq!(dx.data()[1], 0.1 + 0.25);
+/// assert!((dx.data()[2] - (1.0 + 0.0452)).abs() < 1e-4); // σ(3) = 0.9526
+/// # Ok::<(), backprop::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Unary {
     /// `−x`
