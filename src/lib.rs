@@ -72,6 +72,8 @@
 //! see [`pipeline`].
 
 #![warn(missing_docs)]
+// no function over 100 lines (clippy's default threshold); CI denies warnings
+#![warn(clippy::too_many_lines)]
 // The x86-64 kernels' dispatch is compiled out on WebAssembly, which leaves some of it unused.
 #![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_mut))]
 
