@@ -175,7 +175,10 @@ pub(crate) fn matmul(
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("no bf16 hardware off x86-64")
+    {
+        let _ = (accumulate, threads);
+        unreachable!("no bf16 hardware off x86-64")
+    }
 }
 
 /// Whether every index a view's strides reach lies inside its slice.
