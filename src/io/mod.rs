@@ -45,6 +45,8 @@ mod checkpoint;
 mod model;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+#[cfg(feature = "onnx")]
+mod onnx_graph;
 mod summary;
 mod weights;
 

@@ -40,6 +40,7 @@ mod linear;
 mod mlp;
 mod sequential;
 mod spec;
+mod spec_check;
 
 pub use activation::{Activation, Dropout};
 pub use batch_norm::{fold_batch_norm, BatchNorm, BatchNormSpec};
