@@ -888,3 +888,214 @@ fn hostile_settings_exit_2_before_training() {
     std::fs::write(d.join("init.ckpt"), bad).unwrap();
     fails_train(&["--resume", "init.ckpt"], &["init.ckpt", "init"]);
 }
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every place a run writes is checked before the data is even loaded (the data file here does
+/// not exist, so reaching the data would give another error), and the check leaves no file.
+#[test]
+fn destinations_are_checked_before_the_data_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("plain"), "a file, not a directory").unwrap();
+    let train = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["train", "absent.csv", "--epochs", "1", "--quiet"];
+        args.extend(extra);
+        fails(d, &args, needles);
+    };
+    for flag in ["--out", "--checkpoint", "--history", "--plot"] {
+        let path = format!("missing/f{flag}");
+        train(
+            &[flag, &path],
+            &[
+                &format!("{flag} {path}"),
+                "the directory missing does not exist",
+            ],
+        );
+        train(
+            &[flag, "plain/f"],
+            &[&format!("{flag} plain/f"), "plain is not a directory"],
+        );
+    }
+    train(&["--out", "."], &["--out .", "is a directory"]);
+    // the default checkpoint, OUT.ckpt, is checked with --out (same directory)
+    train(
+        &["--out", "missing/m.safetensors"],
+        &["--out missing/m.safetensors", "missing does not exist"],
+    );
+    #[cfg(target_os = "linux")]
+    train(
+        &["--out", "/proc/backprop-test.safetensors"],
+        &[
+            "--out /proc/backprop-test.safetensors",
+            "cannot write in the directory /proc",
+        ],
+    );
+    fails(
+        d,
+        &["export", "absent.safetensors", "--onnx", "missing/m.onnx"],
+        &[
+            "--onnx missing/m.onnx",
+            "the directory missing does not exist",
+        ],
+    );
+    assert_eq!(listing(d), ["plain"], "nothing written, nothing created");
+
+    // a good destination: the run writes its files and the check leaves nothing behind
+    std::fs::create_dir(d.join("sub")).unwrap();
+    let data = blobs(d);
+    let out = run(
+        d,
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            "sub/m.safetensors",
+            "--history",
+            "sub/h.csv",
+            "--plot",
+            "sub/p.svg",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(listing(&d.join("sub")), ["h.csv", "m.safetensors", "p.svg"]);
+}
+
+/// `timeout -s INT` signals the process and then its group, so two SIGINTs arrive together:
+/// they are one interrupt, and every run saves its model, checkpoint, history and plot.
+#[test]
+fn two_signals_together_are_one_interrupt_and_every_run_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..5 {
+        let (m, h, p) = (
+            format!("m{i}.safetensors"),
+            format!("h{i}.csv"),
+            format!("p{i}.svg"),
+        );
+        // 2 s leaves room for a slow start on a loaded machine; the run itself never ends
+        // (-k: SIGKILL a minute later if the interrupt is ignored)
+        let out = Command::new("timeout")
+            .current_dir(d)
+            .args(["-s", "INT", "--preserve-status", "-k", "60", "2"])
+            .arg(env!("CARGO_BIN_EXE_backprop"))
+            .args(["train", "--epochs", "100000", "--early-stopping", "0"])
+            .args(["--quiet", "--out", &m, "--history", &h, "--plot", &p])
+            .output()
+            .expect("timeout (coreutils) runs");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "run {i}: {err}");
+        assert!(err.contains("interrupted during epoch"), "run {i}: {err}");
+        for f in [&m, &format!("{m}.ckpt"), &h, &p] {
+            assert!(d.join(f).exists(), "run {i} did not write {f}: {err}");
+        }
+        backprop::io::Model::load(d.join(&m)).unwrap();
+    }
+}
+
+/// A signal more than a second after the first ends the run at once, saying so. The history
+/// goes to a FIFO that nobody reads, so the run waits there (model and checkpoint written)
+/// until the second signal.
+#[cfg(unix)]
+#[test]
+fn a_later_second_signal_exits_at_once_and_says_so() {
+    use std::io::BufRead as _;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = Command::new("mkfifo").arg(d.join("hist")).status().unwrap();
+    assert!(fifo.success());
+    let mut child = bin()
+        .current_dir(d)
+        .args(["train", "--epochs", "100000", "--early-stopping", "0"])
+        .args([
+            "--log-every",
+            "1",
+            "--out",
+            "m.safetensors",
+            "--history",
+            "hist",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = vec![];
+    // an epoch line: the handler is installed and training runs
+    while !seen
+        .iter()
+        .any(|l: &String| l.trim_start().starts_with("epoch"))
+    {
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => seen.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no epoch line ({e}): {seen:?}");
+            }
+        }
+    }
+    let pid = child.id().to_string();
+    let sigint = || {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success())
+    };
+    sigint();
+    let start = Instant::now();
+    while !d.join("m.safetensors.ckpt").exists() || !d.join("m.safetensors").exists() {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the interrupt saved nothing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting on the FIFO"
+    );
+    sigint();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("the second signal did not end the run");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    seen.extend(rx.try_iter());
+    let err = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted again"), "{err}");
+    assert!(err.contains("without saving"), "{err}");
+    assert!(!err.contains("interrupted during epoch"), "{err}");
+}
