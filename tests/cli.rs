@@ -1004,97 +1004,158 @@ fn two_signals_together_are_one_interrupt_and_every_run_saves() {
     }
 }
 
-/// A signal more than a second after the first ends the run at once, saying so. The history
-/// goes to a FIFO that nobody reads, so the run waits there (model and checkpoint written)
-/// until the second signal.
+/// A training run in `dir` whose history goes to the FIFO `hist` (nobody reads it yet, so after
+/// an interrupt the run waits there with its model and checkpoint written), started and
+/// watched until its first epoch line: the signal handler is installed and training runs.
+#[cfg(unix)]
+struct FifoRun {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+    seen: Vec<String>,
+}
+
+#[cfg(unix)]
+impl FifoRun {
+    fn start(d: &Path) -> FifoRun {
+        use std::io::BufRead as _;
+        let fifo = Command::new("mkfifo").arg(d.join("hist")).status().unwrap();
+        assert!(fifo.success());
+        let mut child = bin()
+            .current_dir(d)
+            .args(["train", "--epochs", "100000", "--early-stopping", "0"])
+            .args([
+                "--log-every",
+                "1",
+                "--out",
+                "m.safetensors",
+                "--history",
+                "hist",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen: Vec<String> = vec![];
+        while !seen.iter().any(|l| l.trim_start().starts_with("epoch")) {
+            match lines.recv_timeout(std::time::Duration::from_secs(120)) {
+                Ok(line) => seen.push(line),
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("no epoch line ({e}): {seen:?}");
+                }
+            }
+        }
+        FifoRun {
+            child,
+            lines,
+            reader,
+            seen,
+        }
+    }
+
+    fn sigint(&self) {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(kill.success(), "the run had already ended");
+    }
+
+    /// Polls until the model and its checkpoint are written (the run then waits on the FIFO).
+    fn wait_for_the_model(&mut self, d: &Path) {
+        let start = std::time::Instant::now();
+        while !d.join("m.safetensors.ckpt").exists() || !d.join("m.safetensors").exists() {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the run ended without saving"
+            );
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "the interrupt saved nothing"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (at most a minute) for the exit; its code and everything written to stderr.
+    fn end(mut self) -> (Option<i32>, String) {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed().as_secs() > 60 {
+                let _ = self.child.kill();
+                panic!("the run did not end");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        self.reader.join().unwrap();
+        self.seen.extend(self.lines.try_iter());
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+/// A second signal 0.2 s after the first is part of the same interrupt: the run goes on to
+/// write its history (read here from the FIFO) and ends as an interrupted run does.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_soon_after_the_first_still_saves_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut run = FifoRun::start(d);
+    run.sigint();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    run.sigint();
+    run.wait_for_the_model(d);
+    let fifo = d.join("hist");
+    let reading = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let (code, err) = run.end();
+    // a run that ended without opening its history leaves the reader waiting: release it
+    let start = std::time::Instant::now();
+    while !reading.is_finished() && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !reading.is_finished() {
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    }
+    let history = reading.join().unwrap();
+    assert!(history.starts_with("epoch,train_loss"), "{err}\n{history}");
+    assert!(history.lines().count() >= 2, "{history}");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted during epoch"), "{err}");
+    assert!(!err.contains("interrupted again"), "{err}");
+}
+
+/// A signal more than a second after the first ends the run at once, saying so (the run is
+/// held on the FIFO, model and checkpoint written, history not).
 #[cfg(unix)]
 #[test]
 fn a_later_second_signal_exits_at_once_and_says_so() {
-    use std::io::BufRead as _;
-    use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let fifo = Command::new("mkfifo").arg(d.join("hist")).status().unwrap();
-    assert!(fifo.success());
-    let mut child = bin()
-        .current_dir(d)
-        .args(["train", "--epochs", "100000", "--early-stopping", "0"])
-        .args([
-            "--log-every",
-            "1",
-            "--out",
-            "m.safetensors",
-            "--history",
-            "hist",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = vec![];
-    // an epoch line: the handler is installed and training runs
-    while !seen
-        .iter()
-        .any(|l: &String| l.trim_start().starts_with("epoch"))
-    {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(line) => seen.push(line),
-            Err(e) => {
-                let _ = child.kill();
-                panic!("no epoch line ({e}): {seen:?}");
-            }
-        }
-    }
-    let pid = child.id().to_string();
-    let sigint = || {
-        assert!(Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success())
-    };
-    sigint();
-    let start = Instant::now();
-    while !d.join("m.safetensors.ckpt").exists() || !d.join("m.safetensors").exists() {
-        assert!(
-            start.elapsed().as_secs() < 120,
-            "the interrupt saved nothing"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(2500));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "still waiting on the FIFO"
-    );
-    sigint();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed().as_secs() > 60 {
-            let _ = child.kill();
-            panic!("the second signal did not end the run");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    reader.join().unwrap();
-    seen.extend(rx.try_iter());
-    let err = seen.join("\n");
-    assert_eq!(status.code(), Some(130), "{err}");
+    let mut run = FifoRun::start(d);
+    run.sigint();
+    run.wait_for_the_model(d);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(run.child.try_wait().unwrap().is_none(), "held on the FIFO");
+    run.sigint();
+    let (code, err) = run.end();
+    assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted again"), "{err}");
     assert!(err.contains("without saving"), "{err}");
     assert!(!err.contains("interrupted during epoch"), "{err}");
