@@ -925,7 +925,14 @@ fn destinations_are_checked_before_the_data_is_loaded() {
             &[&format!("{flag} plain/f"), "plain is not a directory"],
         );
     }
-    train(&["--out", "."], &["--out .", "is a directory"]);
+    train(&["--out", "."], &["--out", "expected a file path"]);
+    train(&["--out", "plain"], &["absent.csv"]); // an existing file is replaced: on to the data
+    train(
+        &["--plot", "sub/"],
+        &["--plot \"sub/\"", "expected a file path"],
+    );
+    std::fs::create_dir(d.join("sub")).unwrap();
+    train(&["--out", "sub"], &["--out sub", "is a directory"]);
     // the default checkpoint, OUT.ckpt, is checked with --out (same directory)
     train(
         &["--out", "missing/m.safetensors"],
@@ -947,10 +954,14 @@ fn destinations_are_checked_before_the_data_is_loaded() {
             "the directory missing does not exist",
         ],
     );
-    assert_eq!(listing(d), ["plain"], "nothing written, nothing created");
+    assert_eq!(
+        listing(d),
+        ["plain", "sub"],
+        "nothing written, nothing created"
+    );
+    assert_eq!(listing(&d.join("sub")), Vec::<String>::new());
 
     // a good destination: the run writes its files and the check leaves nothing behind
-    std::fs::create_dir(d.join("sub")).unwrap();
     let data = blobs(d);
     let out = run(
         d,

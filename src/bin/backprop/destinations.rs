@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// only its own permissions matter.
 pub fn check(flag: &str, path: &Path) -> Result<()> {
     let shown = path.display();
+    let text = path.as_os_str().to_string_lossy();
+    if path.file_name().is_none() || text.ends_with(std::path::MAIN_SEPARATOR) {
+        bail!("{flag} {text:?}: expected a file path");
+    }
     // follow links: the file is written where the link points
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     if let Ok(m) = std::fs::metadata(&target) {
