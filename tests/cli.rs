@@ -888,3 +888,286 @@ fn hostile_settings_exit_2_before_training() {
     std::fs::write(d.join("init.ckpt"), bad).unwrap();
     fails_train(&["--resume", "init.ckpt"], &["init.ckpt", "init"]);
 }
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every place a run writes is checked before the data is even loaded (the data file here does
+/// not exist, so reaching the data would give another error), and the check leaves no file.
+#[test]
+fn destinations_are_checked_before_the_data_is_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("plain"), "a file, not a directory").unwrap();
+    let train = |extra: &[&str], needles: &[&str]| {
+        let mut args = vec!["train", "absent.csv", "--epochs", "1", "--quiet"];
+        args.extend(extra);
+        fails(d, &args, needles);
+    };
+    for flag in ["--out", "--checkpoint", "--history", "--plot"] {
+        let path = format!("missing/f{flag}");
+        train(
+            &[flag, &path],
+            &[
+                &format!("{flag} {path}"),
+                "the directory missing does not exist",
+            ],
+        );
+        train(
+            &[flag, "plain/f"],
+            &[&format!("{flag} plain/f"), "plain is not a directory"],
+        );
+    }
+    train(&["--out", "."], &["--out", "expected a file path"]);
+    train(&["--out", "plain"], &["absent.csv"]); // an existing file is replaced: on to the data
+    train(
+        &["--plot", "sub/"],
+        &["--plot \"sub/\"", "expected a file path"],
+    );
+    std::fs::create_dir(d.join("sub")).unwrap();
+    train(&["--out", "sub"], &["--out sub", "is a directory"]);
+    // the default checkpoint, OUT.ckpt, is checked with --out (same directory)
+    train(
+        &["--out", "missing/m.safetensors"],
+        &["--out missing/m.safetensors", "missing does not exist"],
+    );
+    #[cfg(target_os = "linux")]
+    train(
+        &["--out", "/proc/backprop-test.safetensors"],
+        &[
+            "--out /proc/backprop-test.safetensors",
+            "cannot write in the directory /proc",
+        ],
+    );
+    fails(
+        d,
+        &["export", "absent.safetensors", "--onnx", "missing/m.onnx"],
+        &[
+            "--onnx missing/m.onnx",
+            "the directory missing does not exist",
+        ],
+    );
+    assert_eq!(
+        listing(d),
+        ["plain", "sub"],
+        "nothing written, nothing created"
+    );
+    assert_eq!(listing(&d.join("sub")), Vec::<String>::new());
+
+    // a good destination: the run writes its files and the check leaves nothing behind
+    let data = blobs(d);
+    let out = run(
+        d,
+        &[
+            "train",
+            data.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            "sub/m.safetensors",
+            "--history",
+            "sub/h.csv",
+            "--plot",
+            "sub/p.svg",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(listing(&d.join("sub")), ["h.csv", "m.safetensors", "p.svg"]);
+}
+
+/// `timeout -s INT` signals the process and then its group, so two SIGINTs arrive together:
+/// they are one interrupt, and every run saves its model, checkpoint, history and plot.
+#[test]
+fn two_signals_together_are_one_interrupt_and_every_run_saves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..5 {
+        let (m, h, p) = (
+            format!("m{i}.safetensors"),
+            format!("h{i}.csv"),
+            format!("p{i}.svg"),
+        );
+        // 2 s leaves room for a slow start on a loaded machine; the run itself never ends
+        // (-k: SIGKILL a minute later if the interrupt is ignored)
+        let out = Command::new("timeout")
+            .current_dir(d)
+            .args(["-s", "INT", "--preserve-status", "-k", "60", "2"])
+            .arg(env!("CARGO_BIN_EXE_backprop"))
+            .args(["train", "--epochs", "100000", "--early-stopping", "0"])
+            .args(["--quiet", "--out", &m, "--history", &h, "--plot", &p])
+            .output()
+            .expect("timeout (coreutils) runs");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "run {i}: {err}");
+        assert!(err.contains("interrupted during epoch"), "run {i}: {err}");
+        for f in [&m, &format!("{m}.ckpt"), &h, &p] {
+            assert!(d.join(f).exists(), "run {i} did not write {f}: {err}");
+        }
+        backprop::io::Model::load(d.join(&m)).unwrap();
+    }
+}
+
+/// A training run in `dir` whose history goes to the FIFO `hist` (nobody reads it yet, so after
+/// an interrupt the run waits there with its model and checkpoint written), started and
+/// watched until its first epoch line: the signal handler is installed and training runs.
+#[cfg(unix)]
+struct FifoRun {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+    seen: Vec<String>,
+}
+
+#[cfg(unix)]
+impl FifoRun {
+    fn start(d: &Path) -> FifoRun {
+        use std::io::BufRead as _;
+        let fifo = Command::new("mkfifo").arg(d.join("hist")).status().unwrap();
+        assert!(fifo.success());
+        let mut child = bin()
+            .current_dir(d)
+            .args(["train", "--epochs", "100000", "--early-stopping", "0"])
+            .args([
+                "--log-every",
+                "1",
+                "--out",
+                "m.safetensors",
+                "--history",
+                "hist",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen: Vec<String> = vec![];
+        while !seen.iter().any(|l| l.trim_start().starts_with("epoch")) {
+            match lines.recv_timeout(std::time::Duration::from_secs(120)) {
+                Ok(line) => seen.push(line),
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("no epoch line ({e}): {seen:?}");
+                }
+            }
+        }
+        FifoRun {
+            child,
+            lines,
+            reader,
+            seen,
+        }
+    }
+
+    fn sigint(&self) {
+        let pid = self.child.id().to_string();
+        let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(kill.success(), "the run had already ended");
+    }
+
+    /// Polls until the model and its checkpoint are written (the run then waits on the FIFO).
+    fn wait_for_the_model(&mut self, d: &Path) {
+        let start = std::time::Instant::now();
+        while !d.join("m.safetensors.ckpt").exists() || !d.join("m.safetensors").exists() {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the run ended without saving"
+            );
+            assert!(
+                start.elapsed().as_secs() < 120,
+                "the interrupt saved nothing"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (at most a minute) for the exit; its code and everything written to stderr.
+    fn end(mut self) -> (Option<i32>, String) {
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed().as_secs() > 60 {
+                let _ = self.child.kill();
+                panic!("the run did not end");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        self.reader.join().unwrap();
+        self.seen.extend(self.lines.try_iter());
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+/// A second signal 0.2 s after the first is part of the same interrupt: the run goes on to
+/// write its history (read here from the FIFO) and ends as an interrupted run does.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_soon_after_the_first_still_saves_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut run = FifoRun::start(d);
+    run.sigint();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    run.sigint();
+    run.wait_for_the_model(d);
+    let fifo = d.join("hist");
+    let reading = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let (code, err) = run.end();
+    // a run that ended without opening its history leaves the reader waiting: release it
+    let start = std::time::Instant::now();
+    while !reading.is_finished() && start.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    if !reading.is_finished() {
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    }
+    let history = reading.join().unwrap();
+    assert!(history.starts_with("epoch,train_loss"), "{err}\n{history}");
+    assert!(history.lines().count() >= 2, "{history}");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted during epoch"), "{err}");
+    assert!(!err.contains("interrupted again"), "{err}");
+}
+
+/// A signal more than a second after the first ends the run at once, saying so (the run is
+/// held on the FIFO, model and checkpoint written, history not).
+#[cfg(unix)]
+#[test]
+fn a_later_second_signal_exits_at_once_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut run = FifoRun::start(d);
+    run.sigint();
+    run.wait_for_the_model(d);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(run.child.try_wait().unwrap().is_none(), "held on the FIFO");
+    run.sigint();
+    let (code, err) = run.end();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted again"), "{err}");
+    assert!(err.contains("without saving"), "{err}");
+    assert!(!err.contains("interrupted during epoch"), "{err}");
+}

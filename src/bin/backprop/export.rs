@@ -6,6 +6,7 @@ use backprop::io::Model;
 
 #[cfg(feature = "onnx")]
 pub fn run(a: &ExportArgs) -> Result<()> {
+    crate::destinations::check("--onnx", &a.onnx)?;
     let model =
         Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
     backprop::io::onnx::save(&model, &a.onnx)

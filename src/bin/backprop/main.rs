@@ -9,6 +9,7 @@ mod bench;
 mod benchmark;
 mod cv;
 mod data;
+mod destinations;
 #[cfg(feature = "mpi")]
 mod distributed;
 mod evaluate;

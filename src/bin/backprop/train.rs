@@ -30,6 +30,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -> Result<Outcome> {
     backprop::set_num_threads(a.threads);
     let mut reporter = Reporter::new(a.quiet, a.json, epoch_lines(a.log_every)?);
+    if lead {
+        check_destinations(a)?;
+    }
     let src = Source::parse(a.data.as_deref());
     let data = load(&src, &a.data_args, false)?;
     let test = match src {
@@ -71,6 +74,18 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
     let outcome = prepared.run(hooks)?;
     reporter.finish();
     Ok(outcome)
+}
+
+/// Where the run will write (model, checkpoint, history, plot), checked before the data is
+/// loaded: a missing or read-only directory is an error now, not after training.
+fn check_destinations(a: &TrainArgs) -> Result<()> {
+    let ckpt = crate::train_config::checkpoint_path(a);
+    crate::destinations::check_all([
+        ("--out", Some(a.out.as_path())),
+        ("--checkpoint", Some(ckpt.as_path())),
+        ("--history", a.history.as_deref()),
+        ("--plot", a.plot.as_deref()),
+    ])
 }
 
 /// `--log-every N` (at least 1; the default depends on the epochs).
