@@ -62,6 +62,9 @@ pub fn pipeline(a: &TrainArgs) -> Result<Pipeline> {
         Some("balanced") => true,
         Some(w) => bail!("--class-weight {w:?}: expected `balanced`"),
     };
+    // the library checks again when training starts; here a bad value is refused before the
+    // data is read (and the start line printed)
+    p.trainer.validate()?;
     Ok(p)
 }
 
