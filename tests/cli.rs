@@ -845,6 +845,27 @@ fn hostile_settings_exit_2_before_training() {
         fails_train(&[flag, value], &[flag, value, why]);
     }
     fails_train(&["--clip-norm=-1"], &["clip_grad_norm", "-1"]);
+    fails_train(
+        &["--lr-schedule", "cosine:0"],
+        &["--lr-schedule", "cosine:0"],
+    );
+    fails_train(
+        &["--lr-schedule", "exponential:nan"],
+        &["--lr-schedule", "gamma"],
+    );
+    fails_train(
+        &["--warmup", "2", "--lr-schedule", "warmup:3"],
+        &["--warmup", "both give a warm-up"],
+    );
+    // a warm-up flag and a schedule are one schedule
+    let args = train(&["--warmup", "2", "--lr-schedule", "cosine:10"]);
+    let out = run(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(d.join("model.safetensors")).unwrap();
     // the same in a network description, named
     std::fs::write(
         d.join("nan.json"),

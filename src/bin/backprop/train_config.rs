@@ -5,7 +5,7 @@ use crate::args::{defaults, hidden_defaults, patience, BatchSize, TrainArgs, DEM
 use anyhow::{bail, Context, Result};
 use backprop::io::StateDict;
 use backprop::nn::MlpSpec;
-use backprop::optim::{LrSchedule, OptimizerConfig};
+use backprop::optim::{LinearWarmup, LrSchedule, OptimizerConfig};
 use backprop::pipeline::{Network, Pipeline};
 use backprop::train::{EarlyStopping, Trainer};
 use std::path::PathBuf;
@@ -187,19 +187,17 @@ fn optimizer(a: &TrainArgs) -> Result<OptimizerConfig> {
 }
 
 fn schedule(a: &TrainArgs) -> Result<Option<LrSchedule>> {
-    let text = match (a.warmup, a.lr_schedule.as_deref()) {
-        (None, None) => return Ok(None),
-        (Some(w), None) => format!("warmup:{w}"),
-        (Some(w), Some(s)) if !s.starts_with("warmup") => format!("warmup:{w},{s}"),
-        (Some(_), Some(s)) => {
-            bail!("--warmup and --lr-schedule {s:?} both give a warm-up; use one")
+    let warmup = |w| LinearWarmup::new(w).build().context("--warmup");
+    Ok(match (a.warmup, a.lr_schedule.clone()) {
+        (None, s) => s,
+        (Some(_), Some(LrSchedule::Warmup { .. })) => {
+            bail!("--warmup and --lr-schedule warmup:… both give a warm-up; use one")
         }
-        (None, Some(s)) => s.to_string(),
-    };
-    Ok(Some(
-        text.parse::<LrSchedule>()
-            .with_context(|| format!("--lr-schedule {text:?}"))?,
-    ))
+        (Some(w), then) => Some(LrSchedule::Warmup {
+            warmup: warmup(w)?,
+            then: then.map(Box::new),
+        }),
+    })
 }
 
 fn freeze(a: &TrainArgs) -> Vec<String> {

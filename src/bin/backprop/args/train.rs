@@ -4,6 +4,7 @@
 use super::DataArgs;
 use backprop::data::ScaleKind;
 use backprop::nn::{Activation, Init};
+use backprop::optim::LrSchedule;
 use backprop::pipeline::{Network, Pipeline};
 use backprop::tensor::Precision;
 use backprop::train::Pretrain;
@@ -80,7 +81,7 @@ pub struct TrainArgs {
     /// Learning-rate schedule, stepped each epoch: step:S[:G], exponential:G, cosine:T[:MIN],
     /// plateau[:P[:F]], warmup:E[:F], or warmup:E[:F],<another>.
     #[arg(long, value_name = "SCHEDULE")]
-    pub lr_schedule: Option<String>,
+    pub lr_schedule: Option<LrSchedule>,
     /// Linear warm-up over this many epochs (before --lr-schedule, if any).
     #[arg(long, value_name = "EPOCHS")]
     pub warmup: Option<usize>,
