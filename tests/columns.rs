@@ -133,13 +133,12 @@ fn drop_by_name_and_by_index() {
     assert_eq!(ds.feature_names, ["a", "b"]);
     assert_eq!(rows(&ds), [[1.0, 2.0], [3.0, 4.0]]);
     let plan = ds.columns.as_ref().unwrap();
-    assert_eq!(plan.columns[0], Column::Dropped { name: "id".into() });
-    assert_eq!(
-        plan.columns[2],
-        Column::Dropped {
-            name: "name".into()
-        }
-    );
+    let user = |n: &str| Column::Dropped {
+        name: n.into(),
+        reason: Default::default(),
+    };
+    assert_eq!(plan.columns[0], user("id"));
+    assert_eq!(plan.columns[2], user("name"));
     let by_index = CsvOptions {
         drop: vec![TargetColumn::Index(0), TargetColumn::Index(2)],
         ..CsvOptions::default()
@@ -245,7 +244,8 @@ fn text_columns_are_one_hot_with_sorted_categories() {
         plan.columns[0],
         Column::Categorical {
             name: "colour".into(),
-            categories: strings(&["blue", "green", "red"])
+            categories: strings(&["blue", "green", "red"]),
+            fill: None,
         }
     );
     assert_eq!(plan.out_features(), 4);

@@ -42,6 +42,12 @@ pub enum Command {
         mut_arg("json", |a| a.help("One JSON record per fold on stdout, then a final {\"summary\": …} record (the text report goes to stderr)")),
     )]
     Cv(Box<CvArgs>),
+    /// The column plan `train` would fit, without training: the target, and per column its role
+    /// (number, category, date, dropped and why), levels, missing values and their fill.
+    #[command(
+        after_help = "Examples:\n  backprop inspect penguins.csv --target Species\n  backprop inspect data.csv --json"
+    )]
+    Inspect(InspectArgs),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
         after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
@@ -232,15 +238,38 @@ pub struct DataArgs {
     /// The CSV field separator: , ; | or tab (also \t) [default: detected: , ; or tab].
     #[arg(long, value_name = "C")]
     pub delimiter: Option<String>,
-    /// Missing feature values (empty, NA, NaN, ?) when training: error, mean or median (fitted
-    /// on the training file and saved in the model; a missing category is all zeros)
-    /// [default: error].
-    #[arg(long, value_name = "error|mean|median")]
+    /// Missing feature values (empty, NA, NaN, ?) when training: median or mean for numbers and
+    /// dates, the most frequent level for categories (fitted on the training file and saved in
+    /// the model), or error to refuse them [default: median].
+    #[arg(long, value_name = "median|mean|error")]
     pub impute: Option<String>,
+    /// Text columns to use as categories although they look like an identifier or free text
+    /// (which are dropped), by name or 0-based index, comma-separated.
+    #[arg(long, value_name = "COL[,COL…]")]
+    pub keep: Option<String>,
+    /// Rows whose target value is missing: skip (left out of training and evaluation, counted)
+    /// or error [default: skip].
+    #[arg(long, value_name = "skip|error")]
+    pub missing_target: Option<String>,
+    /// A category the model never saw (predict, evaluate): zeros (all its one-hot features 0,
+    /// counted on stderr) or error [default: zeros].
+    #[arg(long, value_name = "zeros|error")]
+    pub unknown: Option<String>,
     /// Targets for .npy features: `X.npy --labels y.npy` (a single .npy array holds its target
     /// as a column instead: the last, or --target INDEX).
     #[arg(long, value_name = "y.npy")]
     pub labels: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// A CSV file (or `-` for stdin, or a .npy table).
+    pub data: String,
+    /// The plan as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data_args: DataArgs,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -35,6 +35,10 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
     }
     let src = Source::parse(a.data.as_deref());
     let data = load(&src, &a.data_args, false)?;
+    if lead && !a.quiet && !matches!(src, Source::Embedded | Source::Mnist(_)) {
+        let plan = crate::inspect::plan_text(&data, &src.describe(), a.data_args.target.is_none());
+        crate::errln!("{}", plan.trim_end());
+    }
     let test = match src {
         Source::Mnist(_) => Some(load(&src, &a.data_args, true)?),
         _ => None,

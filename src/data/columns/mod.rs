@@ -35,7 +35,10 @@ pub(crate) mod apply;
 pub(crate) mod fit;
 pub(crate) mod plan;
 
-pub use self::plan::{Column, ColumnPlan, Impute, MAX_CATEGORIES};
+pub use self::plan::{
+    Column, ColumnPlan, DropReason, Impute, PlanStats, ID_MIN_DISTINCT, MAX_CATEGORIES,
+    ROLE_MIN_VALUES, TEXT_MIN_DISTINCT, TEXT_MIN_LENGTH,
+};
 pub use super::cell::is_missing;
 pub use super::labels::{canonical_integer, class_labels};
 pub use super::npy_table::{read_npy_features, read_npy_table};

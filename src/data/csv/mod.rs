@@ -77,6 +77,15 @@ pub struct CsvOptions {
     pub drop: Vec<TargetColumn>,
     /// Missing feature values when reading for training (`--impute`).
     pub impute: Impute,
+    /// Text columns kept as categories even if they look like an identifier or free text
+    /// (`--keep`), by name or index.
+    pub keep: Vec<TargetColumn>,
+    /// Rows whose target value is missing (empty, `NA`, …): left out (counted in the plan's
+    /// stats) or an error (`--missing-target`).
+    pub missing_target: MissingTarget,
+    /// Reading by a model's plan: a category the model never saw is a row of zeros (counted in
+    /// [`FeatureTable::unseen`]) or an error (`--unknown`).
+    pub unknown: Unknown,
     /// A trained model's column plan: [`read_csv_features`] reads by it (columns matched by
     /// header name, or by position). [`read_csv`] always fits a new plan and ignores this.
     pub columns: Option<ColumnPlan>,
@@ -93,9 +102,33 @@ impl Default for CsvOptions {
             sniff_delimiter: true,
             drop: Vec::new(),
             impute: Impute::Error,
+            keep: Vec::new(),
+            missing_target: MissingTarget::Skip,
+            unknown: Unknown::Zeros,
             columns: None,
         }
     }
+}
+
+/// What to do with a row whose target value is missing (`--missing-target`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingTarget {
+    /// Leave the row out of training (or evaluation), and count it.
+    #[default]
+    Skip,
+    /// An error naming the file, line and column.
+    Error,
+}
+
+/// What to do with a category a model never saw (`--unknown`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unknown {
+    /// All zeros for that column's one-hot features (scikit-learn's
+    /// `OneHotEncoder(handle_unknown="ignore")`), counted in [`FeatureTable::unseen`].
+    #[default]
+    Zeros,
+    /// An error naming the file, line, column and value.
+    Error,
 }
 
 /// Features read for prediction by [`read_csv_features`], with the target text if it was there.
@@ -111,6 +144,11 @@ pub struct FeatureTable {
     pub targets: Option<Vec<String>>,
     /// The target column names (empty when the file had no target columns).
     pub target_names: Vec<String>,
+    /// The 1-based line of each row in the file (empty where rows have no lines).
+    pub lines: Vec<u64>,
+    /// Per column that had any: its name and how many of its values were categories the model
+    /// never saw (read as all zeros).
+    pub unseen: Vec<(String, usize)>,
 }
 
 impl FeatureTable {

@@ -3,7 +3,8 @@
 
 use super::layout::{glob_match, named, resolve, wanted, Slot};
 use super::rows::{col_label, is_num, is_text, line_of, parse_error, Rows};
-use super::{CsvOptions, FeatureTable, TargetColumn};
+use super::{CsvOptions, FeatureTable, TargetColumn, Unknown};
+use crate::data::columns::apply::Encoded;
 use crate::data::cell::{is_missing, Cell};
 use crate::data::columns::apply::positional;
 use crate::data::columns::plan::{Column, ColumnPlan};
@@ -35,7 +36,9 @@ pub(super) fn features_by_plan(
     } = match_plan(plan, opts, &row1, &at)?;
     let nt = plan.n_targets();
     let (n_out, offsets) = (plan.out_features(), plan.offsets());
-    let (mut features, mut targets, mut n) = (Vec::new(), Vec::new(), 0usize);
+    let (mut features, mut targets, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut unseen = vec![0usize; plan.columns.len()];
+    let refuse = opts.unknown == Unknown::Error;
     let mut push = |rec: &StringRecord, line: u64| -> Result<()> {
         if rec.len() != width {
             let msg = format!("expected {width} fields, found {}", rec.len());
@@ -52,14 +55,16 @@ pub(super) fn features_by_plan(
                 Slot::Feature(p) => {
                     let o = base + offsets[p];
                     let end = o + plan.columns[p].width();
-                    plan.encode(p, Cell::Text(s), &mut features[o..end])
+                    let e = plan
+                        .encode(p, Cell::Text(s), &mut features[o..end], refuse)
                         .map_err(|msg| pe(line, &labels[j], msg))?;
+                    unseen[p] += usize::from(e == Encoded::Unseen);
                 }
                 Slot::Target(t) if present => targets[tbase + t] = s.to_string(),
                 _ => {}
             }
         }
-        n += 1;
+        lines.push(line);
         Ok(())
     };
     if !header {
@@ -69,7 +74,7 @@ pub(super) fn features_by_plan(
     while rows.next(&mut rec)? {
         push(&rec, line_of(&rec))?;
     }
-    if n == 0 {
+    if lines.is_empty() {
         return Err(pe(
             line1 + 1,
             "rows",
@@ -82,7 +87,19 @@ pub(super) fn features_by_plan(
         feature_names: plan.feature_names(),
         targets: present.then_some(targets),
         target_names: if present { tnames } else { Vec::new() },
+        lines,
+        unseen: unseen_counts(plan, &unseen),
     })
+}
+
+/// The columns with unseen categories, by name, and how many.
+pub(crate) fn unseen_counts(plan: &ColumnPlan, unseen: &[usize]) -> Vec<(String, usize)> {
+    plan.columns
+        .iter()
+        .zip(unseen)
+        .filter(|(_, &n)| n > 0)
+        .map(|(c, &n)| (c.name().to_string(), n))
+        .collect()
 }
 
 /// How a file whose first row is `row1` matches a model's plan.
@@ -167,7 +184,7 @@ fn plan_header(plan: &ColumnPlan, row1: &[String], drop: &[TargetColumn]) -> boo
     let features = plan
         .columns
         .iter()
-        .filter(|c| matches!(c, Column::Numeric { .. } | Column::Categorical { .. }));
+        .filter(|c| c.is_feature());
     if plan.header && features.clone().all(|c| row1.iter().any(|s| s == c.name())) {
         return true;
     }
@@ -222,10 +239,8 @@ fn by_name(
     for (p, c) in plan.columns.iter().enumerate() {
         let j = (0..width).find(|&j| slots[j].is_none() && row1[j] == c.name());
         match (c, j) {
-            (Column::Numeric { .. } | Column::Categorical { .. }, Some(j)) => {
-                slots[j] = Some(Slot::Feature(p))
-            }
-            (Column::Numeric { .. } | Column::Categorical { .. }, None) => {
+            (c, Some(j)) if c.is_feature() => slots[j] = Some(Slot::Feature(p)),
+            (c, None) if c.is_feature() => {
                 let mut msg = format!(
                     "no column named \"{}\" (an input column of the model); columns are {}",
                     c.name(),
@@ -303,9 +318,9 @@ fn by_position(
     let mut slots = vec![Slot::Skip; width];
     for (&j, p) in eff.iter().zip(ps) {
         slots[j] = match &plan.columns[p] {
-            Column::Numeric { .. } | Column::Categorical { .. } => Slot::Feature(p),
+            c if c.is_feature() => Slot::Feature(p),
             Column::Target { index, .. } => Slot::Target(*index),
-            Column::Dropped { .. } => Slot::Skip,
+            _ => Slot::Skip,
         };
     }
     Ok((slots, nt > 0 && eff.len() == raw))

@@ -44,6 +44,8 @@ pub(super) fn features_without_plan(
         },
         features: t.features,
         targets: has_targets.then_some(t.targets),
+        lines: t.lines,
+        unseen: Vec::new(),
         feature_names,
     })
 }
