@@ -177,6 +177,7 @@ pub fn read_npy_table(
         columns,
         header: false,
         impute: opts.impute,
+        kept: Vec::new(),
         stats: None,
     };
     let mut ds = Dataset::new(Features::F32(features), plan.out_features(), targets)?;
@@ -337,5 +338,7 @@ pub fn read_npy_features(
         target_names,
         lines: Vec::new(),
         unseen: Vec::new(),
+        ignored: Vec::new(),
+        ids: Vec::new(),
     })
 }

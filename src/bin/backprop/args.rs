@@ -50,11 +50,22 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
-        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
+        after_help = "Columns are matched to the model's by header name (in any order; others are ignored with a note).\nExample:\n  backprop predict model.safetensors new.csv > predictions.csv\n  backprop predict model.safetensors new.csv --id passenger_id > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net",
+        mut_arg("task", |a| a.hide(true)),
+        mut_arg("impute", |a| a.hide(true)),
+        mut_arg("keep", |a| a.hide(true)),
+        mut_arg("drop", |a| a.hide(true)),
+        mut_arg("missing_target", |a| a.hide(true)),
     )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
-    #[command(after_help = "Example:\n  backprop evaluate model.safetensors test.csv")]
+    #[command(
+        after_help = "Columns are matched to the model's by header name (in any order; others are ignored with a note).\nExample:\n  backprop evaluate model.safetensors test.csv",
+        mut_arg("task", |a| a.hide(true)),
+        mut_arg("impute", |a| a.hide(true)),
+        mut_arg("keep", |a| a.hide(true)),
+        mut_arg("drop", |a| a.hide(true)),
+    )]
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
     #[command(
@@ -282,6 +293,10 @@ pub struct PredictArgs {
     /// Run a hand-set network description (every weight given in `init`) instead of a model.
     #[arg(long, value_name = "NET.json")]
     pub arch: Option<PathBuf>,
+    /// A key column of DATA (name or 0-based index) copied as the first column of the
+    /// predictions, to join them back.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }

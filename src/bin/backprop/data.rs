@@ -163,6 +163,8 @@ pub struct ForModel {
     pub source: String,
     /// The file line of each row (empty where rows have none: npy, MNIST).
     pub lines: Vec<u64>,
+    /// The `--id` column's value per row (empty without one).
+    pub ids: Vec<String>,
 }
 
 impl ForModel {
@@ -199,10 +201,31 @@ impl ForModel {
 /// with a column plan reads by it (dropped columns, categories, fill values, and the target
 /// columns without `--target`).
 pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> Result<ForModel> {
+    load_with_id(data, a, model, None)
+}
+
+/// [`load_for_model`], with the values of the key column `id` (`predict --id`) kept per row.
+pub fn load_with_id(
+    data: &str,
+    a: &DataArgs,
+    model: &backprop::io::Model,
+    id: Option<&str>,
+) -> Result<ForModel> {
     let src = Source::parse(Some(data));
     let labels = labels(&src, a)?;
     let names = &model.meta.feature_names;
+    for (flag, given) in [("--impute", a.impute.is_some()), ("--keep", a.keep.is_some())] {
+        if given {
+            bail!("{flag} applies to training: a saved model reads new data with the columns, categories and fill values it was trained with");
+        }
+    }
     let mut opts = csv_options(a)?;
+    if let Some(id) = id {
+        opts.id = column_list(id, "--id")?.into_iter().next();
+        if matches!(src, Source::Npy(_) | Source::Mnist(_) | Source::Embedded) {
+            bail!("--id {id}: a key column comes from a CSV file");
+        }
+    }
     match &model.meta.columns {
         Some(plan) => opts.columns = Some(plan.clone()),
         // without --target, the columns the model was trained on (by header name)
@@ -238,7 +261,20 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
             per.join(", ")
         );
     }
-    let lines = table.lines;
+    let ignored: Vec<&String> = table
+        .ignored
+        .iter()
+        .filter(|c| id.is_none_or(|i| i != c.as_str()))
+        .collect();
+    if !ignored.is_empty() {
+        let names: Vec<&str> = ignored.iter().map(|c| c.as_str()).collect();
+        crate::errln!(
+            "note: {}: column(s) the model does not use, ignored: {}",
+            src.describe(),
+            names.join(", ")
+        );
+    }
+    let (lines, ids) = (table.lines, table.ids);
     let x = backprop::Tensor::from_vec(table.features, [n, table.n_features])?;
     let mut targets = table.targets;
     // labels are names: "01" is the class "1"
@@ -251,6 +287,7 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
             targets,
             source: src.describe(),
             lines,
+            ids,
         },
         model,
     )
@@ -273,6 +310,7 @@ fn from_dataset(src: &Source, a: &DataArgs) -> Result<ForModel> {
         targets: Some(targets),
         source: src.describe(),
         lines: Vec::new(),
+        ids: Vec::new(),
     })
 }
 

@@ -4,7 +4,7 @@
 
 use super::apply::encode_fitted;
 use super::plan::{
-    Column, DropReason, Impute, ID_MIN_DISTINCT, MAX_CATEGORIES, ROLE_MIN_VALUES,
+    Column, DropReason, Impute, LONG_MIN_DISTINCT, MAX_CATEGORIES, ROLE_MIN_VALUES,
     TEXT_MIN_DISTINCT, TEXT_MIN_LENGTH,
 };
 use crate::data::cell::{date_year, missing, value, Cell, Value, FIT_HINT};
@@ -215,14 +215,13 @@ pub(crate) fn text_role(
     let share = distinct as f64 / count.max(1) as f64;
     let many = count > ROLE_MIN_VALUES;
     let words = 2 * spaced > count;
-    if many && (share >= ID_MIN_DISTINCT || (share > TEXT_MIN_DISTINCT && !words)) {
-        Some(DropReason::Identifier)
-    } else if (many && share > TEXT_MIN_DISTINCT)
-        || (chars as f64 / count.max(1) as f64 > TEXT_MIN_LENGTH && words)
-    {
-        Some(DropReason::FreeText)
-    } else {
-        None
+    let long = chars as f64 / count.max(1) as f64 > TEXT_MIN_LENGTH;
+    match words {
+        false if many && share > TEXT_MIN_DISTINCT => Some(DropReason::Identifier),
+        true if (many && share > TEXT_MIN_DISTINCT) || (long && share > LONG_MIN_DISTINCT) => {
+            Some(DropReason::FreeText)
+        }
+        _ => None,
     }
 }
 

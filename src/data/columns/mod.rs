@@ -36,7 +36,7 @@ pub(crate) mod fit;
 pub(crate) mod plan;
 
 pub use self::plan::{
-    Column, ColumnPlan, DropReason, Impute, PlanStats, ID_MIN_DISTINCT, MAX_CATEGORIES,
+    Column, ColumnPlan, DropReason, Impute, PlanStats, LONG_MIN_DISTINCT, MAX_CATEGORIES,
     ROLE_MIN_VALUES, TEXT_MIN_DISTINCT, TEXT_MIN_LENGTH,
 };
 pub use super::cell::is_missing;

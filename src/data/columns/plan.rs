@@ -33,15 +33,14 @@ pub enum DropReason {
     /// The user asked (`--drop`).
     #[default]
     User,
-    /// Text with a different value in (nearly) every row — at least [`ID_MIN_DISTINCT`] of
-    /// its values distinct — or a code: more than [`TEXT_MIN_DISTINCT`] distinct, and most
-    /// values without a space (`N1A2`); in both cases more than [`ROLE_MIN_VALUES`] values
-    /// (`--keep` keeps it as a category).
+    /// Text without spaces (most values) that is different in most rows: more than
+    /// [`TEXT_MIN_DISTINCT`] of its values distinct, more than [`ROLE_MIN_VALUES`] values
+    /// (`N1A2`, `user17`, `PAL0708-17`). `--keep` keeps it as a category.
     Identifier,
-    /// Text with many levels that is not an identifier: more than [`TEXT_MIN_DISTINCT`] of
-    /// its values distinct (more than [`ROLE_MIN_VALUES`] values, most with a space), or a mean
-    /// length over [`TEXT_MIN_LENGTH`] characters with a space in most values (`--keep` keeps
-    /// it as a category).
+    /// Words (a space in most values) that are different in most rows — more than
+    /// [`TEXT_MIN_DISTINCT`] distinct, more than [`ROLE_MIN_VALUES`] values (names, titles) —
+    /// or long: a mean length over [`TEXT_MIN_LENGTH`] characters with more than
+    /// [`LONG_MIN_DISTINCT`] of the values distinct (comments). `--keep` keeps it as a category.
     FreeText,
 }
 
@@ -53,12 +52,14 @@ impl DropReason {
 
 /// A text column needs more values than this (not missing) to be an identifier or free text.
 pub const ROLE_MIN_VALUES: usize = 20;
-/// The fraction of distinct values (of those not missing) that makes a text column an identifier.
-pub const ID_MIN_DISTINCT: f64 = 0.95;
-/// The fraction of distinct values that makes a text column free text (below an identifier's).
+/// More than this fraction of distinct values (of those not missing) makes a text column an
+/// identifier (without spaces) or free text (with).
 pub const TEXT_MIN_DISTINCT: f64 = 0.5;
-/// A mean length (characters) over this, with spaces in most values, makes a text column free text.
+/// A mean length (characters) over this, with spaces in most values, makes a text column free
+/// text when more than [`LONG_MIN_DISTINCT`] of its values are distinct.
 pub const TEXT_MIN_LENGTH: f64 = 30.0;
+/// See [`TEXT_MIN_LENGTH`]: long class names (`Adelie Penguin (Pygoscelis adeliae)`) repeat.
+pub const LONG_MIN_DISTINCT: f64 = 0.1;
 
 /// One raw column of a table and what becomes of it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,6 +183,9 @@ pub struct ColumnPlan {
     /// is an error at prediction time too).
     #[serde(default)]
     pub impute: Impute,
+    /// The columns given to `--keep` (kept as categories whatever they look like), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
     /// What the training file held (rows, missing values, levels, ranges): for the printed
     /// plan, not saved in a model (`None` there) and not compared by `==`.
     #[serde(skip)]

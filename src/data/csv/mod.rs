@@ -86,6 +86,9 @@ pub struct CsvOptions {
     /// Reading by a model's plan: a category the model never saw is a row of zeros (counted in
     /// [`FeatureTable::unseen`]) or an error (`--unknown`).
     pub unknown: Unknown,
+    /// Reading by a model's plan: a key column whose values are returned per row in
+    /// [`FeatureTable::ids`] (`predict --id`), by name or index.
+    pub id: Option<TargetColumn>,
     /// A trained model's column plan: [`read_csv_features`] reads by it (columns matched by
     /// header name, or by position). [`read_csv`] always fits a new plan and ignores this.
     pub columns: Option<ColumnPlan>,
@@ -105,6 +108,7 @@ impl Default for CsvOptions {
             keep: Vec::new(),
             missing_target: MissingTarget::Skip,
             unknown: Unknown::Zeros,
+            id: None,
             columns: None,
         }
     }
@@ -149,6 +153,10 @@ pub struct FeatureTable {
     /// Per column that had any: its name and how many of its values were categories the model
     /// never saw (read as all zeros).
     pub unseen: Vec<(String, usize)>,
+    /// Columns of the file (by header name) that the model does not use: left out.
+    pub ignored: Vec<String>,
+    /// The `opts.id` column's value in each row (empty without one).
+    pub ids: Vec<String>,
 }
 
 impl FeatureTable {
@@ -193,7 +201,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
 ///
 /// With `opts.columns` (a model's [`ColumnPlan`]), the plan decides: a file with a header is
 /// matched by column name (any order; a dropped column may be absent; a column the model does
-/// not know is an error unless `opts.drop` names it), a file without by position (the training
+/// not know is left out and named in [`FeatureTable::ignored`]), a file without by position (the training
 /// file's columns, with or without the targets). Explicit targets in `opts` (not the default
 /// last column) override the plan's by name. Categories and missing values are encoded as in
 /// training.

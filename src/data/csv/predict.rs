@@ -33,7 +33,10 @@ pub(super) fn features_by_plan(
         present,
         labels,
         tnames,
+        ignored,
     } = match_plan(plan, opts, &row1, &at)?;
+    let id = id_column(opts, header.then_some(&row1[..]), width, &at)?;
+    let mut ids = Vec::new();
     let nt = plan.n_targets();
     let (n_out, offsets) = (plan.out_features(), plan.offsets());
     let (mut features, mut targets, mut lines) = (Vec::new(), Vec::new(), Vec::new());
@@ -64,6 +67,9 @@ pub(super) fn features_by_plan(
                 _ => {}
             }
         }
+        if let Some(j) = id {
+            ids.push(rec[j].to_string());
+        }
         lines.push(line);
         Ok(())
     };
@@ -89,7 +95,24 @@ pub(super) fn features_by_plan(
         target_names: if present { tnames } else { Vec::new() },
         lines,
         unseen: unseen_counts(plan, &unseen),
+        ignored,
+        ids,
     })
+}
+
+/// The raw column of `opts.id` (`--id`), if given.
+fn id_column(
+    opts: &CsvOptions,
+    names: Option<&[String]>,
+    width: usize,
+    at: &dyn Fn(&str, String) -> Error,
+) -> Result<Option<usize>> {
+    match &opts.id {
+        None => Ok(None),
+        Some(c) => Ok(resolve(std::slice::from_ref(c), names, width, at, "id")?
+            .first()
+            .copied()),
+    }
 }
 
 /// The columns with unseen categories, by name, and how many.
@@ -114,6 +137,8 @@ struct Matched {
     labels: Vec<String>,
     /// The target names (the header's, where it has them).
     tnames: Vec<String>,
+    /// Columns of the file the model does not use.
+    ignored: Vec<String>,
 }
 
 /// Matches a file whose first row is `row1` to `plan`: by header name or by position, with
@@ -146,10 +171,11 @@ fn match_plan(
         wanted.clear();
     }
     let tcols = resolve(&wanted, names, width, at, "target")?;
-    let (slots, present) = if header && plan.header {
+    let (slots, present, ignored) = if header && plan.header {
         by_name(plan, row1, &dcols, explicit.then_some(&tcols[..]), at)?
     } else {
-        by_position(plan, width, &dcols, at)?
+        let (slots, present) = by_position(plan, width, &dcols, at)?;
+        (slots, present, vec![])
     };
     let present = present && !explicit_absent;
     // column labels for errors: the header's names, or the plan's by position
@@ -174,6 +200,7 @@ fn match_plan(
         present,
         labels,
         tnames,
+        ignored,
     })
 }
 
@@ -215,10 +242,22 @@ fn by_name(
     dcols: &[usize],
     explicit: Option<&[usize]>,
     at: &dyn Fn(&str, String) -> Error,
-) -> Result<(Vec<Slot>, bool)> {
+) -> Result<(Vec<Slot>, bool, Vec<String>)> {
     let width = row1.len();
     let nt = plan.n_targets();
     let mut slots: Vec<Option<Slot>> = vec![None; width];
+    if let Some(&j) = explicit
+        .unwrap_or_default()
+        .iter()
+        .find(|&&j| plan.columns.iter().any(|c| c.is_feature() && c.name() == row1[j]))
+    {
+        let msg = format!(
+            "\"{}\" is an input column of the model, not a target; the model predicts {} (leave --target out to use it)",
+            row1[j],
+            plan.target_names().join(", ")
+        );
+        return Err(at("target", msg));
+    }
     for &j in dcols {
         slots[j] = Some(Slot::Skip);
     }
@@ -267,15 +306,11 @@ fn by_name(
         );
         return Err(at("header", msg));
     }
-    if let Some(j) = slots.iter().position(Option::is_none) {
-        let known: Vec<String> = plan.columns.iter().map(|c| c.name().to_string()).collect();
-        let msg = format!(
-            "not a column the model was trained on (it knows {}); --drop \"{}\" leaves it out",
-            known.join(", "),
-            row1[j]
-        );
-        return Err(at(&col_label(Some(row1), j), msg));
-    }
+    // columns the model does not know: left out (columns are matched by name), and named
+    let ignored: Vec<String> = (0..width)
+        .filter(|&j| slots[j].is_none())
+        .map(|j| row1[j].clone())
+        .collect();
     let present = match explicit {
         Some(t) => !t.is_empty(),
         None => nt > 0 && found.len() == nt,
@@ -283,6 +318,7 @@ fn by_name(
     Ok((
         slots.into_iter().map(|s| s.unwrap_or(Slot::Skip)).collect(),
         present,
+        ignored,
     ))
 }
 

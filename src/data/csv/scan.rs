@@ -46,6 +46,8 @@ pub(super) fn features_without_plan(
         targets: has_targets.then_some(t.targets),
         lines: t.lines,
         unseen: Vec::new(),
+        ignored: Vec::new(),
+        ids: Vec::new(),
         feature_names,
     })
 }

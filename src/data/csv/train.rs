@@ -125,6 +125,7 @@ pub fn read_csv_from(
         columns,
         header,
         impute: opts.impute,
+        kept: kcols.iter().map(|&j| columns_name(hnames, j)).collect(),
         stats: Some(stats),
     };
     let target_names = plan.target_names();
@@ -181,6 +182,11 @@ fn layout(
         dcols,
         kcols,
     })
+}
+
+/// Column `j`'s header name, or `x<j>`.
+fn columns_name(hnames: Option<&[String]>, j: usize) -> String {
+    hnames.map_or_else(|| j.to_string(), |h| h[j].clone())
 }
 
 /// `an empty field`, or the value quoted.
