@@ -45,7 +45,7 @@ def cars():
     import vega_datasets
 
     path = os.path.join(os.path.dirname(vega_datasets.__file__), "_data", "cars.json")
-    df = pd.read_json(path, convert_dates=False, dtype=False)
+    df = pd.read_json(path, dtype=False)
     return df.astype(object).where(df.notna(), "").astype(str), "Miles_per_Gallon"
 
 
