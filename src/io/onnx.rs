@@ -35,7 +35,8 @@
 //! into the saved output layer).
 //!
 //! **Metadata** (`metadata_props`, strings; lists and maps as JSON): `task`, `classes` or
-//! `targets`, `target_columns`, `input_columns`, `categories`, `fill_values`, `feature_names`
+//! `targets`, `target_columns`, `input_columns`, `categories`, `fill_values` (a category's is
+//! its level), `dates` (the date columns, given as fractional years), `feature_names`
 //! (the encoded features the network reads), `loss` and `architecture` (the network
 //! description).
 //!
@@ -216,6 +217,15 @@ fn metadata(model: &Model) -> Vec<StringStringEntryProto> {
                 }
                 _ => {}
             }
+        }
+        let dates: Vec<String> = plan
+            .columns
+            .iter()
+            .filter(|c| matches!(c, Column::Date { .. }))
+            .map(|c| c.name().to_string())
+            .collect();
+        if !dates.is_empty() {
+            props.push(("dates".into(), json(&dates)));
         }
         if !cats.is_empty() {
             props.push((
