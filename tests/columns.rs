@@ -454,7 +454,10 @@ fn the_plan_names_what_does_not_fit() {
     check(&err, &["new.csv:1:", "no column named \"size\""]);
     // a column the model does not know is left out, and named
     let t = by_plan(&ds, "colour,size,note\nred,1,x\n", &CsvOptions::default()).unwrap();
-    assert_eq!((t.features, t.ignored), (vec![0.0, 1.0, 1.0], strings(&["note"])));
+    assert_eq!(
+        (t.features, t.ignored),
+        (vec![0.0, 1.0, 1.0], strings(&["note"]))
+    );
     let drop_note = CsvOptions {
         drop: vec![TargetColumn::Name("note".into())],
         ..CsvOptions::default()
@@ -687,7 +690,9 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
     shop(d, "\t");
     fails(
         d,
-        &["train", "shop.csv", "--drop", "id", "--impute", "error", "--quiet"],
+        &[
+            "train", "shop.csv", "--drop", "id", "--impute", "error", "--quiet",
+        ],
         &[
             "shop.csv:2:",
             "column 4 (weight)",
@@ -697,7 +702,10 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
     );
     // the ID column is dropped as an identifier without --drop
     let plan = ok(d, &["inspect", "shop.csv"]);
-    check(&plan, &["id", "dropped", "an identifier: 90 distinct values"]);
+    check(
+        &plan,
+        &["id", "dropped", "an identifier: 90 distinct values"],
+    );
     fails(
         d,
         &["train", "shop.csv", "--impute", "mode", "--quiet"],
@@ -741,7 +749,13 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
     write(d, "odd.csv", "weight,size,colour\n5,0.1,purple\n");
     fails(
         d,
-        &["predict", "model.safetensors", "odd.csv", "--unknown", "error"],
+        &[
+            "predict",
+            "model.safetensors",
+            "odd.csv",
+            "--unknown",
+            "error",
+        ],
         &[
             "odd.csv:2:",
             "column 3 (colour)",

@@ -63,9 +63,17 @@ fn survey(dir: &Path) {
     for i in 0..120 {
         let colour = ["red", "blue", "green"][i % 3];
         let size = 2.0 * (i % 2) as f32 + 0.3 * r.normal();
-        let kind = if (i % 2 == 0) == (colour != "green") { "a" } else { "b" };
+        let kind = if (i % 2 == 0) == (colour != "green") {
+            "a"
+        } else {
+            "b"
+        };
         let kind = if i == 5 || i == 9 { "NA" } else { kind };
-        let size = if i % 10 == 3 { String::new() } else { format!("{size:.3}") };
+        let size = if i % 10 == 3 {
+            String::new()
+        } else {
+            format!("{size:.3}")
+        };
         let note = format!("seen near the {} gate at {} in the morning", i % 7, i);
         let when = format!("2020-{:02}-{:02}", 1 + i % 12, 1 + i % 28);
         s += &format!("S{i:04},{when},{note},{colour},{size},{kind}\n");
@@ -79,12 +87,34 @@ fn roles_are_found_printed_and_overridable() {
     let d = dir.path();
     survey(d);
     let (plan, _) = ok(d, &["inspect", "survey.csv"]);
-    has(line_of(&plan, "id"), &["dropped", "an identifier: 118 distinct values in 118 rows", "--keep id"]);
+    has(
+        line_of(&plan, "id"),
+        &[
+            "dropped",
+            "an identifier: 118 distinct values in 118 rows",
+            "--keep id",
+        ],
+    );
     has(line_of(&plan, "note"), &["dropped", "free text"]);
-    has(line_of(&plan, "when"), &["date", "fractional year", "2020.0"]);
-    has(line_of(&plan, "colour"), &["category", "3 levels: blue, green, red"]);
-    has(line_of(&plan, "size"), &["number", "12 missing", "(median)"]);
-    has(&plan, &["target: kind (the last column; --target to choose)", "2 classes: a, b"]);
+    has(
+        line_of(&plan, "when"),
+        &["date", "fractional year", "2020.0"],
+    );
+    has(
+        line_of(&plan, "colour"),
+        &["category", "3 levels: blue, green, red"],
+    );
+    has(
+        line_of(&plan, "size"),
+        &["number", "12 missing", "(median)"],
+    );
+    has(
+        &plan,
+        &[
+            "target: kind (the last column; --target to choose)",
+            "2 classes: a, b",
+        ],
+    );
     has(&plan, &["2 rows without a target value are left out"]);
     // --keep makes the identifier a category; --json says the same as the text
     let (plan, _) = ok(d, &["inspect", "survey.csv", "--keep", "id"]);
@@ -97,7 +127,10 @@ fn roles_are_found_printed_and_overridable() {
         .iter()
         .map(|c| c["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["dropped", "date", "dropped", "category", "number", "target"]);
+    assert_eq!(
+        roles,
+        ["dropped", "date", "dropped", "category", "number", "target"]
+    );
     assert_eq!(v["columns"][0]["reason"], "identifier");
     assert_eq!(v["columns"][2]["reason"], "free_text");
     assert_eq!(v["target"]["rows_without_target"], 2);
@@ -124,7 +157,11 @@ fn missing_values_and_targets_are_filled_or_refused() {
     fails(
         d,
         &["train", "survey.csv", "--missing-target", "error"],
-        &["survey.csv:7:", "column 6 (kind)", "expected a target value, found \"NA\""],
+        &[
+            "survey.csv:7:",
+            "column 6 (kind)",
+            "expected a target value, found \"NA\"",
+        ],
     );
     ok(d, &["train", "survey.csv", "--epochs", "5", "--quiet"]);
     // a missing category and a missing number in new rows get the fill values
@@ -136,7 +173,13 @@ fn missing_values_and_targets_are_filled_or_refused() {
     has(&err, &["2 row(s) without a target value left out"]);
     fails(
         d,
-        &["evaluate", "model.safetensors", "survey.csv", "--missing-target", "error"],
+        &[
+            "evaluate",
+            "model.safetensors",
+            "survey.csv",
+            "--missing-target",
+            "error",
+        ],
         &["survey.csv:7:", "kind", "missing"],
     );
 }
@@ -147,15 +190,36 @@ fn unseen_categories_are_zeros_with_a_count_or_refused() {
     let d = dir.path();
     survey(d);
     ok(d, &["train", "survey.csv", "--epochs", "5", "--quiet"]);
-    write(d, "odd.csv", "colour,size,when\npurple,1,2020-01-01\nred,1,2020-01-01\nteal,0,2020-01-01\n");
+    write(
+        d,
+        "odd.csv",
+        "colour,size,when\npurple,1,2020-01-01\nred,1,2020-01-01\nteal,0,2020-01-01\n",
+    );
     let (pred, err) = ok(d, &["predict", "model.safetensors", "odd.csv"]);
     assert_eq!(pred.lines().count(), 4);
-    has(&err, &["odd.csv: 2 value(s) were categories the model never saw (colour: 2)", "all zeros"]);
+    has(
+        &err,
+        &[
+            "odd.csv: 2 value(s) were categories the model never saw (colour: 2)",
+            "all zeros",
+        ],
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     fails(
         d,
-        &["predict", "model.safetensors", "odd.csv", "--unknown", "error"],
-        &["odd.csv:2:", "column 1 (colour)", "unknown category \"purple\"", "blue, green, red"],
+        &[
+            "predict",
+            "model.safetensors",
+            "odd.csv",
+            "--unknown",
+            "error",
+        ],
+        &[
+            "odd.csv:2:",
+            "column 1 (colour)",
+            "unknown category \"purple\"",
+            "blue, green, red",
+        ],
     );
 }
 
@@ -164,13 +228,22 @@ fn a_default_target_that_is_text_or_an_identifier_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let rows: String = (0..40)
-        .map(|i| format!("{i},{},bird number {i} was ringed on the east side\n", i % 3))
+        .map(|i| {
+            format!(
+                "{i},{},bird number {i} was ringed on the east side\n",
+                i % 3
+            )
+        })
         .collect();
     write(d, "notes.csv", &format!("a,b,comment\n{rows}"));
     fails(
         d,
         &["train", "notes.csv"],
-        &["column 3 (comment)", "the default target, looks like free text", "--target"],
+        &[
+            "column 3 (comment)",
+            "the default target, looks like free text",
+            "--target",
+        ],
     );
     let (plan, _) = ok(d, &["inspect", "notes.csv", "--target", "b"]);
     has(&plan, &["target: b: classification"]);
@@ -191,8 +264,7 @@ fn regression_reports_are_in_the_targets_units() {
     }
     write(d, "prices.csv", &s);
     let (json, _) = ok(d, &["train", "prices.csv", "--json", "--quiet"]);
-    let summary: serde_json::Value =
-        serde_json::from_str(json.lines().last().unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
     let train_mse = summary["summary"]["train"]["mse"].as_f64().unwrap();
     let (report, _) = ok(d, &["evaluate", "model.safetensors", "prices.csv"]);
     let eval_mse: f64 = report.split_whitespace().nth(2).unwrap().parse().unwrap();
@@ -215,20 +287,48 @@ fn predict_and_evaluate_match_columns_by_name() {
     survey(d);
     ok(d, &["train", "survey.csv", "--epochs", "5", "--quiet"]);
     // extra columns are ignored with one note; --id copies a key column
-    write(d, "more.csv", "key,colour,extra,size,when\nk1,red,9,1,2020-01-01\nk2,blue,9,0,2020-02-01\n");
-    let (pred, err) = ok(d, &["predict", "model.safetensors", "more.csv", "--id", "key"]);
+    write(
+        d,
+        "more.csv",
+        "key,colour,extra,size,when\nk1,red,9,1,2020-01-01\nk2,blue,9,0,2020-02-01\n",
+    );
+    let (pred, err) = ok(
+        d,
+        &["predict", "model.safetensors", "more.csv", "--id", "key"],
+    );
     has(&err, &["column(s) the model does not use, ignored: extra"]);
     assert!(!err.contains("key"), "{err}");
     let lines: Vec<&str> = pred.lines().collect();
     assert!(lines[0].starts_with("key,class,p_a,p_b"), "{pred}");
-    assert!(lines[1].starts_with("k1,") && lines[2].starts_with("k2,"), "{pred}");
+    assert!(
+        lines[1].starts_with("k1,") && lines[2].starts_with("k2,"),
+        "{pred}"
+    );
     // a feature column as --target: a message that agrees with itself
     fails(
         d,
-        &["evaluate", "model.safetensors", "survey.csv", "--target", "colour"],
-        &["\"colour\" is an input column of the model, not a target", "predicts kind"],
+        &[
+            "evaluate",
+            "model.safetensors",
+            "survey.csv",
+            "--target",
+            "colour",
+        ],
+        &[
+            "\"colour\" is an input column of the model, not a target",
+            "predicts kind",
+        ],
     );
-    ok(d, &["evaluate", "model.safetensors", "survey.csv", "--target", "kind"]);
+    ok(
+        d,
+        &[
+            "evaluate",
+            "model.safetensors",
+            "survey.csv",
+            "--target",
+            "kind",
+        ],
+    );
     // training-only flags are not in predict's or evaluate's help, and refused
     for cmd in ["predict", "evaluate"] {
         let (help, _) = ok(d, &[cmd, "--help"]);
@@ -239,7 +339,13 @@ fn predict_and_evaluate_match_columns_by_name() {
     }
     fails(
         d,
-        &["predict", "model.safetensors", "more.csv", "--impute", "mean"],
+        &[
+            "predict",
+            "model.safetensors",
+            "more.csv",
+            "--impute",
+            "mean",
+        ],
         &["--impute applies to training"],
     );
 }
@@ -250,14 +356,47 @@ fn resume_takes_the_data_flags_from_the_checkpoint() {
     let d = dir.path();
     survey(d);
     let first = [
-        "train", "survey.csv", "--target", "kind", "--drop", "when", "--keep", "id",
-        "--impute", "mean", "--epochs", "4", "--checkpoint-every", "2", "--quiet",
+        "train",
+        "survey.csv",
+        "--target",
+        "kind",
+        "--drop",
+        "when",
+        "--keep",
+        "id",
+        "--impute",
+        "mean",
+        "--epochs",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--quiet",
     ];
     ok(d, &first);
-    ok(d, &["train", "survey.csv", "--resume", "model.safetensors.ckpt", "--epochs", "6", "--quiet"]);
+    ok(
+        d,
+        &[
+            "train",
+            "survey.csv",
+            "--resume",
+            "model.safetensors.ckpt",
+            "--epochs",
+            "6",
+            "--quiet",
+        ],
+    );
     fails(
         d,
-        &["train", "survey.csv", "--resume", "model.safetensors.ckpt", "--epochs", "8", "--drop", "note"],
+        &[
+            "train",
+            "survey.csv",
+            "--resume",
+            "model.safetensors.ckpt",
+            "--epochs",
+            "8",
+            "--drop",
+            "note",
+        ],
         &["--drop note conflicts with the checkpoint's run (--drop when)"],
     );
 }

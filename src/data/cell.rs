@@ -88,7 +88,20 @@ pub(crate) fn date_year(s: &str) -> Option<f64> {
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&month) || day == 0 || day > days[month as usize - 1] {
         return None;
     }
@@ -144,7 +157,15 @@ mod date_tests {
         assert_eq!(date_year("2001-01-01T12:00:00Z"), Some(noon));
         assert_eq!(date_year("2001-01-01T12:00:00+02:00"), Some(noon));
         assert!(date_year("2007-11-09").unwrap() < date_year("2008-01-01").unwrap());
-        for bad in ["2001-13-01", "2001-02-29", "2001-1-01", "01/02/2001", "2001-01-01x", "N80A2", "2001-01-01T25:00"] {
+        for bad in [
+            "2001-13-01",
+            "2001-02-29",
+            "2001-1-01",
+            "01/02/2001",
+            "2001-01-01x",
+            "N80A2",
+            "2001-01-01T25:00",
+        ] {
             assert_eq!(date_year(bad), None, "{bad}");
         }
     }

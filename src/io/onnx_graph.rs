@@ -91,11 +91,7 @@ impl Builder {
 
     /// The raw input columns → the network's features: fill values and one-hot categories.
     pub(super) fn encode(&mut self, plan: &ColumnPlan, x: &str) -> Result<String> {
-        let inputs: Vec<&Column> = plan
-            .columns
-            .iter()
-            .filter(|c| c.is_feature())
-            .collect();
+        let inputs: Vec<&Column> = plan.columns.iter().filter(|c| c.is_feature()).collect();
         let plain = inputs
             .iter()
             .all(|c| c.is_number() && c.number_fill().is_none());

@@ -214,7 +214,10 @@ pub fn load_with_id(
     let src = Source::parse(Some(data));
     let labels = labels(&src, a)?;
     let names = &model.meta.feature_names;
-    for (flag, given) in [("--impute", a.impute.is_some()), ("--keep", a.keep.is_some())] {
+    for (flag, given) in [
+        ("--impute", a.impute.is_some()),
+        ("--keep", a.keep.is_some()),
+    ] {
         if given {
             bail!("{flag} applies to training: a saved model reads new data with the columns, categories and fill values it was trained with");
         }

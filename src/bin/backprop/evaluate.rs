@@ -5,8 +5,8 @@
 
 use crate::args::EvaluateArgs;
 use crate::data::{load_for_model, ForModel};
-use backprop::data::columns::is_missing;
 use anyhow::{bail, Context, Result};
+use backprop::data::columns::is_missing;
 use backprop::io::{Model, Prediction, TaskInfo};
 use backprop::metrics::{self, ClassScores, ConfusionMatrix};
 
@@ -29,12 +29,18 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
     };
     let k = names.len().max(1);
     let keep: Vec<usize> = (0..targets.len() / k)
-        .filter(|&i| !targets[i * k..(i + 1) * k].iter().any(|t| is_missing(t.trim())))
+        .filter(|&i| {
+            !targets[i * k..(i + 1) * k]
+                .iter()
+                .any(|t| is_missing(t.trim()))
+        })
         .collect();
     let left_out = targets.len() / k - keep.len();
     if left_out > 0 {
         if a.data_args.missing_target.as_deref() == Some("error") {
-            let i = (0..targets.len() / k).find(|i| !keep.contains(i)).unwrap_or(0);
+            let i = (0..targets.len() / k)
+                .find(|i| !keep.contains(i))
+                .unwrap_or(0);
             bail!(
                 "{}: expected a target value, found a missing one ({}): --missing-target error refuses rows without a target",
                 input.at(i),
@@ -97,7 +103,12 @@ fn classification(
     Ok(())
 }
 
-fn regression(names: &[String], targets: &[String], input: &ForModel, p: &Prediction) -> Result<()> {
+fn regression(
+    names: &[String],
+    targets: &[String],
+    input: &ForModel,
+    p: &Prediction,
+) -> Result<()> {
     let k = names.len();
     let t: Vec<f64> = targets
         .iter()

@@ -26,7 +26,11 @@ pub fn run(a: &InspectArgs) -> Result<()> {
 /// columns as one line), and how missing values are filled.
 pub fn plan_text(ds: &Dataset, source: &str, default_target: bool) -> String {
     let Some(plan) = &ds.columns else {
-        return format!("{source}: {} rows, {} features (no column plan)\n", ds.len(), ds.n_features());
+        return format!(
+            "{source}: {} rows, {} features (no column plan)\n",
+            ds.len(),
+            ds.n_features()
+        );
     };
     let stats = plan.stats.clone().unwrap_or_default();
     let mut s = format!(
@@ -54,7 +58,10 @@ pub fn plan_text(ds: &Dataset, source: &str, default_target: bool) -> String {
         let run = plain_run(plan, &stats, p);
         if run >= 8 {
             let (a, b) = (plan.columns[p].name(), plan.columns[p + run - 1].name());
-            s += &format!("  {:w$}  number    {run} columns, nothing missing\n", format!("{a} … {b}"));
+            s += &format!(
+                "  {:w$}  number    {run} columns, nothing missing\n",
+                format!("{a} … {b}")
+            );
             p += run;
             continue;
         }
@@ -79,16 +86,23 @@ fn target_line(plan: &ColumnPlan, ds: &Dataset, default_target: bool) -> String 
     };
     let task = match ds.targets() {
         Targets::Classes { names: classes, .. } => {
-            format!("classification, {} classes: {}", classes.len(), list(classes, 12))
+            format!(
+                "classification, {} classes: {}",
+                classes.len(),
+                list(classes, 12)
+            )
         }
         Targets::Values { data, names: t } => {
             let k = t.len().max(1);
             let ranges: Vec<String> = (0..k)
                 .map(|j| {
-                    let (lo, hi) = data.iter().skip(j).step_by(k).fold(
-                        (f32::INFINITY, f32::NEG_INFINITY),
-                        |(a, b), &v| (a.min(v), b.max(v)),
-                    );
+                    let (lo, hi) = data
+                        .iter()
+                        .skip(j)
+                        .step_by(k)
+                        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                            (a.min(v), b.max(v))
+                        });
                     format!("{} … {}", num(lo), num(hi))
                 })
                 .collect();
@@ -218,7 +232,11 @@ fn column_json(c: &Column, stats: &PlanStats, p: usize) -> Value {
     let range = stats.range.get(p).copied().flatten();
     match c {
         Column::Numeric { impute, .. } | Column::Date { impute, .. } => {
-            v["role"] = json!(if matches!(c, Column::Date { .. }) { "date" } else { "number" });
+            v["role"] = json!(if matches!(c, Column::Date { .. }) {
+                "date"
+            } else {
+                "number"
+            });
             v["range"] = json!(range.map(|(a, b)| [a, b]));
             v["fill"] = json!(impute);
         }

@@ -2,12 +2,12 @@
 //! pipeline itself (split, scale, build, train, checkpoint, test report, save) is library code.
 
 use crate::args::{DataArgs, TrainArgs};
-use backprop::data::{Column, DropReason};
 use crate::data::{load, Source};
 use crate::errln;
 use crate::progress::{metrics_json, short, EpochLines, Reporter};
 use crate::train_config::{check_resume, describe, pipeline};
 use anyhow::{bail, Context, Result};
+use backprop::data::{Column, DropReason};
 use backprop::io::Checkpoint;
 use backprop::pipeline::{Hooks, Outcome, Prepared};
 use backprop::train::{GradientReduce, History, Metrics, StopReason};
@@ -36,9 +36,9 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
     }
     let src = Source::parse(a.data.as_deref());
     let ckpt = match &a.resume {
-        Some(path) => Some(
-            Checkpoint::load(path).with_context(|| format!("--resume {}", path.display()))?,
-        ),
+        Some(path) => {
+            Some(Checkpoint::load(path).with_context(|| format!("--resume {}", path.display()))?)
+        }
         None => None,
     };
     let data_args = match &ckpt {
@@ -100,7 +100,15 @@ fn resume_data_args(given: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
     let dropped: Vec<String> = plan
         .columns
         .iter()
-        .filter(|c| matches!(c, Column::Dropped { reason: DropReason::User, .. }))
+        .filter(|c| {
+            matches!(
+                c,
+                Column::Dropped {
+                    reason: DropReason::User,
+                    ..
+                }
+            )
+        })
         .map(|c| c.name().to_string())
         .collect();
     let impute = format!("{:?}", plan.impute).to_lowercase();

@@ -230,9 +230,7 @@ impl ColumnPlan {
                 Column::Date { name, .. } => out.push(name.clone()),
                 Column::Categorical {
                     name, categories, ..
-                } => {
-                    out.extend(categories.iter().map(|k| format!("{name}={k}")))
-                }
+                } => out.extend(categories.iter().map(|k| format!("{name}={k}"))),
                 _ => {}
             }
         }
@@ -301,8 +299,7 @@ impl ColumnPlan {
                 }
                 Column::Categorical {
                     name, categories, ..
-                } if categories.is_empty() || categories.windows(2).any(|w| w[0] >= w[1]) =>
-                {
+                } if categories.is_empty() || categories.windows(2).any(|w| w[0] >= w[1]) => {
                     return Err(format!(
                         "column plan: the categories of \"{name}\" are not sorted, distinct and non-empty"
                     ));

@@ -4,9 +4,9 @@
 use super::layout::{glob_match, named, resolve, wanted, Slot};
 use super::rows::{col_label, is_num, is_text, line_of, parse_error, Rows};
 use super::{CsvOptions, FeatureTable, TargetColumn, Unknown};
-use crate::data::columns::apply::Encoded;
 use crate::data::cell::{is_missing, Cell};
 use crate::data::columns::apply::positional;
+use crate::data::columns::apply::Encoded;
 use crate::data::columns::plan::{Column, ColumnPlan};
 use crate::error::{Error, Result};
 use ::csv::StringRecord;
@@ -208,10 +208,7 @@ fn match_plan(
 /// of a plan with names, or it has text where a numeric column's number would be (text only,
 /// when its width fits no layout of the plan).
 fn plan_header(plan: &ColumnPlan, row1: &[String], drop: &[TargetColumn]) -> bool {
-    let features = plan
-        .columns
-        .iter()
-        .filter(|c| c.is_feature());
+    let features = plan.columns.iter().filter(|c| c.is_feature());
     if plan.header && features.clone().all(|c| row1.iter().any(|s| s == c.name())) {
         return true;
     }
@@ -246,11 +243,11 @@ fn by_name(
     let width = row1.len();
     let nt = plan.n_targets();
     let mut slots: Vec<Option<Slot>> = vec![None; width];
-    if let Some(&j) = explicit
-        .unwrap_or_default()
-        .iter()
-        .find(|&&j| plan.columns.iter().any(|c| c.is_feature() && c.name() == row1[j]))
-    {
+    if let Some(&j) = explicit.unwrap_or_default().iter().find(|&&j| {
+        plan.columns
+            .iter()
+            .any(|c| c.is_feature() && c.name() == row1[j])
+    }) {
         let msg = format!(
             "\"{}\" is an input column of the model, not a target; the model predicts {} (leave --target out to use it)",
             row1[j],

@@ -172,7 +172,11 @@ fn layout(
         .iter()
         .find(|j| tcols.contains(j) || dcols.contains(j))
     {
-        let what = if tcols.contains(&j) { "a target" } else { "dropped" };
+        let what = if tcols.contains(&j) {
+            "a target"
+        } else {
+            "dropped"
+        };
         let msg = format!("{} is both kept (--keep) and {what}", col_label(names, j));
         return Err(at("keep", msg));
     }
