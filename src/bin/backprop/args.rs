@@ -201,8 +201,9 @@ pub struct SurfaceArgs {
 const EXPORT_HELP: &str =
     "The ONNX graph's input is `features` (float, n × columns): one column per input
 column of the training file (file order, without dropped and target columns; the model's
-metadata entry `input_columns`), a categorical column as the 0-based index of its category in
-the metadata entry `categories`, NaN for a missing value. Outputs: `probabilities` and `class`
+metadata entry `input_columns`), a date column as its fractional year (metadata `dates`), a
+categorical column as the 0-based index of its category in the metadata entry `categories`
+(another index: an unseen category, all zeros), NaN for a missing value. Outputs: `probabilities` and `class`
 (int64) for a classifier, `values` for regression. Class names: metadata entry `classes`.
 
 Example:

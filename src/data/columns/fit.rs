@@ -44,6 +44,9 @@ pub(crate) struct Seen {
     pub(crate) range: Option<(f32, f32)>,
 }
 
+/// The fitted columns, what each held, and the features (row-major).
+pub(crate) type Fitted = (Vec<Column>, Vec<Seen>, Vec<f32>);
+
 /// Fits the feature columns of a plan from rows given one field at a time, keeping the values
 /// row-major (NaN where missing; a category's first-seen code) until [`Fitter::finish`].
 pub(crate) struct Fitter {
@@ -149,9 +152,7 @@ impl Fitter {
     /// The fitted columns (in the order of `names`), what each held, and the features,
     /// row-major with `out_features` values per row; or the feature column that cannot be used
     /// and why.
-    pub(crate) fn finish(
-        mut self,
-    ) -> std::result::Result<(Vec<Column>, Vec<Seen>, Vec<f32>), (usize, String)> {
+    pub(crate) fn finish(mut self) -> std::result::Result<Fitted, (usize, String)> {
         let w = self.kinds.len();
         let n = self.cells.len() / w.max(1);
         let mut cols = Vec::with_capacity(w);

@@ -11,9 +11,12 @@
 //!   number anywhere (text only), it is a header if none of its fields appears again in its
 //!   column. The rows below are the first 1000. A target or dropped column given by name implies
 //!   a header unless the first row is all numbers.
-//! - **Feature columns**: numbers, or text one-hot encoded; missing values (`--impute`) and
-//!   dropped columns (`--drop`): see [`super::columns`], which fits the [`ColumnPlan`] that a
-//!   model saves and [`read_csv_features`] applies.
+//! - **Feature columns**: numbers, dates (a fractional year), or text one-hot encoded;
+//!   identifiers and free text dropped (`--keep`), missing values (`--impute`) and dropped
+//!   columns (`--drop`): see [`super::columns`], which fits the [`ColumnPlan`] that a model saves
+//!   and [`read_csv_features`] applies. A row whose target is missing is left out and counted
+//!   ([`MissingTarget`]); a default target (the last column) that looks like an identifier or
+//!   free text is an error.
 //! - **Task** and **classes**: see [`super::labels`] ([`Task::Auto`] decides from the values:
 //!   at most [`AUTO_MAX_CLASSES`] distinct integers, or text, is classification).
 //! - **Errors** name the file, the 1-based line, the column (1-based, with its header name) and

@@ -5,7 +5,7 @@ use super::layout::{detect_header, header_given, resolve, wanted, Slot, SAMPLE_R
 use super::rows::{col_label, line_of, parse_error, Rows};
 use super::{CsvOptions, MissingTarget, TargetColumn};
 use crate::data::cell::{is_missing, Cell};
-use crate::data::columns::fit::{role_of, Fitter};
+use crate::data::columns::fit::{role_of, Fitter, Seen};
 use crate::data::columns::plan::{Column, ColumnPlan, DropReason, PlanStats};
 use crate::data::labels::{target_name, targets_from_text};
 use crate::data::{Dataset, Features};
@@ -109,18 +109,9 @@ pub fn read_csv_from(
     let mut stats = PlanStats {
         rows: rows_read,
         missing_targets: rows_read - lines.len(),
-        missing: vec![0; width],
-        distinct: vec![0; width],
-        present: vec![0; width],
-        range: vec![None; width],
+        ..PlanStats::default()
     };
-    for ((c, s), &j) in fitted.into_iter().zip(seen).zip(&kept) {
-        columns[j] = c;
-        stats.missing[j] = s.missing;
-        stats.distinct[j] = s.distinct;
-        stats.present[j] = s.present;
-        stats.range[j] = s.range;
-    }
+    place(&mut columns, &mut stats, fitted, seen, &kept);
     let plan = ColumnPlan {
         columns,
         header,
@@ -186,6 +177,29 @@ fn layout(
         dcols,
         kcols,
     })
+}
+
+/// Puts the fitted feature columns (raw columns `kept`) and what they held into the plan's
+/// columns and stats.
+fn place(
+    columns: &mut [Column],
+    stats: &mut PlanStats,
+    fitted: Vec<Column>,
+    seen: Vec<Seen>,
+    kept: &[usize],
+) {
+    let w = columns.len();
+    stats.missing = vec![0; w];
+    stats.distinct = vec![0; w];
+    stats.present = vec![0; w];
+    stats.range = vec![None; w];
+    for ((c, s), &j) in fitted.into_iter().zip(seen).zip(kept) {
+        columns[j] = c;
+        stats.missing[j] = s.missing;
+        stats.distinct[j] = s.distinct;
+        stats.present[j] = s.present;
+        stats.range[j] = s.range;
+    }
 }
 
 /// Column `j`'s header name, or `x<j>`.
