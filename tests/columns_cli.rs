@@ -135,7 +135,7 @@ fn roles_are_found_printed_and_overridable() {
     assert_eq!(v["columns"][2]["reason"], "free_text");
     assert_eq!(v["target"]["rows_without_target"], 2);
     // train prints the same plan before its start line, and learns from the kept columns
-    let (_, err) = ok(d, &["train", "survey.csv", "--epochs", "60"]);
+    let (_, err) = ok(d, &["train", "survey.csv"]);
     let plan_at = err.find("target: kind").expect("the plan is printed");
     assert!(plan_at < err.find("training on").unwrap(), "{err}");
     has(&err, &["118 train"]);

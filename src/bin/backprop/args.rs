@@ -56,6 +56,7 @@ pub enum Command {
         mut_arg("keep", |a| a.hide(true)),
         mut_arg("drop", |a| a.hide(true)),
         mut_arg("missing_target", |a| a.hide(true)),
+        mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
     )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
@@ -65,6 +66,7 @@ pub enum Command {
         mut_arg("impute", |a| a.hide(true)),
         mut_arg("keep", |a| a.hide(true)),
         mut_arg("drop", |a| a.hide(true)),
+        mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
     )]
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
