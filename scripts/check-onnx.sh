@@ -3,7 +3,8 @@
 #
 # 1. The CLI end to end: trains a few models with the real binary (a softmax classifier, a binary
 #    sigmoid unit, a net with a skip connection, a regression with a categorical column, a
-#    dropped column and missing values, and a classifier with categories), exports each with
+#    dropped column, a date column and missing values, a classifier with categories, and one
+#    predicting new rows with unseen categories and later dates), exports each with
 #    `backprop export --onnx`, runs Python onnxruntime on the rows of the training file
 #    (categories as their index, missing values as NaN, as the README says) and compares with
 #    `backprop predict` on the same file: probabilities to 1e-5 (predict prints 6 decimals), the
@@ -43,24 +44,32 @@ import sys, numpy as np
 d = sys.argv[1]
 rng = np.random.default_rng(1)
 with open(f"{d}/shop.csv", "w") as f:
-    f.write("id,colour,size,weight,price,kind\n")
+    f.write("id,colour,size,weight,when,price,kind\n")
     for i in range(200):
         c = ["red", "green", "blue", ""][rng.integers(4)]
         size = "NA" if i % 9 == 4 else f"{rng.uniform(0, 5):.3f}"
         w = rng.normal()
+        when = "" if i % 11 == 5 else f"20{10 + i % 10}-0{1 + i % 9}-1{i % 10}"
         s = 2.5 if size == "NA" else float(size)
         price = 10 + 3 * s - 2 * w + {"red": 5, "green": -1, "blue": 0, "": 2}[c]
         kind = "big" if s > 2.5 else ("odd" if c == "green" else "small")
-        f.write(f"{i},{c},{size},{w:.3f},{price:.3f},{kind}\n")
+        f.write(f"{i},{c},{size},{w:.3f},{when},{price:.3f},{kind}\n")
+# new rows: colours training never saw (all zeros), later dates
+with open(f"{d}/shop_new.csv", "w") as f:
+    f.write("colour,size,weight,when\n")
+    for i in range(40):
+        c = ["purple", "red", "teal", "", "blue"][i % 5]
+        f.write(f"{c},{rng.uniform(0, 5):.3f},{rng.normal():.3f},20{25 + i % 5}-06-0{1 + i % 9}T12:00\n")
 PY
 
 fail=0
-check() { # name csv train-flags...
+check() { # name csv train-flags...   (PRED=FILE: predict on FILE instead of the training csv)
   local name=$1 csv=$2; shift 2
+  local data=${PRED:-$csv}
   "$bin" train "$csv" -q --epochs 30 --out "$dir/$name.safetensors" "$@" >/dev/null
   "$bin" export "$dir/$name.safetensors" --onnx "$dir/$name.onnx" 2>/dev/null
-  "$bin" predict "$dir/$name.safetensors" "$csv" > "$dir/$name.pred.csv"
-  if "$py" - "$dir/$name.onnx" "$csv" "$dir/$name.pred.csv" "$name" <<'PY'
+  "$bin" predict "$dir/$name.safetensors" "$data" > "$dir/$name.pred.csv" 2>/dev/null
+  if "$py" - "$dir/$name.onnx" "$data" "$dir/$name.pred.csv" "$name" <<'PY'
 import csv, json, sys
 import numpy as np
 import onnxruntime as ort
@@ -70,14 +79,23 @@ sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
 meta = sess.get_modelmeta().custom_metadata_map
 columns = json.loads(meta["input_columns"])
 categories = json.loads(meta.get("categories", "{}"))
+dates = json.loads(meta.get("dates", "[]"))
 missing = {"", "na", "n/a", "nan", "?"}
 with open(data_path) as f:
     rows = list(csv.DictReader(f))
+def year(text):  # an ISO date or date-time as a fractional year, as the README says
+    import datetime as dt
+    t = dt.datetime.fromisoformat(text)
+    start = dt.datetime(t.year, 1, 1)
+    days = (dt.datetime(t.year + 1, 1, 1) - start).days
+    return t.year + (t - start).total_seconds() / 86400 / days
 def cell(col, text):
     if text.strip().lower() in missing:
         return np.nan
-    if col in categories:
-        return float(categories[col].index(text))
+    if col in dates:
+        return year(text)
+    if col in categories:  # an unseen category: an index that is none of them
+        return float(categories[col].index(text)) if text in categories[col] else -1.0
     return float(text)
 x = np.array([[cell(c, r[c]) for c in columns] for r in rows], dtype=np.float32)
 outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {"features": x})))
@@ -111,6 +129,7 @@ check sigmoid examples/data/xor.csv --hidden 4 --loss bce --lr 0.05 --val-split 
 check skip examples/data/xor.csv --arch examples/arch/xor-skip.json --loss mse --val-split 0
 check regression "$dir/shop.csv" --target price --drop id,kind --impute mean --hidden 16 --activation leaky_relu:0.1
 check categories "$dir/shop.csv" --target kind --drop id,price --impute median --hidden 8 --scale minmax
+PRED="$dir/shop_new.csv" check unseen "$dir/shop.csv" --target kind --drop id,price --hidden 8
 
 # part 2: the export tests' cases; a case that is not written fails (missing file)
 cases=(activations softmax_logits softmax_output hinge sigmoid_unit bce_logit mse_binary

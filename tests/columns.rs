@@ -133,13 +133,12 @@ fn drop_by_name_and_by_index() {
     assert_eq!(ds.feature_names, ["a", "b"]);
     assert_eq!(rows(&ds), [[1.0, 2.0], [3.0, 4.0]]);
     let plan = ds.columns.as_ref().unwrap();
-    assert_eq!(plan.columns[0], Column::Dropped { name: "id".into() });
-    assert_eq!(
-        plan.columns[2],
-        Column::Dropped {
-            name: "name".into()
-        }
-    );
+    let user = |n: &str| Column::Dropped {
+        name: n.into(),
+        reason: Default::default(),
+    };
+    assert_eq!(plan.columns[0], user("id"));
+    assert_eq!(plan.columns[2], user("name"));
     let by_index = CsvOptions {
         drop: vec![TargetColumn::Index(0), TargetColumn::Index(2)],
         ..CsvOptions::default()
@@ -245,7 +244,8 @@ fn text_columns_are_one_hot_with_sorted_categories() {
         plan.columns[0],
         Column::Categorical {
             name: "colour".into(),
-            categories: strings(&["blue", "green", "red"])
+            categories: strings(&["blue", "green", "red"]),
+            fill: None,
         }
     );
     assert_eq!(plan.out_features(), 4);
@@ -292,7 +292,7 @@ fn impute_mean_and_median_are_fitted_and_kept() {
         rows(&ds),
         [
             [1.0, 5.0, 0.0, 1.0],
-            [2.0, 4.0, 0.0, 0.0], // a missing category: all zeros
+            [2.0, 4.0, 0.0, 1.0], // a missing category: the most frequent level
             [3.0, 1.0, 1.0, 0.0],
             [2.0, 10.0, 0.0, 1.0]
         ]
@@ -352,14 +352,12 @@ fn columns_that_cannot_be_features_are_errors() {
             "found the number \"7\"",
         ],
     );
-    // an identifier: every value different
+    // an identifier (every value different) is no error: it is dropped (tests/roles.rs)
     let ids: String = (0..30)
         .map(|i| format!("user{i},{i},{}\n", i % 2))
         .collect();
-    check(
-        &read_err(&format!("id,a,y\n{ids}"), &CsvOptions::default()),
-        &["column 1 (id)", "30 values is different", "--drop"],
-    );
+    let ds = read(&format!("id,a,y\n{ids}"), &CsvOptions::default()).unwrap();
+    assert_eq!(ds.feature_names, ["a"]);
 }
 
 // ---- reading new data by a model's plan ----
@@ -434,13 +432,13 @@ fn the_plan_names_what_does_not_fit() {
         &CsvOptions::default(),
     )
     .unwrap();
-    let err = by_plan(
-        &ds,
-        "colour,size\nred,1\npurple,2\n",
-        &CsvOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let refuse = CsvOptions {
+        unknown: backprop::data::Unknown::Error,
+        ..CsvOptions::default()
+    };
+    let err = by_plan(&ds, "colour,size\nred,1\npurple,2\n", &refuse)
+        .unwrap_err()
+        .to_string();
     check(
         &err,
         &[
@@ -454,17 +452,11 @@ fn the_plan_names_what_does_not_fit() {
         .unwrap_err()
         .to_string();
     check(&err, &["new.csv:1:", "no column named \"size\""]);
-    let err = by_plan(&ds, "colour,size,note\nred,1,x\n", &CsvOptions::default())
-        .unwrap_err()
-        .to_string();
-    check(
-        &err,
-        &[
-            "new.csv:1:",
-            "column 3 (note)",
-            "not a column the model",
-            "--drop",
-        ],
+    // a column the model does not know is left out, and named
+    let t = by_plan(&ds, "colour,size,note\nred,1,x\n", &CsvOptions::default()).unwrap();
+    assert_eq!(
+        (t.features, t.ignored),
+        (vec![0.0, 1.0, 1.0], strings(&["note"]))
     );
     let drop_note = CsvOptions {
         drop: vec![TargetColumn::Name("note".into())],
@@ -698,7 +690,9 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
     shop(d, "\t");
     fails(
         d,
-        &["train", "shop.csv", "--drop", "id", "--quiet"],
+        &[
+            "train", "shop.csv", "--drop", "id", "--impute", "error", "--quiet",
+        ],
         &[
             "shop.csv:2:",
             "column 4 (weight)",
@@ -706,10 +700,11 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
             "--impute mean",
         ],
     );
-    fails(
-        d,
-        &["train", "shop.csv", "--impute", "mean", "--quiet"],
-        &["shop.csv", "column 1 (id)", "--drop"],
+    // the ID column is dropped as an identifier without --drop
+    let plan = ok(d, &["inspect", "shop.csv"]);
+    check(
+        &plan,
+        &["id", "dropped", "an identifier: 90 distinct values"],
     );
     fails(
         d,
@@ -754,7 +749,13 @@ fn cli_round_trip_with_drop_categories_impute_and_semicolons() {
     write(d, "odd.csv", "weight,size,colour\n5,0.1,purple\n");
     fails(
         d,
-        &["predict", "model.safetensors", "odd.csv"],
+        &[
+            "predict",
+            "model.safetensors",
+            "odd.csv",
+            "--unknown",
+            "error",
+        ],
         &[
             "odd.csv:2:",
             "column 3 (colour)",

@@ -19,6 +19,8 @@ mod bf16_kernel;
 mod cli;
 #[path = "columns.rs"]
 mod columns;
+#[path = "columns_cli.rs"]
+mod columns_cli;
 #[path = "data.rs"]
 mod data;
 #[path = "explain.rs"]

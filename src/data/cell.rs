@@ -73,3 +73,100 @@ pub(crate) fn missing(cell: Cell<'_>, hint: &str) -> String {
         Cell::Num(_) => format!("expected a finite number, found NaN (a missing value; {hint})"),
     }
 }
+
+/// An ISO date `YYYY-MM-DD`, or a date-time `YYYY-MM-DDThh:mm[:ss[.fff]]` (`T` or a space;
+/// a trailing `Z` or `±hh[:mm]` is ignored), as a fractional year: the year plus the fraction
+/// of it gone by (`2000-07-02` → 2000.5). `None` for anything else.
+pub(crate) fn date_year(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let t = s.get(r)?;
+        (!t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())).then(|| t.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&month) || day == 0 || day > days[month as usize - 1] {
+        return None;
+    }
+    let seconds = match &s[10..] {
+        "" => 0.0,
+        rest => time_of_day(rest)?,
+    };
+    let before: u32 = days[..month as usize - 1].iter().sum::<u32>() + day - 1;
+    let in_year = if leap { 366.0 } else { 365.0 };
+    Some(year as f64 + (before as f64 + seconds / 86_400.0) / in_year)
+}
+
+/// `Thh:mm[:ss[.fff]][Z|±hh[:mm]]` (or with a space for `T`) as seconds into the day.
+fn time_of_day(rest: &str) -> Option<f64> {
+    let t = rest.strip_prefix(['T', ' '])?;
+    let t = t.strip_suffix('Z').unwrap_or(t);
+    // an offset after the seconds: ignored (the local time of day is what was written)
+    let t = match t.get(5..).and_then(|r| r.find(['+', '-'])) {
+        Some(i) => &t[..5 + i],
+        None => t,
+    };
+    let mut parts = t.split(':');
+    let h: f64 = digits(parts.next()?)?;
+    let m: f64 = digits(parts.next()?)?;
+    let sec: f64 = match parts.next() {
+        Some(p) => p
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..61.0).contains(v) && p.as_bytes()[0].is_ascii_digit())?,
+        None => 0.0,
+    };
+    if parts.next().is_some() || h >= 24.0 || m >= 60.0 {
+        return None;
+    }
+    Some(h * 3600.0 + m * 60.0 + sec)
+}
+
+fn digits(p: &str) -> Option<f64> {
+    (p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok())?
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::date_year;
+
+    #[test]
+    fn iso_dates_and_times_are_fractional_years() {
+        assert_eq!(date_year("2001-01-01"), Some(2001.0));
+        assert_eq!(date_year("2000-07-02"), Some(2000.0 + 183.0 / 366.0));
+        let noon = date_year("2001-01-01T12:00:00").unwrap();
+        assert!((noon - (2001.0 + 0.5 / 365.0)).abs() < 1e-9);
+        assert_eq!(date_year("2001-01-01 12:00"), Some(noon));
+        assert_eq!(date_year("2001-01-01T12:00:00Z"), Some(noon));
+        assert_eq!(date_year("2001-01-01T12:00:00+02:00"), Some(noon));
+        assert!(date_year("2007-11-09").unwrap() < date_year("2008-01-01").unwrap());
+        for bad in [
+            "2001-13-01",
+            "2001-02-29",
+            "2001-1-01",
+            "01/02/2001",
+            "2001-01-01x",
+            "N80A2",
+            "2001-01-01T25:00",
+        ] {
+            assert_eq!(date_year(bad), None, "{bad}");
+        }
+    }
+}

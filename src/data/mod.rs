@@ -364,11 +364,11 @@ impl Dataset {
 
 mod cell;
 pub mod columns;
-pub use self::columns::{Column, ColumnPlan, Impute};
+pub use self::columns::{Column, ColumnPlan, DropReason, Impute, PlanStats};
 pub mod csv;
 pub use self::csv::{
     read_csv, read_csv_features, read_csv_features_from, read_csv_from, sniff_delimiter,
-    CsvOptions, FeatureTable, TargetColumn, Task,
+    CsvOptions, FeatureTable, MissingTarget, TargetColumn, Task, Unknown,
 };
 pub mod idx;
 pub use self::idx::{read_idx_images, read_idx_labels, read_mnist_dir};

@@ -150,7 +150,7 @@ pub fn read_npy_table(
         .iter()
         .map(|&j| columns[j].name().to_string())
         .collect();
-    let mut fitter = Fitter::new(names, opts.impute);
+    let mut fitter = Fitter::new(names, opts.impute, vec![false; kept.len()]);
     let mut text = Vec::with_capacity(n * tcols.len());
     for (r, row) in x.chunks_exact(w).enumerate() {
         for (k, &j) in kept.iter().enumerate() {
@@ -166,7 +166,7 @@ pub fn read_npy_table(
             text.push(label_text(row[j]));
         }
     }
-    let (fitted, features) = fitter
+    let (fitted, _, features) = fitter
         .finish()
         .map_err(|(k, m)| pe(0, format!("column {}", kept[k] + 1), m))?;
     for (c, &j) in fitted.into_iter().zip(&kept) {
@@ -177,6 +177,8 @@ pub fn read_npy_table(
         columns,
         header: false,
         impute: opts.impute,
+        kept: Vec::new(),
+        stats: None,
     };
     let mut ds = Dataset::new(Features::F32(features), plan.out_features(), targets)?;
     ds.feature_names = plan.feature_names();
@@ -199,7 +201,10 @@ fn raw_columns(w: usize, tcols: &[usize], dcols: &[usize]) -> (Vec<Column>, Vec<
         let name = format!("x{i}");
         i += 1;
         if dcols.contains(&j) {
-            columns.push(Column::Dropped { name });
+            columns.push(Column::Dropped {
+                name,
+                reason: Default::default(),
+            });
         } else {
             kept.push(j);
             columns.push(Column::Numeric { name, impute: None });
@@ -305,7 +310,8 @@ pub fn read_npy_features(
                         continue;
                     }
                     let o = offsets[p];
-                    plan.encode(p, Cell::Num(row[j]), &mut out[o..o + c.width()])
+                    let refuse = opts.unknown == crate::data::csv::Unknown::Error;
+                    plan.encode(p, Cell::Num(row[j]), &mut out[o..o + c.width()], refuse)
                         .map_err(|m| pe(r + 1, format!("column {} ({})", j + 1, c.name()), m))?;
                 }
             }
@@ -330,5 +336,9 @@ pub fn read_npy_features(
         feature_names,
         targets,
         target_names,
+        lines: Vec::new(),
+        unseen: Vec::new(),
+        ignored: Vec::new(),
+        ids: Vec::new(),
     })
 }

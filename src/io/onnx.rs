@@ -15,10 +15,13 @@
 //! **The input.** With a column plan (a model trained on a CSV or `.npy` table), `features` has
 //! one float column per *input column* of the training file, in file order, without the dropped
 //! and target columns (their names are the metadata entry `input_columns`): a numeric column
-//! holds its number; a categorical column holds the 0-based index of its category in the sorted
+//! holds its number; a date column its fractional year (`2007-11-09` → 2007.857, as the model
+//! reads it); a categorical column holds the 0-based index of its category in the sorted
 //! list of the metadata entry `categories` (`{"colour": ["blue", "red"]}`: red is 1); a missing
-//! value is NaN. The graph fills missing numbers with the fitted value and turns a missing (or
-//! unknown) category into a row of zeros, as `predict` does with `--impute`. A graph cannot
+//! value is NaN. The graph fills missing numbers and dates with the fitted value and a missing
+//! category with its fill level (metadata `fill_values`; a row of zeros for a model without
+//! one), and turns an unknown category (any index that is not one of its categories, e.g. −1)
+//! into a row of zeros, as `predict` does. A graph cannot
 //! refuse a row: where the model has no fill value (trained without `--impute`), a missing number
 //! gives NaN outputs and a missing category a row of zeros, where `predict` reports an error.
 //! Without a column plan (MNIST, the built-in digits, a hand-set network), `features` is the
@@ -32,7 +35,8 @@
 //! into the saved output layer).
 //!
 //! **Metadata** (`metadata_props`, strings; lists and maps as JSON): `task`, `classes` or
-//! `targets`, `target_columns`, `input_columns`, `categories`, `fill_values`, `feature_names`
+//! `targets`, `target_columns`, `input_columns`, `categories`, `fill_values` (a category's is
+//! its level), `dates` (the date columns, given as fractional years), `feature_names`
 //! (the encoded features the network reads), `loss` and `architecture` (the network
 //! description).
 //!
@@ -94,7 +98,7 @@ pub fn input_columns(model: &Model) -> Vec<String> {
         Some(plan) => plan
             .columns
             .iter()
-            .filter(|c| matches!(c, Column::Numeric { .. } | Column::Categorical { .. }))
+            .filter(|c| c.is_feature())
             .map(|c| c.name().to_string())
             .collect(),
         None => model.meta.feature_names.clone(),
@@ -141,7 +145,7 @@ fn model_proto(model: &Model) -> Result<ModelProto> {
     };
     let mut input = value_info(INPUT, DataType::FLOAT, &[None, Some(n_in as i64)]);
     input.doc_string = match &meta.columns {
-        Some(_) => "one column per input column (metadata input_columns): numbers; a category's 0-based index in metadata categories; NaN for a missing value".into(),
+        Some(_) => "one column per input column (metadata input_columns): numbers; a date as its fractional year (2007-11-09 → 2007.857); a category's 0-based index in metadata categories (any other index: an unseen category, all zeros); NaN for a missing value".into(),
         None => "the network's input features (metadata feature_names)".into(),
     };
     let graph = GraphProto {
@@ -191,10 +195,21 @@ fn metadata(model: &Model) -> Vec<StringStringEntryProto> {
         let mut fills = serde_json::Map::new();
         for c in &plan.columns {
             match c {
-                Column::Categorical { name, categories } => {
+                Column::Categorical {
+                    name,
+                    categories,
+                    fill,
+                } => {
                     cats.insert(name.clone(), serde_json::json!(categories));
+                    if let Some(f) = fill {
+                        fills.insert(name.clone(), serde_json::json!(f));
+                    }
                 }
                 Column::Numeric {
+                    name,
+                    impute: Some(v),
+                }
+                | Column::Date {
                     name,
                     impute: Some(v),
                 } => {
@@ -202,6 +217,15 @@ fn metadata(model: &Model) -> Vec<StringStringEntryProto> {
                 }
                 _ => {}
             }
+        }
+        let dates: Vec<String> = plan
+            .columns
+            .iter()
+            .filter(|c| matches!(c, Column::Date { .. }))
+            .map(|c| c.name().to_string())
+            .collect();
+        if !dates.is_empty() {
+            props.push(("dates".into(), json(&dates)));
         }
         if !cats.is_empty() {
             props.push((

@@ -91,14 +91,10 @@ impl Builder {
 
     /// The raw input columns → the network's features: fill values and one-hot categories.
     pub(super) fn encode(&mut self, plan: &ColumnPlan, x: &str) -> Result<String> {
-        let inputs: Vec<&Column> = plan
-            .columns
-            .iter()
-            .filter(|c| matches!(c, Column::Numeric { .. } | Column::Categorical { .. }))
-            .collect();
+        let inputs: Vec<&Column> = plan.columns.iter().filter(|c| c.is_feature()).collect();
         let plain = inputs
             .iter()
-            .all(|c| matches!(c, Column::Numeric { impute: None, .. }));
+            .all(|c| c.is_number() && c.number_fill().is_none());
         if plain {
             return Ok(x.to_string());
         }
@@ -106,12 +102,12 @@ impl Builder {
         let mut j = 0;
         while j < inputs.len() {
             match inputs[j] {
-                Column::Numeric { .. } => {
-                    // a run of numeric columns: one slice, one fill
+                c if c.is_number() => {
+                    // a run of numeric (or date) columns: one slice, one fill
                     let start = j;
                     let mut fill = vec![];
-                    while let Some(Column::Numeric { impute, .. }) = inputs.get(j) {
-                        fill.push(impute.unwrap_or(f32::NAN));
+                    while let Some(c) = inputs.get(j).filter(|c| c.is_number()) {
+                        fill.push(c.number_fill().unwrap_or(f32::NAN));
                         j += 1;
                     }
                     let cols = self.columns(x, start, j);
@@ -124,9 +120,21 @@ impl Builder {
                         pieces.push(self.node("Where", &[&nan, &fill, &cols], vec![]));
                     }
                 }
-                Column::Categorical { categories, .. } => {
-                    let col = self.columns(x, j, j + 1);
+                Column::Categorical {
+                    categories, fill, ..
+                } => {
+                    let mut col = self.columns(x, j, j + 1);
                     let k = categories.len();
+                    // a missing value (NaN) becomes the fill level's index; an index that is no
+                    // category (an unseen one) matches none: a row of zeros
+                    if let Some(i) = fill
+                        .as_ref()
+                        .and_then(|f| categories.iter().position(|c| c == f))
+                    {
+                        let fill = self.floats(None, &[1, 1], vec![i as f32]);
+                        let nan = self.node("IsNaN", &[&col], vec![]);
+                        col = self.node("Where", &[&nan, &fill, &col], vec![]);
+                    }
                     let index = self.floats(None, &[1, k], (0..k).map(|i| i as f32).collect());
                     let hot = self.node("Equal", &[&col, &index], vec![]);
                     let to = attr_int("to", DataType::FLOAT as i64);

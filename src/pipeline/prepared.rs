@@ -13,8 +13,8 @@ use crate::nn::{Activation, Init, Mlp};
 use crate::params::Parameters;
 use crate::rng::Rng;
 use crate::train::{
-    evaluate, Fit, GradientReduce, History, Metrics, Observer, Session, StopReason, TrainState,
-    Trainer,
+    evaluate, Control, EpochReport, Event, Fit, GradientReduce, History, Metrics, Observer,
+    Session, StopReason, TrainState, Trainer,
 };
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -342,7 +342,38 @@ impl Prepared {
     /// Trains, writing checkpoints when due (and at the end of an interrupted run, so it can
     /// be resumed), then folds the target scaling into the model, saves it, and evaluates the
     /// test part.
+    ///
+    /// A regression trained on standardised targets reports in the targets' own units: the
+    /// observer's epoch reports and batch losses and the returned history are converted
+    /// ([`Metrics::in_target_units`]), like the test report, so that every number shown is
+    /// comparable ([`Prepared::start`] leaves them in the units the trainer sees).
     pub fn run(mut self, hooks: Hooks) -> Result<Outcome> {
+        let units = self.units();
+        let Hooks {
+            observer,
+            stop,
+            gradient_reduce,
+        } = hooks;
+        let mut converting;
+        let observer: Option<&mut dyn Observer> = match (&units, observer) {
+            (Some(u), Some(inner)) => {
+                converting = InUnits {
+                    inner,
+                    units: u.clone(),
+                };
+                Some(&mut converting)
+            }
+            (_, Some(o)) => Some(o),
+            (_, None) => None,
+        };
+        let hooks = Hooks {
+            observer,
+            stop,
+            gradient_reduce: match gradient_reduce {
+                Some(r) => Some(r),
+                None => None,
+            },
+        };
         let ckpt_path = self.checkpoint_path();
         let every = self.checkpoint_every;
         let (meta, trainer, info) = (
@@ -383,8 +414,21 @@ impl Prepared {
         if ran && (every.is_some() || interrupted) {
             written = save(&session)?;
         }
-        let history = session.finish();
+        let mut history = session.finish();
+        if let Some(u) = &units {
+            for e in &mut history.epochs {
+                u.convert(e);
+            }
+        }
         self.finish(history, written)
+    }
+
+    /// How to report in the targets' own units, when training sees them standardised.
+    fn units(&self) -> Option<Units> {
+        self.info.target_scale.as_ref().map(|ts| Units {
+            std: ts.std.clone(),
+            mae: self.trainer.loss == Loss::Mae,
+        })
     }
 
     /// After training: the target scaling folded in, the model saved, the test part scored.
@@ -417,5 +461,72 @@ impl Prepared {
             sizes: [self.train.len(), self.val.len(), self.test.len()],
             checkpoint,
         })
+    }
+}
+
+/// Standardised regression targets' scale, to report metrics in the targets' own units.
+#[derive(Clone, Debug)]
+struct Units {
+    std: Vec<f32>,
+    /// The loss is an absolute error (scales by std, not std²).
+    mae: bool,
+}
+
+impl Units {
+    fn convert(&self, e: &mut EpochReport) {
+        e.train = e.train.in_target_units(&self.std, self.mae);
+        if let Some(v) = &mut e.val {
+            *v = v.in_target_units(&self.std, self.mae);
+        }
+    }
+
+    /// A batch loss's factor: std² (std for an absolute loss), averaged over the outputs.
+    fn batch_factor(&self) -> f32 {
+        let k = self.std.len().max(1) as f32;
+        match self.mae {
+            true => self.std.iter().sum::<f32>() / k,
+            false => self.std.iter().map(|s| s * s).sum::<f32>() / k,
+        }
+    }
+}
+
+/// An observer that sees metrics in the targets' own units.
+struct InUnits<'a> {
+    inner: &'a mut dyn Observer,
+    units: Units,
+}
+
+impl Observer for InUnits<'_> {
+    fn on_event(&mut self, e: Event) -> Control {
+        match e {
+            Event::Epoch {
+                report,
+                state,
+                params,
+            } => {
+                let mut r = report.clone();
+                self.units.convert(&mut r);
+                self.inner.on_event(Event::Epoch {
+                    report: &r,
+                    state,
+                    params,
+                })
+            }
+            Event::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+                samples,
+                accuracy,
+            } => self.inner.on_event(Event::Batch {
+                epoch,
+                batch,
+                batches,
+                loss: loss * self.units.batch_factor(),
+                samples,
+                accuracy,
+            }),
+        }
     }
 }

@@ -16,6 +16,58 @@ pub struct Metrics {
     pub mae: Option<f32>,
     /// Coefficient of determination (regression only).
     pub r2: Option<f32>,
+    /// Regression: each output's MSE and MAE (what [`Metrics::in_target_units`] needs to
+    /// convert several outputs exactly); not saved.
+    #[serde(skip)]
+    pub per_output: Vec<[f32; 2]>,
+}
+
+impl Metrics {
+    /// The metrics of a regression trained on standardised targets `(t − mean_j)/std_j`, in the
+    /// targets' own units: each output's MSE × std_j², MAE × std_j (then averaged over outputs as
+    /// before), R² unchanged (it has no units), and the loss scaled like its error — a squared
+    /// loss by the ratio of the MSEs, an absolute one by the ratio of the MAEs (exact for the
+    /// mean- and sum-based losses: every term scales alike). `mae_loss`: the loss is an
+    /// absolute error. Classifier metrics come back unchanged.
+    ///
+    /// ```
+    /// use backprop::train::Metrics;
+    /// let m = Metrics { loss: 0.5, mse: Some(0.5), mae: Some(0.25), r2: Some(0.9),
+    ///     per_output: vec![[0.5, 0.25]], ..Metrics::default() };
+    /// let u = m.in_target_units(&[10.0], false);
+    /// assert_eq!((u.loss, u.mse, u.mae, u.r2), (50.0, Some(50.0), Some(2.5), Some(0.9)));
+    /// ```
+    pub fn in_target_units(&self, std: &[f32], mae_loss: bool) -> Metrics {
+        let (Some(mse), Some(mae)) = (self.mse, self.mae) else {
+            return self.clone();
+        };
+        if self.per_output.len() != std.len() || std.is_empty() {
+            return self.clone();
+        }
+        let per_output: Vec<[f32; 2]> = self
+            .per_output
+            .iter()
+            .zip(std)
+            .map(|(&[m, a], &s)| [m * s * s, a * s])
+            .collect();
+        let k = per_output.len() as f32;
+        let mse_u = per_output.iter().map(|p| p[0]).sum::<f32>() / k;
+        let mae_u = per_output.iter().map(|p| p[1]).sum::<f32>() / k;
+        let ratio = |u: f32, s: f32| if s > 0.0 { u / s } else { 1.0 };
+        let loss = self.loss
+            * if mae_loss {
+                ratio(mae_u, mae)
+            } else {
+                ratio(mse_u, mse)
+            };
+        Metrics {
+            loss,
+            mse: Some(mse_u),
+            mae: Some(mae_u),
+            per_output,
+            ..self.clone()
+        }
+    }
 }
 
 /// How to read a network's output for the task.
@@ -150,6 +202,12 @@ impl Accumulator {
             let k = self.sq.len().max(1) as f64;
             let cnt = self.values.max(1) as f64;
             m.mse = Some((self.sq.iter().sum::<f64>() / (cnt * k)) as f32);
+            m.per_output = self
+                .sq
+                .iter()
+                .zip(&self.abs)
+                .map(|(&sq, &ab)| [(sq / cnt) as f32, (ab / cnt) as f32])
+                .collect();
             m.mae = Some((self.abs.iter().sum::<f64>() / (cnt * k)) as f32);
             let r2: f64 = (0..self.sq.len())
                 .map(|j| {

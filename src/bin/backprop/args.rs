@@ -42,13 +42,32 @@ pub enum Command {
         mut_arg("json", |a| a.help("One JSON record per fold on stdout, then a final {\"summary\": …} record (the text report goes to stderr)")),
     )]
     Cv(Box<CvArgs>),
+    /// The column plan `train` would fit, without training: the target, and per column its role
+    /// (number, category, date, dropped and why), levels, missing values and their fill.
+    #[command(
+        after_help = "Examples:\n  backprop inspect penguins.csv --target Species\n  backprop inspect data.csv --json"
+    )]
+    Inspect(InspectArgs),
     /// Predict with a trained model: CSV out (class and probabilities, or values).
     #[command(
-        after_help = "Example:\n  backprop predict model.safetensors new.csv > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net"
+        after_help = "Columns are matched to the model's by header name (in any order; others are ignored with a note).\nExample:\n  backprop predict model.safetensors new.csv > predictions.csv\n  backprop predict model.safetensors new.csv --id passenger_id > predictions.csv\n  cat new.csv | backprop predict model.safetensors -\n  backprop predict --arch examples/arch/xor-threshold.json examples/data/xor.csv   # a hand-set net",
+        mut_arg("task", |a| a.hide(true)),
+        mut_arg("impute", |a| a.hide(true)),
+        mut_arg("keep", |a| a.hide(true)),
+        mut_arg("drop", |a| a.hide(true)),
+        mut_arg("missing_target", |a| a.hide(true)),
+        mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
     )]
     Predict(PredictArgs),
     /// Evaluate a trained model on labelled data: accuracy, confusion matrix, P/R/F1; or MSE/MAE/R².
-    #[command(after_help = "Example:\n  backprop evaluate model.safetensors test.csv")]
+    #[command(
+        after_help = "Columns are matched to the model's by header name (in any order; others are ignored with a note).\nExample:\n  backprop evaluate model.safetensors test.csv",
+        mut_arg("task", |a| a.hide(true)),
+        mut_arg("impute", |a| a.hide(true)),
+        mut_arg("keep", |a| a.hide(true)),
+        mut_arg("drop", |a| a.hide(true)),
+        mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
+    )]
     Evaluate(EvaluateArgs),
     /// Show every number of one backprop step in the notation of the lecture notes.
     #[command(
@@ -184,8 +203,9 @@ pub struct SurfaceArgs {
 const EXPORT_HELP: &str =
     "The ONNX graph's input is `features` (float, n × columns): one column per input
 column of the training file (file order, without dropped and target columns; the model's
-metadata entry `input_columns`), a categorical column as the 0-based index of its category in
-the metadata entry `categories`, NaN for a missing value. Outputs: `probabilities` and `class`
+metadata entry `input_columns`), a date column as its fractional year (metadata `dates`), a
+categorical column as the 0-based index of its category in the metadata entry `categories`
+(another index: an unseen category, all zeros), NaN for a missing value. Outputs: `probabilities` and `class`
 (int64) for a classifier, `values` for regression. Class names: metadata entry `classes`.
 
 Example:
@@ -232,15 +252,38 @@ pub struct DataArgs {
     /// The CSV field separator: , ; | or tab (also \t) [default: detected: , ; or tab].
     #[arg(long, value_name = "C")]
     pub delimiter: Option<String>,
-    /// Missing feature values (empty, NA, NaN, ?) when training: error, mean or median (fitted
-    /// on the training file and saved in the model; a missing category is all zeros)
-    /// [default: error].
-    #[arg(long, value_name = "error|mean|median")]
+    /// Missing feature values (empty, NA, NaN, ?) when training: median or mean for numbers and
+    /// dates, the most frequent level for categories (fitted on the training file and saved in
+    /// the model), or error to refuse them [default: median].
+    #[arg(long, value_name = "median|mean|error")]
     pub impute: Option<String>,
+    /// Text columns to use as categories although they look like an identifier or free text
+    /// (which are dropped), by name or 0-based index, comma-separated.
+    #[arg(long, value_name = "COL[,COL…]")]
+    pub keep: Option<String>,
+    /// Rows whose target value is missing: skip (left out of training and evaluation, counted)
+    /// or error [default: skip].
+    #[arg(long, value_name = "skip|error")]
+    pub missing_target: Option<String>,
+    /// A category the model never saw (predict, evaluate): zeros (all its one-hot features 0,
+    /// counted on stderr) or error [default: zeros].
+    #[arg(long, value_name = "zeros|error")]
+    pub unknown: Option<String>,
     /// Targets for .npy features: `X.npy --labels y.npy` (a single .npy array holds its target
     /// as a column instead: the last, or --target INDEX).
     #[arg(long, value_name = "y.npy")]
     pub labels: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InspectArgs {
+    /// A CSV file (or `-` for stdin, or a .npy table).
+    pub data: String,
+    /// The plan as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data_args: DataArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -253,6 +296,10 @@ pub struct PredictArgs {
     /// Run a hand-set network description (every weight given in `init`) instead of a model.
     #[arg(long, value_name = "NET.json")]
     pub arch: Option<PathBuf>,
+    /// A key column of DATA (name or 0-based index) copied as the first column of the
+    /// predictions, to join them back.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
     #[command(flatten)]
     pub data_args: DataArgs,
 }

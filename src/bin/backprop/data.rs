@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use backprop::data::columns::canonical_integer;
 use backprop::data::{
     read_csv, read_csv_from, read_mnist_dir, read_npy_features, read_npy_table, CsvOptions,
-    Dataset, Impute, TargetColumn, Task,
+    Dataset, Impute, MissingTarget, TargetColumn, Task, Unknown,
 };
 use backprop::io::TaskInfo;
 use std::path::Path;
@@ -104,10 +104,23 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
         o.sniff_delimiter = false;
     }
     o.impute = match a.impute.as_deref() {
-        None | Some("error") => Impute::Error,
+        Some("error") => Impute::Error,
         Some("mean") => Impute::Mean,
-        Some("median") => Impute::Median,
-        Some(i) => bail!("--impute {i:?}: expected error, mean or median"),
+        None | Some("median") => Impute::Median,
+        Some(i) => bail!("--impute {i:?}: expected median, mean or error"),
+    };
+    if let Some(k) = &a.keep {
+        o.keep = column_list(k, "--keep")?;
+    }
+    o.missing_target = match a.missing_target.as_deref() {
+        None | Some("skip") => MissingTarget::Skip,
+        Some("error") => MissingTarget::Error,
+        Some(m) => bail!("--missing-target {m:?}: expected skip or error"),
+    };
+    o.unknown = match a.unknown.as_deref() {
+        None | Some("zeros") => Unknown::Zeros,
+        Some("error") => Unknown::Error,
+        Some(u) => bail!("--unknown {u:?}: expected zeros or error"),
     };
     Ok(o)
 }
@@ -148,16 +161,74 @@ pub struct ForModel {
     pub x: backprop::Tensor,
     pub targets: Option<Vec<String>>,
     pub source: String,
+    /// The file line of each row (empty where rows have none: npy, MNIST).
+    pub lines: Vec<u64>,
+    /// The `--id` column's value per row (empty without one).
+    pub ids: Vec<String>,
+}
+
+impl ForModel {
+    /// `file:LINE` of row `i`, or `file: row i+1` where rows have no lines.
+    pub fn at(&self, i: usize) -> String {
+        match self.lines.get(i) {
+            Some(l) => format!("{}:{l}", self.source),
+            None => format!("{}: row {}", self.source, i + 1),
+        }
+    }
+
+    /// Keeps only the rows `keep` (their features, `k` targets each, and lines).
+    pub fn retain(&mut self, keep: &[usize], k: usize) -> Result<()> {
+        let f = self.x.shape().last();
+        let mut x = Vec::with_capacity(keep.len() * f);
+        for &i in keep {
+            x.extend_from_slice(self.x.row(i));
+        }
+        self.x = backprop::Tensor::from_vec(x, [keep.len(), f])?;
+        if let Some(t) = &mut self.targets {
+            *t = keep
+                .iter()
+                .flat_map(|&i| t[i * k..(i + 1) * k].to_vec())
+                .collect();
+        }
+        if !self.lines.is_empty() {
+            self.lines = keep.iter().map(|&i| self.lines[i]).collect();
+        }
+        Ok(())
+    }
 }
 
 /// Reads DATA for an existing model: the same columns as in training, target optional. A model
 /// with a column plan reads by it (dropped columns, categories, fill values, and the target
 /// columns without `--target`).
 pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> Result<ForModel> {
+    load_with_id(data, a, model, None)
+}
+
+/// [`load_for_model`], with the values of the key column `id` (`predict --id`) kept per row.
+pub fn load_with_id(
+    data: &str,
+    a: &DataArgs,
+    model: &backprop::io::Model,
+    id: Option<&str>,
+) -> Result<ForModel> {
     let src = Source::parse(Some(data));
     let labels = labels(&src, a)?;
     let names = &model.meta.feature_names;
+    for (flag, given) in [
+        ("--impute", a.impute.is_some()),
+        ("--keep", a.keep.is_some()),
+    ] {
+        if given {
+            bail!("{flag} applies to training: a saved model reads new data with the columns, categories and fill values it was trained with");
+        }
+    }
     let mut opts = csv_options(a)?;
+    if let Some(id) = id {
+        opts.id = column_list(id, "--id")?.into_iter().next();
+        if matches!(src, Source::Npy(_) | Source::Mnist(_) | Source::Embedded) {
+            bail!("--id {id}: a key column comes from a CSV file");
+        }
+    }
     match &model.meta.columns {
         Some(plan) => opts.columns = Some(plan.clone()),
         // without --target, the columns the model was trained on (by header name)
@@ -180,6 +251,33 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
         )?,
     };
     let n = table.len();
+    if !table.unseen.is_empty() {
+        let total: usize = table.unseen.iter().map(|(_, n)| n).sum();
+        let per: Vec<String> = table
+            .unseen
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        crate::errln!(
+            "note: {}: {total} value(s) were categories the model never saw ({}), read as all zeros (--unknown error refuses them)",
+            src.describe(),
+            per.join(", ")
+        );
+    }
+    let ignored: Vec<&String> = table
+        .ignored
+        .iter()
+        .filter(|c| id.is_none_or(|i| i != c.as_str()))
+        .collect();
+    if !ignored.is_empty() {
+        let names: Vec<&str> = ignored.iter().map(|c| c.as_str()).collect();
+        crate::errln!(
+            "note: {}: column(s) the model does not use, ignored: {}",
+            src.describe(),
+            names.join(", ")
+        );
+    }
+    let (lines, ids) = (table.lines, table.ids);
     let x = backprop::Tensor::from_vec(table.features, [n, table.n_features])?;
     let mut targets = table.targets;
     // labels are names: "01" is the class "1"
@@ -191,6 +289,8 @@ pub fn load_for_model(data: &str, a: &DataArgs, model: &backprop::io::Model) -> 
             x,
             targets,
             source: src.describe(),
+            lines,
+            ids,
         },
         model,
     )
@@ -212,6 +312,8 @@ fn from_dataset(src: &Source, a: &DataArgs) -> Result<ForModel> {
         x,
         targets: Some(targets),
         source: src.describe(),
+        lines: Vec::new(),
+        ids: Vec::new(),
     })
 }
 

@@ -4,32 +4,70 @@
 //! definitions); this file reads the data and prints them.
 
 use crate::args::EvaluateArgs;
-use crate::data::load_for_model;
+use crate::data::{load_for_model, ForModel};
 use anyhow::{bail, Context, Result};
+use backprop::data::columns::is_missing;
 use backprop::io::{Model, Prediction, TaskInfo};
 use backprop::metrics::{self, ClassScores, ConfusionMatrix};
 
 pub fn run(a: &EvaluateArgs) -> Result<()> {
     let model =
         Model::load(&a.model).with_context(|| format!("loading model {}", a.model.display()))?;
-    let input = load_for_model(&a.data, &a.data_args, &model)?;
+    let mut input = load_for_model(&a.data, &a.data_args, &model)?;
     let Some(targets) = &input.targets else {
         bail!(
             "{}: no target column; evaluate needs labelled data (use predict for unlabelled data)",
             input.source
         );
     };
+    let names = match &model.meta.task {
+        TaskInfo::Regression { targets } => targets.clone(),
+        TaskInfo::Classification { .. } => match model.meta.target_columns.first() {
+            Some(t) => vec![t.clone()],
+            None => vec!["target".into()],
+        },
+    };
+    let k = names.len().max(1);
+    let keep: Vec<usize> = (0..targets.len() / k)
+        .filter(|&i| {
+            !targets[i * k..(i + 1) * k]
+                .iter()
+                .any(|t| is_missing(t.trim()))
+        })
+        .collect();
+    let left_out = targets.len() / k - keep.len();
+    if left_out > 0 {
+        if a.data_args.missing_target.as_deref() == Some("error") {
+            let i = (0..targets.len() / k)
+                .find(|i| !keep.contains(i))
+                .unwrap_or(0);
+            bail!(
+                "{}: expected a target value, found a missing one ({}): --missing-target error refuses rows without a target",
+                input.at(i),
+                names.join(", ")
+            );
+        }
+        input.retain(&keep, k)?;
+        crate::errln!(
+            "note: {}: {left_out} row(s) without a target value left out of the evaluation",
+            input.source
+        );
+        if keep.is_empty() {
+            bail!("{}: no row has a target value", input.source);
+        }
+    }
+    let targets = input.targets.as_deref().unwrap_or_default();
     let p = model.predict(&input.x)?;
     match &model.meta.task {
-        TaskInfo::Classification { classes } => classification(classes, targets, &input.source, &p),
-        TaskInfo::Regression { targets: names } => regression(names, targets, &input.source, &p),
+        TaskInfo::Classification { classes } => classification(classes, targets, &input, &p),
+        TaskInfo::Regression { targets: names } => regression(names, targets, &input, &p),
     }
 }
 
 fn classification(
     classes: &[String],
     targets: &[String],
-    source: &str,
+    input: &ForModel,
     p: &Prediction,
 ) -> Result<()> {
     let truth = targets
@@ -38,8 +76,9 @@ fn classification(
         .map(|(i, t)| {
             classes.iter().position(|c| c == t.trim()).with_context(|| {
                 format!(
-                    "{source}: row {}: label {t:?} is not one of the model's classes {classes:?}",
-                    i + 1
+                    "{}: label {t:?} is not one of the model's classes ({})",
+                    input.at(i),
+                    classes.join(", ")
                 )
             })
         })
@@ -64,14 +103,23 @@ fn classification(
     Ok(())
 }
 
-fn regression(names: &[String], targets: &[String], source: &str, p: &Prediction) -> Result<()> {
+fn regression(
+    names: &[String],
+    targets: &[String],
+    input: &ForModel,
+    p: &Prediction,
+) -> Result<()> {
     let k = names.len();
     let t: Vec<f64> = targets
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.trim().parse::<f64>().with_context(|| {
-                format!("{source}: row {}: target {s:?} is not a number", i / k + 1)
+            s.trim().parse::<f64>().ok().with_context(|| {
+                format!(
+                    "{}: {}: expected a number (the model predicts values), found {s:?}",
+                    input.at(i / k),
+                    names[i % k]
+                )
             })
         })
         .collect::<Result<_>>()?;

@@ -16,6 +16,7 @@ mod evaluate;
 mod explain;
 mod export;
 mod gradcheck;
+mod inspect;
 mod plot;
 mod predict;
 mod progress;
@@ -100,6 +101,7 @@ pub(crate) use outln;
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(&a),
+        Command::Inspect(a) => inspect::run(&a),
         Command::Predict(a) => predict::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Cv(a) => cv::run(&a),

@@ -1,7 +1,7 @@
 //! `backprop predict MODEL DATA`: CSV on stdout — the class and class probabilities, or values.
 
 use crate::args::PredictArgs;
-use crate::data::load_for_model;
+use crate::data::load_with_id;
 use anyhow::{bail, Context, Result};
 use backprop::io::{Model, TaskInfo};
 use std::io::Write;
@@ -23,13 +23,18 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         }
         (None, None) => bail!("give MODEL and DATA, or --arch NET.json and DATA"),
     };
-    let input = load_for_model(data, &a.data_args, &model)?;
+    let input = load_with_id(data, &a.data_args, &model, a.id.as_deref())?;
     let p = model.predict(&input.x)?;
-    write(&model, &p).context("writing the predictions to standard output")
+    let id = a.id.as_deref().map(|name| (name, input.ids.as_slice()));
+    write(&model, &p, id).context("writing the predictions to standard output")
 }
 
-fn write(model: &Model, p: &backprop::io::Prediction) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+fn write(model: &Model, p: &backprop::io::Prediction, id: Option<(&str, &[String])>) -> Result<()> {
+    let mut out = IdColumn {
+        out: std::io::BufWriter::new(std::io::stdout().lock()),
+        id,
+        row: None,
+    };
     let k = p.outputs.shape().last();
     match (&model.meta.task, &p.classes) {
         (TaskInfo::Classification { classes }, Some(cls)) => {
@@ -90,4 +95,33 @@ pub fn stdout_closed() -> bool {
         .find_map(|l| l.strip_prefix("flags:"))
         .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
     flags.is_some_and(|f| f & 0o3 == 0o2) // O_ACCMODE == O_RDWR
+}
+
+/// The predictions' writer: each line starts with the `--id` column (its name on the header
+/// line, then the row's value), when there is one.
+struct IdColumn<'a, W: Write> {
+    out: W,
+    id: Option<(&'a str, &'a [String])>,
+    /// The data row of the next line (`None`: the header line comes next).
+    row: Option<usize>,
+}
+
+impl<W: Write> Write for IdColumn<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+    fn write_fmt(&mut self, args: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+        if let Some((name, ids)) = self.id {
+            let key = match self.row {
+                None => name,
+                Some(i) => ids.get(i).map_or("", String::as_str),
+            };
+            write!(self.out, "{},", csv_field(key))?;
+            self.row = Some(self.row.map_or(0, |i| i + 1));
+        }
+        self.out.write_fmt(args)
+    }
 }

@@ -1,12 +1,13 @@
 //! `backprop train`: flags → the library's `Pipeline` (train_config.rs) → printing. The
 //! pipeline itself (split, scale, build, train, checkpoint, test report, save) is library code.
 
-use crate::args::TrainArgs;
+use crate::args::{DataArgs, TrainArgs};
 use crate::data::{load, Source};
 use crate::errln;
 use crate::progress::{metrics_json, short, EpochLines, Reporter};
 use crate::train_config::{check_resume, describe, pipeline};
 use anyhow::{bail, Context, Result};
+use backprop::data::{Column, DropReason};
 use backprop::io::Checkpoint;
 use backprop::pipeline::{Hooks, Outcome, Prepared};
 use backprop::train::{GradientReduce, History, Metrics, StopReason};
@@ -34,17 +35,25 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
         check_destinations(a)?;
     }
     let src = Source::parse(a.data.as_deref());
-    let data = load(&src, &a.data_args, false)?;
+    let ckpt = match &a.resume {
+        Some(path) => {
+            Some(Checkpoint::load(path).with_context(|| format!("--resume {}", path.display()))?)
+        }
+        None => None,
+    };
+    let data_args = match &ckpt {
+        Some(c) => resume_data_args(&a.data_args, c)?,
+        None => a.data_args.clone(),
+    };
+    let data = load(&src, &data_args, false)?;
     let test = match src {
-        Source::Mnist(_) => Some(load(&src, &a.data_args, true)?),
+        Source::Mnist(_) => Some(load(&src, &data_args, true)?),
         _ => None,
     };
     let p = pipeline(a)?;
     let stop = crate::signals::stop_flag()?;
-    let mut prepared = match &a.resume {
-        Some(path) => {
-            let ckpt =
-                Checkpoint::load(path).with_context(|| format!("--resume {}", path.display()))?;
+    let mut prepared = match ckpt {
+        Some(ckpt) => {
             check_resume(a, &ckpt, &data)?;
             if a.epochs.is_some_and(|e| e < ckpt.state.epoch) {
                 bail!(
@@ -57,6 +66,11 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
         }
         None => p.prepare(&data, test.as_ref())?,
     };
+    if lead && !a.quiet && !matches!(src, Source::Embedded | Source::Mnist(_)) {
+        let default_target = data_args.target.is_none();
+        let plan = crate::inspect::plan_text(&data, &src.describe(), default_target);
+        crate::errln!("{}", plan.trim_end());
+    }
     if !lead {
         (prepared.out, prepared.checkpoint) = (None, None);
     }
@@ -74,6 +88,57 @@ pub fn fit(a: &TrainArgs, reduce: Option<&mut dyn GradientReduce>, lead: bool) -
     let outcome = prepared.run(hooks)?;
     reporter.finish();
     Ok(outcome)
+}
+
+/// The data flags of a resumed run: the checkpoint's target, dropped and kept columns and
+/// imputation (from its column plan), so they need not be repeated; a flag given must agree.
+fn resume_data_args(given: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
+    let mut d = given.clone();
+    let Some(plan) = &ckpt.model.meta.columns else {
+        return Ok(d);
+    };
+    let dropped: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Column::Dropped {
+                    reason: DropReason::User,
+                    ..
+                }
+            )
+        })
+        .map(|c| c.name().to_string())
+        .collect();
+    let impute = format!("{:?}", plan.impute).to_lowercase();
+    let theirs = [
+        ("--target", &mut d.target, plan.target_names()),
+        ("--drop", &mut d.drop, dropped),
+        ("--keep", &mut d.keep, plan.kept.clone()),
+        ("--impute", &mut d.impute, vec![impute]),
+    ];
+    for (flag, mine, theirs) in theirs {
+        let list = theirs.join(",");
+        match mine {
+            Some(m) if split_names(m) != theirs => bail!(
+                "--resume: {flag} {m} conflicts with the checkpoint's run ({}); leave it out, the checkpoint has it",
+                if list.is_empty() { "none".to_string() } else { format!("{flag} {list}") }
+            ),
+            Some(_) => {}
+            None if !theirs.is_empty() => *mine = Some(list),
+            None => {}
+        }
+    }
+    Ok(d)
+}
+
+/// `a, b` → `["a", "b"]`.
+fn split_names(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
 }
 
 /// Where the run will write (model, checkpoint, history, plot), checked before the data is

@@ -11,9 +11,12 @@
 //!   number anywhere (text only), it is a header if none of its fields appears again in its
 //!   column. The rows below are the first 1000. A target or dropped column given by name implies
 //!   a header unless the first row is all numbers.
-//! - **Feature columns**: numbers, or text one-hot encoded; missing values (`--impute`) and
-//!   dropped columns (`--drop`): see [`super::columns`], which fits the [`ColumnPlan`] that a
-//!   model saves and [`read_csv_features`] applies.
+//! - **Feature columns**: numbers, dates (a fractional year), or text one-hot encoded;
+//!   identifiers and free text dropped (`--keep`), missing values (`--impute`) and dropped
+//!   columns (`--drop`): see [`super::columns`], which fits the [`ColumnPlan`] that a model saves
+//!   and [`read_csv_features`] applies. A row whose target is missing is left out and counted
+//!   ([`MissingTarget`]); a default target (the last column) that looks like an identifier or
+//!   free text is an error.
 //! - **Task** and **classes**: see [`super::labels`] ([`Task::Auto`] decides from the values:
 //!   at most [`AUTO_MAX_CLASSES`] distinct integers, or text, is classification).
 //! - **Errors** name the file, the 1-based line, the column (1-based, with its header name) and
@@ -77,6 +80,18 @@ pub struct CsvOptions {
     pub drop: Vec<TargetColumn>,
     /// Missing feature values when reading for training (`--impute`).
     pub impute: Impute,
+    /// Text columns kept as categories even if they look like an identifier or free text
+    /// (`--keep`), by name or index.
+    pub keep: Vec<TargetColumn>,
+    /// Rows whose target value is missing (empty, `NA`, …): left out (counted in the plan's
+    /// stats) or an error (`--missing-target`).
+    pub missing_target: MissingTarget,
+    /// Reading by a model's plan: a category the model never saw is a row of zeros (counted in
+    /// [`FeatureTable::unseen`]) or an error (`--unknown`).
+    pub unknown: Unknown,
+    /// Reading by a model's plan: a key column whose values are returned per row in
+    /// [`FeatureTable::ids`] (`predict --id`), by name or index.
+    pub id: Option<TargetColumn>,
     /// A trained model's column plan: [`read_csv_features`] reads by it (columns matched by
     /// header name, or by position). [`read_csv`] always fits a new plan and ignores this.
     pub columns: Option<ColumnPlan>,
@@ -93,9 +108,34 @@ impl Default for CsvOptions {
             sniff_delimiter: true,
             drop: Vec::new(),
             impute: Impute::Error,
+            keep: Vec::new(),
+            missing_target: MissingTarget::Skip,
+            unknown: Unknown::Zeros,
+            id: None,
             columns: None,
         }
     }
+}
+
+/// What to do with a row whose target value is missing (`--missing-target`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingTarget {
+    /// Leave the row out of training (or evaluation), and count it.
+    #[default]
+    Skip,
+    /// An error naming the file, line and column.
+    Error,
+}
+
+/// What to do with a category a model never saw (`--unknown`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unknown {
+    /// All zeros for that column's one-hot features (scikit-learn's
+    /// `OneHotEncoder(handle_unknown="ignore")`), counted in [`FeatureTable::unseen`].
+    #[default]
+    Zeros,
+    /// An error naming the file, line, column and value.
+    Error,
 }
 
 /// Features read for prediction by [`read_csv_features`], with the target text if it was there.
@@ -111,6 +151,15 @@ pub struct FeatureTable {
     pub targets: Option<Vec<String>>,
     /// The target column names (empty when the file had no target columns).
     pub target_names: Vec<String>,
+    /// The 1-based line of each row in the file (empty where rows have no lines).
+    pub lines: Vec<u64>,
+    /// Per column that had any: its name and how many of its values were categories the model
+    /// never saw (read as all zeros).
+    pub unseen: Vec<(String, usize)>,
+    /// Columns of the file (by header name) that the model does not use: left out.
+    pub ignored: Vec<String>,
+    /// The `opts.id` column's value in each row (empty without one).
+    pub ids: Vec<String>,
 }
 
 impl FeatureTable {
@@ -155,7 +204,7 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Dataset> {
 ///
 /// With `opts.columns` (a model's [`ColumnPlan`]), the plan decides: a file with a header is
 /// matched by column name (any order; a dropped column may be absent; a column the model does
-/// not know is an error unless `opts.drop` names it), a file without by position (the training
+/// not know is left out and named in [`FeatureTable::ignored`]), a file without by position (the training
 /// file's columns, with or without the targets). Explicit targets in `opts` (not the default
 /// last column) override the plan's by name. Categories and missing values are encoded as in
 /// training.

@@ -3,9 +3,10 @@
 
 use super::layout::{glob_match, named, resolve, wanted, Slot};
 use super::rows::{col_label, is_num, is_text, line_of, parse_error, Rows};
-use super::{CsvOptions, FeatureTable, TargetColumn};
+use super::{CsvOptions, FeatureTable, TargetColumn, Unknown};
 use crate::data::cell::{is_missing, Cell};
 use crate::data::columns::apply::positional;
+use crate::data::columns::apply::Encoded;
 use crate::data::columns::plan::{Column, ColumnPlan};
 use crate::error::{Error, Result};
 use ::csv::StringRecord;
@@ -32,10 +33,15 @@ pub(super) fn features_by_plan(
         present,
         labels,
         tnames,
+        ignored,
     } = match_plan(plan, opts, &row1, &at)?;
+    let id = id_column(opts, header.then_some(&row1[..]), width, &at)?;
+    let mut ids = Vec::new();
     let nt = plan.n_targets();
     let (n_out, offsets) = (plan.out_features(), plan.offsets());
-    let (mut features, mut targets, mut n) = (Vec::new(), Vec::new(), 0usize);
+    let (mut features, mut targets, mut lines) = (Vec::new(), Vec::new(), Vec::new());
+    let mut unseen = vec![0usize; plan.columns.len()];
+    let refuse = opts.unknown == Unknown::Error;
     let mut push = |rec: &StringRecord, line: u64| -> Result<()> {
         if rec.len() != width {
             let msg = format!("expected {width} fields, found {}", rec.len());
@@ -52,14 +58,19 @@ pub(super) fn features_by_plan(
                 Slot::Feature(p) => {
                     let o = base + offsets[p];
                     let end = o + plan.columns[p].width();
-                    plan.encode(p, Cell::Text(s), &mut features[o..end])
+                    let e = plan
+                        .encode(p, Cell::Text(s), &mut features[o..end], refuse)
                         .map_err(|msg| pe(line, &labels[j], msg))?;
+                    unseen[p] += usize::from(e == Encoded::Unseen);
                 }
                 Slot::Target(t) if present => targets[tbase + t] = s.to_string(),
                 _ => {}
             }
         }
-        n += 1;
+        if let Some(j) = id {
+            ids.push(rec[j].to_string());
+        }
+        lines.push(line);
         Ok(())
     };
     if !header {
@@ -69,7 +80,7 @@ pub(super) fn features_by_plan(
     while rows.next(&mut rec)? {
         push(&rec, line_of(&rec))?;
     }
-    if n == 0 {
+    if lines.is_empty() {
         return Err(pe(
             line1 + 1,
             "rows",
@@ -82,7 +93,36 @@ pub(super) fn features_by_plan(
         feature_names: plan.feature_names(),
         targets: present.then_some(targets),
         target_names: if present { tnames } else { Vec::new() },
+        lines,
+        unseen: unseen_counts(plan, &unseen),
+        ignored,
+        ids,
     })
+}
+
+/// The raw column of `opts.id` (`--id`), if given.
+fn id_column(
+    opts: &CsvOptions,
+    names: Option<&[String]>,
+    width: usize,
+    at: &dyn Fn(&str, String) -> Error,
+) -> Result<Option<usize>> {
+    match &opts.id {
+        None => Ok(None),
+        Some(c) => Ok(resolve(std::slice::from_ref(c), names, width, at, "id")?
+            .first()
+            .copied()),
+    }
+}
+
+/// The columns with unseen categories, by name, and how many.
+pub(crate) fn unseen_counts(plan: &ColumnPlan, unseen: &[usize]) -> Vec<(String, usize)> {
+    plan.columns
+        .iter()
+        .zip(unseen)
+        .filter(|(_, &n)| n > 0)
+        .map(|(c, &n)| (c.name().to_string(), n))
+        .collect()
 }
 
 /// How a file whose first row is `row1` matches a model's plan.
@@ -97,6 +137,8 @@ struct Matched {
     labels: Vec<String>,
     /// The target names (the header's, where it has them).
     tnames: Vec<String>,
+    /// Columns of the file the model does not use.
+    ignored: Vec<String>,
 }
 
 /// Matches a file whose first row is `row1` to `plan`: by header name or by position, with
@@ -129,10 +171,11 @@ fn match_plan(
         wanted.clear();
     }
     let tcols = resolve(&wanted, names, width, at, "target")?;
-    let (slots, present) = if header && plan.header {
+    let (slots, present, ignored) = if header && plan.header {
         by_name(plan, row1, &dcols, explicit.then_some(&tcols[..]), at)?
     } else {
-        by_position(plan, width, &dcols, at)?
+        let (slots, present) = by_position(plan, width, &dcols, at)?;
+        (slots, present, vec![])
     };
     let present = present && !explicit_absent;
     // column labels for errors: the header's names, or the plan's by position
@@ -157,6 +200,7 @@ fn match_plan(
         present,
         labels,
         tnames,
+        ignored,
     })
 }
 
@@ -164,10 +208,7 @@ fn match_plan(
 /// of a plan with names, or it has text where a numeric column's number would be (text only,
 /// when its width fits no layout of the plan).
 fn plan_header(plan: &ColumnPlan, row1: &[String], drop: &[TargetColumn]) -> bool {
-    let features = plan
-        .columns
-        .iter()
-        .filter(|c| matches!(c, Column::Numeric { .. } | Column::Categorical { .. }));
+    let features = plan.columns.iter().filter(|c| c.is_feature());
     if plan.header && features.clone().all(|c| row1.iter().any(|s| s == c.name())) {
         return true;
     }
@@ -198,10 +239,22 @@ fn by_name(
     dcols: &[usize],
     explicit: Option<&[usize]>,
     at: &dyn Fn(&str, String) -> Error,
-) -> Result<(Vec<Slot>, bool)> {
+) -> Result<(Vec<Slot>, bool, Vec<String>)> {
     let width = row1.len();
     let nt = plan.n_targets();
     let mut slots: Vec<Option<Slot>> = vec![None; width];
+    if let Some(&j) = explicit.unwrap_or_default().iter().find(|&&j| {
+        plan.columns
+            .iter()
+            .any(|c| c.is_feature() && c.name() == row1[j])
+    }) {
+        let msg = format!(
+            "\"{}\" is an input column of the model, not a target; the model predicts {} (leave --target out to use it)",
+            row1[j],
+            plan.target_names().join(", ")
+        );
+        return Err(at("target", msg));
+    }
     for &j in dcols {
         slots[j] = Some(Slot::Skip);
     }
@@ -222,10 +275,8 @@ fn by_name(
     for (p, c) in plan.columns.iter().enumerate() {
         let j = (0..width).find(|&j| slots[j].is_none() && row1[j] == c.name());
         match (c, j) {
-            (Column::Numeric { .. } | Column::Categorical { .. }, Some(j)) => {
-                slots[j] = Some(Slot::Feature(p))
-            }
-            (Column::Numeric { .. } | Column::Categorical { .. }, None) => {
+            (c, Some(j)) if c.is_feature() => slots[j] = Some(Slot::Feature(p)),
+            (c, None) if c.is_feature() => {
                 let mut msg = format!(
                     "no column named \"{}\" (an input column of the model); columns are {}",
                     c.name(),
@@ -252,15 +303,11 @@ fn by_name(
         );
         return Err(at("header", msg));
     }
-    if let Some(j) = slots.iter().position(Option::is_none) {
-        let known: Vec<String> = plan.columns.iter().map(|c| c.name().to_string()).collect();
-        let msg = format!(
-            "not a column the model was trained on (it knows {}); --drop \"{}\" leaves it out",
-            known.join(", "),
-            row1[j]
-        );
-        return Err(at(&col_label(Some(row1), j), msg));
-    }
+    // columns the model does not know: left out (columns are matched by name), and named
+    let ignored: Vec<String> = (0..width)
+        .filter(|&j| slots[j].is_none())
+        .map(|j| row1[j].clone())
+        .collect();
     let present = match explicit {
         Some(t) => !t.is_empty(),
         None => nt > 0 && found.len() == nt,
@@ -268,6 +315,7 @@ fn by_name(
     Ok((
         slots.into_iter().map(|s| s.unwrap_or(Slot::Skip)).collect(),
         present,
+        ignored,
     ))
 }
 
@@ -303,9 +351,9 @@ fn by_position(
     let mut slots = vec![Slot::Skip; width];
     for (&j, p) in eff.iter().zip(ps) {
         slots[j] = match &plan.columns[p] {
-            Column::Numeric { .. } | Column::Categorical { .. } => Slot::Feature(p),
+            c if c.is_feature() => Slot::Feature(p),
             Column::Target { index, .. } => Slot::Target(*index),
-            Column::Dropped { .. } => Slot::Skip,
+            _ => Slot::Skip,
         };
     }
     Ok((slots, nt > 0 && eff.len() == raw))

@@ -44,6 +44,10 @@ pub(super) fn features_without_plan(
         },
         features: t.features,
         targets: has_targets.then_some(t.targets),
+        lines: t.lines,
+        unseen: Vec::new(),
+        ignored: Vec::new(),
+        ids: Vec::new(),
         feature_names,
     })
 }

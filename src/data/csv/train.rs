@@ -3,10 +3,10 @@
 
 use super::layout::{detect_header, header_given, resolve, wanted, Slot, SAMPLE_ROWS};
 use super::rows::{col_label, line_of, parse_error, Rows};
-use super::CsvOptions;
-use crate::data::cell::Cell;
-use crate::data::columns::fit::Fitter;
-use crate::data::columns::plan::{Column, ColumnPlan};
+use super::{CsvOptions, MissingTarget, TargetColumn};
+use crate::data::cell::{is_missing, Cell};
+use crate::data::columns::fit::{role_of, Fitter, Seen};
+use crate::data::columns::plan::{Column, ColumnPlan, DropReason, PlanStats};
 use crate::data::labels::{target_name, targets_from_text};
 use crate::data::{Dataset, Features};
 use crate::error::{Error, Result};
@@ -19,6 +19,7 @@ struct Layout {
     header: bool,
     tcols: Vec<usize>,
     dcols: Vec<usize>,
+    kcols: Vec<usize>,
 }
 
 /// Like [`read_csv`](super::read_csv) from any reader (e.g. stdin); `name` is the file name
@@ -44,6 +45,7 @@ pub fn read_csv_from(
         header,
         tcols,
         dcols,
+        kcols,
     } = layout(opts, &row1, &sample, &at)?;
     let hnames = header.then_some(&row1[..]);
     let (mut columns, slots, kept) = raw_columns(hnames, width, &tcols, &dcols);
@@ -51,12 +53,24 @@ pub fn read_csv_from(
         .iter()
         .map(|&j| columns[j].name().to_string())
         .collect();
-    let mut fitter = Fitter::new(kept_names, opts.impute);
-    let (mut targets, mut lines) = (Vec::new(), Vec::new());
+    let keep = kept.iter().map(|j| kcols.contains(j)).collect();
+    let mut fitter = Fitter::new(kept_names, opts.impute, keep);
+    let (mut targets, mut lines, mut rows_read) = (Vec::new(), Vec::new(), 0usize);
     let mut push = |rec: &StringRecord, line: u64| -> Result<()> {
         if rec.len() != width {
             let msg = format!("expected {width} fields, found {}", rec.len());
             return Err(pe(line, "row", msg));
+        }
+        rows_read += 1;
+        if let Some(&j) = tcols.iter().find(|&&j| is_missing(&rec[j])) {
+            if opts.missing_target == MissingTarget::Skip {
+                return Ok(());
+            }
+            let msg = format!(
+                "expected a target value, found {} (a row without a target; by default such rows are left out, as without --missing-target error)",
+                shown(&rec[j])
+            );
+            return Err(pe(line, &col_label(hnames, j), msg));
         }
         for (j, s) in rec.iter().enumerate() {
             if let Slot::Feature(k) = slots[j] {
@@ -80,22 +94,30 @@ pub fn read_csv_from(
         push(&rec, line_of(&rec))?;
     }
     if lines.is_empty() {
-        return Err(pe(
-            line1 + 1,
-            "rows",
-            "no data rows after the header".into(),
-        ));
+        let msg = match rows_read {
+            0 => "no data rows after the header".to_string(),
+            n => format!("none of the {n} data rows has a target value"),
+        };
+        return Err(pe(line1 + 1, "rows", msg));
     }
-    let (fitted, features) = fitter
+    default_target_role(opts, &targets, |msg| {
+        pe(line1, &col_label(hnames, tcols[0]), msg)
+    })?;
+    let (fitted, seen, features) = fitter
         .finish()
         .map_err(|(k, msg)| pe(line1, &col_label(hnames, kept[k]), msg))?;
-    for (c, &j) in fitted.into_iter().zip(&kept) {
-        columns[j] = c;
-    }
+    let mut stats = PlanStats {
+        rows: rows_read,
+        missing_targets: rows_read - lines.len(),
+        ..PlanStats::default()
+    };
+    place(&mut columns, &mut stats, fitted, seen, &kept);
     let plan = ColumnPlan {
         columns,
         header,
         impute: opts.impute,
+        kept: kcols.iter().map(|&j| columns_name(hnames, j)).collect(),
+        stats: Some(stats),
     };
     let target_names = plan.target_names();
     let targets = targets_from_text(&targets, target_names.clone(), opts.task, |i, t, msg| {
@@ -135,11 +157,90 @@ fn layout(
         return Err(at("row", msg.into()));
     }
     let header = header_given.unwrap_or_else(|| detect_header(row1, sample, &tcols, &dcols));
+    let names = header.then_some(row1);
+    let kcols = resolve(&opts.keep, names, width, at, "keep")?;
+    if let Some(&j) = kcols
+        .iter()
+        .find(|j| tcols.contains(j) || dcols.contains(j))
+    {
+        let what = if tcols.contains(&j) {
+            "a target"
+        } else {
+            "dropped"
+        };
+        let msg = format!("{} is both kept (--keep) and {what}", col_label(names, j));
+        return Err(at("keep", msg));
+    }
     Ok(Layout {
         header,
         tcols,
         dcols,
+        kcols,
     })
+}
+
+/// Puts the fitted feature columns (raw columns `kept`) and what they held into the plan's
+/// columns and stats.
+fn place(
+    columns: &mut [Column],
+    stats: &mut PlanStats,
+    fitted: Vec<Column>,
+    seen: Vec<Seen>,
+    kept: &[usize],
+) {
+    let w = columns.len();
+    stats.missing = vec![0; w];
+    stats.distinct = vec![0; w];
+    stats.present = vec![0; w];
+    stats.range = vec![None; w];
+    for ((c, s), &j) in fitted.into_iter().zip(seen).zip(kept) {
+        columns[j] = c;
+        stats.missing[j] = s.missing;
+        stats.distinct[j] = s.distinct;
+        stats.present[j] = s.present;
+        stats.range[j] = s.range;
+    }
+}
+
+/// Column `j`'s header name, or `x<j>`.
+fn columns_name(hnames: Option<&[String]>, j: usize) -> String {
+    hnames.map_or_else(|| j.to_string(), |h| h[j].clone())
+}
+
+/// `an empty field`, or the value quoted.
+fn shown(s: &str) -> String {
+    if s.is_empty() {
+        "an empty field".into()
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+/// Refuses a default target (the last column, no `--target`) whose text looks like an
+/// identifier or free text: a classifier of comments or IDs is a mistake, not a model.
+fn default_target_role(
+    opts: &CsvOptions,
+    targets: &[String],
+    err: impl Fn(String) -> Error,
+) -> Result<()> {
+    if opts.target != TargetColumn::Last || !opts.targets.is_empty() {
+        return Ok(());
+    }
+    let Some(reason) = role_of(targets.iter().map(String::as_str)) else {
+        return Ok(());
+    };
+    let distinct = targets
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let what = match reason {
+        DropReason::Identifier => "an identifier",
+        _ => "free text",
+    };
+    Err(err(format!(
+        "the last column, the default target, looks like {what} ({distinct} distinct values in the {} rows that have one), not something to predict; pass --target COLUMN to choose the target",
+        targets.len()
+    )))
 }
 
 /// The plan's columns before fitting (features numeric), what each raw column becomes while
@@ -164,7 +265,10 @@ fn raw_columns(
         }
         let name = raw_name(j - tcols.iter().filter(|&&c| c < j).count());
         if dcols.contains(&j) {
-            columns.push(Column::Dropped { name });
+            columns.push(Column::Dropped {
+                name,
+                reason: DropReason::User,
+            });
         } else {
             slots[j] = Slot::Feature(kept.len());
             kept.push(j);
