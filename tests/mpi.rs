@@ -1,7 +1,8 @@
 //! `backprop train --distributed` under `mpirun` (feature `mpi`; needs Open MPI's `mpirun` on the
 //! PATH): R ranks give the 1-process model (every weight within 1e-5 relative), two R-rank runs
-//! give the same bytes, 3 ranks share an uneven last batch, a rank that dies stops the job
-//! quickly, and its checkpoint resumes with another number of ranks.
+//! give the same bytes, one rendezvous per step, 3 ranks share an uneven last batch, a rank
+//! that dies stops the job quickly, and its checkpoint resumes with another number of ranks
+//! (1 and 3).
 //! Run: `cargo test --features mpi --test suite mpi::` (as root mpirun needs --allow-run-as-root,
 //! which these tests pass).
 
@@ -243,6 +244,42 @@ mod with_mpi {
         assert_eq!(c1.model.params, c2.model.params);
         assert_eq!(c1.state.optimizer_state, c2.state.optimizer_state);
         assert_eq!(c1.state.rng.state(), c2.state.rng.state());
+    }
+
+    #[test]
+    fn one_rendezvous_per_step() {
+        // 91 training rows in batches of 16: 6 steps per epoch, each one wait for its gradient
+        // buckets (one bucket: this network's gradient is under 128 KiB), the stop requests
+        // riding along; per epoch two blocking collectives (metric sums, the epoch's stop)
+        let (_, o) = train(Some(2), &[], &[("BACKPROP_MPI_COUNT", "1")]);
+        ok(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let steps = 6 * EPOCHS;
+        let want = format!(
+            "mpi: {steps} steps, {steps} waits, {steps} buckets, {} blocking collectives",
+            2 * EPOCHS
+        );
+        assert!(err.contains(&want), "want {want:?} in: {err}");
+    }
+
+    #[test]
+    fn small_buckets_give_the_same_bytes() {
+        // 64-byte buckets cut 6-12-3's gradient in two (extras, b₁, W₁ | b₀, W₀), both in
+        // flight at once: a sum of two ranks is a + b however it is cut
+        let (_, two) = reference();
+        let env = [
+            ("BACKPROP_MPI_COUNT", "1"),
+            ("BACKPROP_MPI_BUCKET_BYTES", "64"),
+        ];
+        let (cut, o) = train(Some(2), &[], &env);
+        ok(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("{} buckets", 2 * 6 * EPOCHS)),
+            "{err}"
+        );
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(two) == bytes(&cut), "model files differ");
     }
 
     #[test]

@@ -37,6 +37,10 @@ const FAULT_ENV: &str = "BACKPROP_MPI_FAULT";
 /// (`mpi: S steps, W waits, B buckets, C blocking collectives`).
 const COUNT_ENV: &str = "BACKPROP_MPI_COUNT";
 
+/// Tuning: the gradient bucket size in bytes (default 128 KiB, the library's): buckets are
+/// started as soon as they hold this much.
+const BUCKET_ENV: &str = "BACKPROP_MPI_BUCKET_BYTES";
+
 /// `MPI_COMM_WORLD` as the trainer's gradient reduction.
 struct Mpi {
     world: SimpleCommunicator,
@@ -52,6 +56,8 @@ struct Mpi {
     steps: usize,
     /// Buckets started, waits, blocking collectives.
     count: [usize; 3],
+    /// [`BUCKET_ENV`], if set.
+    bucket_bytes: Option<usize>,
     fault: Option<(usize, usize)>,
 }
 
@@ -168,6 +174,10 @@ impl backprop::train::GradientReduce for Mpi {
         Ok(())
     }
 
+    fn bucket_bytes(&self) -> usize {
+        self.bucket_bytes.unwrap_or(128 * 1024)
+    }
+
     fn wait_sums_f32(&mut self, done: &mut Vec<Vec<f32>>) -> backprop::Result<()> {
         self.step();
         self.count[1] += 1;
@@ -192,6 +202,12 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         bail!("--distributed: batch norm is not supported (each rank would normalise by its own share of the batch, not the whole batch, so the run would differ from one process); train without --batch-norm");
     }
     let fault = fault_point()?;
+    let bucket_bytes = match std::env::var(BUCKET_ENV) {
+        Ok(v) => Some(v.parse().ok().filter(|&b: &usize| b > 0).with_context(|| {
+            format!("{BUCKET_ENV}={v:?}: expected a number of bytes, at least 1")
+        })?),
+        Err(_) => None,
+    };
     let (universe, _) = mpi::initialize_with_threading(Threading::Funneled)
         .context("--distributed: MPI is already initialised")?;
     let world = universe.world();
@@ -223,6 +239,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         spare: vec![],
         steps: 0,
         count: [0; 3],
+        bucket_bytes,
         fault,
     };
     let started = std::time::Instant::now();
