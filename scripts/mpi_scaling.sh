@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-../shared/datasets/mnist}
 reps=${2:-3}
-bin=target/release/backprop
+bin=${CARGO_TARGET_DIR:-target}/release/backprop
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -158,6 +158,10 @@ mod with_mpi {
         let dir = tempfile::tempdir().unwrap();
         let run = Run { dir };
         let mut args = train_args(&run.model(), EPOCHS);
+        if extra.contains(&"--threads") {
+            let at = args.iter().position(|a| a == "--threads").unwrap();
+            args.drain(at..at + 2);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let out = match ranks {
             Some(r) => mpirun(r, &args, env).0,
@@ -280,6 +284,17 @@ mod with_mpi {
         );
         let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
         assert!(bytes(two) == bytes(&cut), "model files differ");
+    }
+
+    #[test]
+    fn ranks_of_two_threads_give_the_same_bytes() {
+        // hybrid: 2 ranks × 2 threads (products split their output between threads, never a
+        // sum; only the main thread calls MPI)
+        let (_, two) = reference();
+        let (hybrid, o) = train(Some(2), &["--threads", "2"], &[]);
+        ok(&o);
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(two) == bytes(&hybrid), "model files differ");
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::mem::MaybeUninit;
 const FAULT_ENV: &str = "BACKPROP_MPI_FAULT";
 
 /// Test hook: when set, rank 0 prints the collectives of the run on stderr at the end
-/// (`mpi: S steps, W waits, B buckets, C blocking collectives`).
+/// (`mpi: S steps, W waits, B buckets, C blocking collectives; T s waiting`).
 const COUNT_ENV: &str = "BACKPROP_MPI_COUNT";
 
 /// Tuning: the gradient bucket size in bytes (default 128 KiB, the library's): buckets are
@@ -56,6 +56,8 @@ struct Mpi {
     steps: usize,
     /// Buckets started, waits, blocking collectives.
     count: [usize; 3],
+    /// Time spent waiting for the buckets.
+    waited: std::time::Duration,
     /// [`BUCKET_ENV`], if set.
     bucket_bytes: Option<usize>,
     fault: Option<(usize, usize)>,
@@ -181,7 +183,9 @@ impl backprop::train::GradientReduce for Mpi {
     fn wait_sums_f32(&mut self, done: &mut Vec<Vec<f32>>) -> backprop::Result<()> {
         self.step();
         self.count[1] += 1;
+        let t = std::time::Instant::now();
         self.wait_all();
+        self.waited += t.elapsed();
         self.spare.resize_with(self.flight.len(), Vec::new);
         for (k, (send, recv)) in self.flight.drain(..).enumerate() {
             done.push(recv);
@@ -239,6 +243,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         spare: vec![],
         steps: 0,
         count: [0; 3],
+        waited: std::time::Duration::ZERO,
         bucket_bytes,
         fault,
     };
@@ -259,8 +264,9 @@ pub fn train(a: &TrainArgs) -> Result<()> {
     if lead && std::env::var_os(COUNT_ENV).is_some() {
         let [buckets, waits, blocking] = mpi.count;
         errln!(
-            "mpi: {} steps, {waits} waits, {buckets} buckets, {blocking} blocking collectives",
-            mpi.steps
+            "mpi: {} steps, {waits} waits, {buckets} buckets, {blocking} blocking collectives; {:.3} s waiting",
+            mpi.steps,
+            mpi.waited.as_secs_f64()
         );
     }
     let done = crate::train::finish(&a, &outcome, started);
