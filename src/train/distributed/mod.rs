@@ -28,6 +28,11 @@
 //! at the cost of one forward and backward. After the epoch's last batch the requests travel
 //! with the epoch's sums.
 //!
+//! Bytes from run to run: a sum over 2 ranks is a + b, the same bits whichever rank adds and
+//! however the buckets cut the gradient; over more ranks the order of the additions is the
+//! MPI library's, which for Open MPI depends only on the rank count and the buffer sizes — fixed
+//! for a fixed rank count and bucket size (the buckets' cut depends only on the model).
+//!
 //! After each epoch the ranks also sum their metric accumulators (the epoch's loss, accuracy,
 //! MSE/MAE/R² are those of the whole training set) and compare a hash of the parameters (a
 //! reduction that gave ranks different sums is an error, not a silent drift): one blocking
