@@ -268,8 +268,9 @@ mod with_mpi {
 
     #[test]
     fn small_buckets_give_the_same_bytes() {
-        // 64-byte buckets cut 6-12-3's gradient in two (extras, b₁, W₁ | b₀, W₀), both in
-        // flight at once: a sum of two ranks is a + b however it is cut
+        // 64-byte buckets cut 6-12-3's gradient in two (extras, b₁, W₁ | b₀, W₀): the first
+        // in flight while backward goes on and the last is summed; a sum of two ranks is a + b
+        // however it is cut
         let (_, two) = reference();
         let env = [
             ("BACKPROP_MPI_COUNT", "1"),

@@ -3,7 +3,8 @@
 //! trainer shards each global batch across ranks and sums the gradients through [`Mpi`]
 //! (`backprop::train::GradientReduce`; the arithmetic is in the library's
 //! `train/distributed/`): one `MPI_Iallreduce` per gradient bucket, started while backward
-//! computes the rest, and one `MPI_Waitall` per step. Rank 0 alone prints and writes the model,
+//! computes the rest, and per step one blocking `MPI_Allreduce` of the last bucket followed by
+//! `MPI_Waitall`. Rank 0 alone prints and writes the model,
 //! checkpoints, history and plot. An error on any rank during training aborts the whole job
 //! (MPI_Abort), and a rank that dies makes mpirun stop the others: no rank is left waiting in a
 //! collective.
@@ -71,6 +72,19 @@ impl Mpi {
         if self.fault == Some((rank, self.steps)) {
             errln!("rank {rank}: {FAULT_ENV}: aborting at step {}", self.steps);
             std::process::abort();
+        }
+    }
+
+    /// Waits for every bucket in flight and hands their sums to `done`, in order; their send
+    /// buffers become the next step's receive buffers.
+    fn collect(&mut self, done: &mut Vec<Vec<f32>>) {
+        let t = std::time::Instant::now();
+        self.wait_all();
+        self.waited += t.elapsed();
+        self.spare.resize_with(self.flight.len(), Vec::new);
+        for (k, (send, recv)) in self.flight.drain(..).enumerate() {
+            done.push(recv);
+            self.spare[k] = send;
         }
     }
 
@@ -180,17 +194,38 @@ impl backprop::train::GradientReduce for Mpi {
         self.bucket_bytes.unwrap_or(128 * 1024)
     }
 
+    fn finish_sums_f32(
+        &mut self,
+        last: Vec<f32>,
+        done: &mut Vec<Vec<f32>>,
+    ) -> backprop::Result<()> {
+        // blocking: Open MPI's tuned MPI_Allreduce beats libnbc's MPI_Iallreduce (0.80 MB
+        // after a 137 KB bucket on this 2-vCPU machine: 150–180 µs against 220–270 µs for
+        // both non-blocking), and it moves the buckets in flight on while it runs
+        self.step();
+        self.count[0] += 1;
+        self.count[1] += 1;
+        let k = self.flight.len();
+        let mut recv = self
+            .spare
+            .get_mut(k)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        recv.clear();
+        recv.resize(last.len(), 0.0);
+        let t = std::time::Instant::now();
+        self.world
+            .all_reduce_into(&last[..], &mut recv[..], SystemOperation::sum());
+        self.waited += t.elapsed();
+        self.flight.push((last, recv));
+        self.collect(done);
+        Ok(())
+    }
+
     fn wait_sums_f32(&mut self, done: &mut Vec<Vec<f32>>) -> backprop::Result<()> {
         self.step();
         self.count[1] += 1;
-        let t = std::time::Instant::now();
-        self.wait_all();
-        self.waited += t.elapsed();
-        self.spare.resize_with(self.flight.len(), Vec::new);
-        for (k, (send, recv)) in self.flight.drain(..).enumerate() {
-            done.push(recv);
-            self.spare[k] = send;
-        }
+        self.collect(done);
         Ok(())
     }
 }

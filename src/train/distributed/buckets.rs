@@ -3,7 +3,8 @@
 //! for once, before the optimizer step.
 //!
 //! A bucket is started as soon as it holds at least [`GradientReduce::bucket_bytes`]; what is
-//! left when backward ends is the last bucket. Bucket 0 begins with [`EXTRA`] values that ride
+//! left when backward ends is the last bucket, summed with the wait
+//! ([`GradientReduce::finish_sums_f32`]). Bucket 0 begins with [`EXTRA`] values that ride
 //! in the same reduction: the rank's weighted batch loss and its two stop requests (the
 //! observer's, the stop flag), so a step has one rendezvous — the wait — and no second
 //! collective. The cut depends only on the order and sizes of the gradients, which are the
@@ -79,22 +80,29 @@ impl Buckets {
         }
     }
 
-    fn start_open(&mut self, r: &mut dyn GradientReduce) -> Result<()> {
+    /// Closes the open bucket: the next one opens (in the buffer kept for it).
+    fn close_open(&mut self) -> Vec<f32> {
         let next = self.take_spare(self.started + 1);
         self.lens.push(self.open.len());
-        r.start_sum_f32(std::mem::replace(&mut self.open, next))?;
         self.started += 1;
-        Ok(())
+        std::mem::replace(&mut self.open, next)
     }
 
-    /// After backward: starts what is left, waits for every bucket (the step's one wait) and
-    /// returns bucket 0's extra values, summed over the ranks.
+    fn start_open(&mut self, r: &mut dyn GradientReduce) -> Result<()> {
+        let bucket = self.close_open();
+        r.start_sum_f32(bucket)
+    }
+
+    /// After backward: sums what is left as the last bucket, waits for every bucket (the
+    /// step's one wait) and returns bucket 0's extra values, summed over the ranks.
     pub(super) fn finish(&mut self, r: &mut dyn GradientReduce) -> Result<[f32; EXTRA]> {
-        if !self.open.is_empty() || self.started == 0 {
-            self.start_open(r)?;
-        }
         self.summed.clear();
-        r.wait_sums_f32(&mut self.summed)?;
+        if !self.open.is_empty() || self.started == 0 {
+            let last = self.close_open();
+            r.finish_sums_f32(last, &mut self.summed)?;
+        } else {
+            r.wait_sums_f32(&mut self.summed)?;
+        }
         let lens = self.summed.iter().map(Vec::len);
         if !lens.eq(self.lens.iter().copied()) {
             return Err(Error::invalid(

@@ -20,8 +20,8 @@
 //! **One rendezvous per step, under backward.** The gradients are summed in buckets
 //! (`buckets.rs`): each bucket's non-blocking sum ([`GradientReduce::start_sum_f32`]) starts
 //! from the backward pass's "this gradient is final" hook as soon as the bucket is full, so
-//! the first buckets travel while backward computes the rest; the step waits once
-//! ([`GradientReduce::wait_sums_f32`]), before clipping and the optimizer step. The batch loss
+//! the first buckets travel while backward computes the rest; the step's last bucket and its
+//! one wait ([`GradientReduce::finish_sums_f32`]) come before clipping and the optimizer step. The batch loss
 //! and the stop requests ride in bucket 0. A stop request raised after batch b (the observer's
 //! answer, the stop flag) travels with batch b+1's gradients; when any rank raised one, batch
 //! b+1's step is not taken, so the run ends with the parameters of batch b — as in one process,
@@ -113,6 +113,15 @@ pub trait GradientReduce {
     /// Waits for every sum started since the last wait and appends them to `done`, in the
     /// order they were started (each the length of its buffer): the one wait of a step.
     fn wait_sums_f32(&mut self, done: &mut Vec<Vec<f32>>) -> Result<()>;
+    /// Sums `last`, the step's last bucket, and waits for every sum started since the last
+    /// wait, appending them to `done` in the order they were started, `last` last: the one wait
+    /// of a step. Nothing is left for the last bucket to hide under, so an implementation may
+    /// sum it with a blocking all-reduce (Open MPI's `MPI_Allreduce` is faster than its
+    /// `MPI_Iallreduce`); the default starts it and waits.
+    fn finish_sums_f32(&mut self, last: Vec<f32>, done: &mut Vec<Vec<f32>>) -> Result<()> {
+        self.start_sum_f32(last)?;
+        self.wait_sums_f32(done)
+    }
     /// Lets the started sums move on without waiting (`MPI_Testall`: an MPI library without a
     /// progress thread advances a non-blocking collective only inside MPI calls). The trainer
     /// calls it as backward makes each gradient final. The default does nothing.
