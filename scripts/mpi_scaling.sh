@@ -3,13 +3,14 @@
 # 60,000 samples, no validation split) at batch 1024 and 128: 1 process × 1 thread against
 # `mpirun -n 2 … --distributed` × 1 thread each, interleaved, REPS rounds. For each run: the
 # epoch's wall time (from --history), samples/s, and the CPU seconds (user + sys, all ranks) from
-# /usr/bin/time; and the load average. Needs `cargo build --release --features mpi`.
+# /usr/bin/time; and the load average, the CPU model and `uptime` before and after. Needs
+# `cargo build --release --features mpi` (the binary under $CARGO_TARGET_DIR, else target/).
 #   scripts/mpi_scaling.sh [MNIST_DIR] [REPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-../shared/datasets/mnist}
 reps=${2:-3}
-bin=target/release/backprop
+bin=${CARGO_TARGET_DIR:-target}/release/backprop
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -21,6 +22,10 @@ report() { # history, time file
     awk -F, 'END { printf "%.2f s, %6.0f samples/s", $NF, 60000 / $NF }' "$1"
     awk '{ printf ", CPU %.2f s", $1 + $2 }' "$2"
 }
+# what the figures need beside them: the CPU, the MPI, the load before and after
+cpu=$(awk -F': ' '/^model name/ { n = $2 } /^cpu family/ { f = $2 } /^model\t/ { m = $2 }
+     END { printf "%s (family %s model %s)", n, f, m }' /proc/cpuinfo)
+echo "$cpu, $(nproc) CPUs; $(mpirun --version | head -1); uptime: $(uptime)"
 for r in $(seq "$reps"); do
     for b in 1024 128; do
         /usr/bin/time -f "%U %S" -o "$tmp/t1" "$bin" "${flags[@]}" --batch-size "$b" \
@@ -30,3 +35,4 @@ for r in $(seq "$reps"); do
         echo "round $r, batch $b: 1 process $(report "$tmp/h1.csv" "$tmp/t1") | 2 ranks $(report "$tmp/h2.csv" "$tmp/t2") | load $(cut -d' ' -f1-3 /proc/loadavg)"
     done
 done
+echo "uptime after: $(uptime)"

@@ -1,7 +1,8 @@
 //! `backprop train --distributed` under `mpirun` (feature `mpi`; needs Open MPI's `mpirun` on the
 //! PATH): R ranks give the 1-process model (every weight within 1e-5 relative), two R-rank runs
-//! give the same bytes, 3 ranks share an uneven last batch, a rank that dies stops the job
-//! quickly, and its checkpoint resumes with another number of ranks.
+//! give the same bytes, one rendezvous per step, 3 ranks share an uneven last batch, a rank
+//! that dies stops the job quickly, and its checkpoint resumes with another number of ranks
+//! (1 and 3).
 //! Run: `cargo test --features mpi --test suite mpi::` (as root mpirun needs --allow-run-as-root,
 //! which these tests pass).
 
@@ -157,6 +158,10 @@ mod with_mpi {
         let dir = tempfile::tempdir().unwrap();
         let run = Run { dir };
         let mut args = train_args(&run.model(), EPOCHS);
+        if extra.contains(&"--threads") {
+            let at = args.iter().position(|a| a == "--threads").unwrap();
+            args.drain(at..at + 2);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let out = match ranks {
             Some(r) => mpirun(r, &args, env).0,
@@ -246,11 +251,64 @@ mod with_mpi {
     }
 
     #[test]
+    fn one_rendezvous_per_step() {
+        // 91 training rows in batches of 16: 6 steps per epoch, each one wait for its gradient
+        // buckets (one bucket: this network's gradient is under 128 KiB), the stop requests
+        // riding along; per epoch two blocking collectives (metric sums, the epoch's stop)
+        let (_, o) = train(Some(2), &[], &[("BACKPROP_MPI_COUNT", "1")]);
+        ok(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let steps = 6 * EPOCHS;
+        let want = format!(
+            "mpi: {steps} steps, {steps} waits, {steps} buckets, {} blocking collectives",
+            2 * EPOCHS
+        );
+        assert!(err.contains(&want), "want {want:?} in: {err}");
+    }
+
+    #[test]
+    fn small_buckets_give_the_same_bytes() {
+        // 64-byte buckets cut 6-12-3's gradient in two (extras, b₁, W₁ | b₀, W₀): the first
+        // in flight while backward goes on and the last is summed; a sum of two ranks is a + b
+        // however it is cut
+        let (_, two) = reference();
+        let env = [
+            ("BACKPROP_MPI_COUNT", "1"),
+            ("BACKPROP_MPI_BUCKET_BYTES", "64"),
+        ];
+        let (cut, o) = train(Some(2), &[], &env);
+        ok(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("{} buckets", 2 * 6 * EPOCHS)),
+            "{err}"
+        );
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(two) == bytes(&cut), "model files differ");
+    }
+
+    #[test]
+    fn ranks_of_two_threads_give_the_same_bytes() {
+        // hybrid: 2 ranks × 2 threads (products split their output between threads, never a
+        // sum; only the main thread calls MPI)
+        let (_, two) = reference();
+        let (hybrid, o) = train(Some(2), &["--threads", "2"], &[]);
+        ok(&o);
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(two) == bytes(&hybrid), "model files differ");
+    }
+
+    #[test]
     fn three_ranks_share_an_uneven_last_batch() {
         let (one, _) = reference();
         let (three, o) = train(Some(3), &["--log-every", "1"], &[]);
         ok(&o);
         assert_close(&one.params(), &three.params(), "3 ranks vs 1 process");
+        // the order of a 3-way sum is Open MPI's, fixed for a fixed rank count and bucket size
+        let (again, o) = train(Some(3), &[], &[]);
+        ok(&o);
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(&three) == bytes(&again), "3-rank model files differ");
     }
 
     #[test]

@@ -102,6 +102,13 @@ impl Tape {
         Ok(Gradients { tape: self })
     }
 
+    /// The gradients left by the last backward pass on this tape, to change them after a
+    /// [`Tape::backward_with`] (a distributed run writes the sums over its processes here).
+    /// Only meaningful right after a pass.
+    pub(crate) fn gradients(&mut self) -> Gradients<'_> {
+        Gradients { tape: self }
+    }
+
     /// Checks that `loss` is a scalar node of a recorded graph read from `params`.
     fn check_recorded(&self, loss: Var, params: &Parameters) -> Result<()> {
         if !self.recorded {

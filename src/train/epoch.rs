@@ -67,24 +67,36 @@ impl Hooks<'_> {
     }
 
     /// After every batch, the one check of the batch loop and of L-BFGS: tells the observer,
-    /// reads the stop flag, agrees with the other processes; `Some` ends the epoch.
-    fn after_batch(&mut self, ev: Event) -> Result<Option<StopReason>> {
+    /// reads the stop flag, agrees with the other processes; `Some` ends the epoch. With `defer`
+    /// (the batch loop of a distributed run) the requests are kept for the next gradient sum,
+    /// which agrees on them instead of a collective of their own.
+    fn after_batch(&mut self, ev: Event, defer: bool) -> Result<Option<StopReason>> {
         let epoch = match ev {
             Event::Batch { epoch, .. } => epoch,
             Event::Epoch { report, .. } => report.epoch,
         };
-        let mut stop = notify(&mut self.observer, ev) == Control::Stop;
-        let mut flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
-        if let Some(s) = &mut self.sync {
-            [stop, flagged] = s.any([stop, flagged])?;
-        }
-        Ok(if flagged {
-            Some(StopReason::Interrupted { epoch })
-        } else if stop {
-            Some(StopReason::Callback)
-        } else {
-            None
-        })
+        let stop = notify(&mut self.observer, ev) == Control::Stop;
+        let flagged = self.stop_flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        let agreed = match &mut self.sync {
+            Some(s) if defer => {
+                s.defer([stop, flagged]);
+                return Ok(None);
+            }
+            Some(s) => s.any([stop, flagged])?,
+            None => [stop, flagged],
+        };
+        Ok(stop_reason(agreed, epoch))
+    }
+}
+
+/// The run's end for the stop requests [observer, stop flag], the flag first.
+fn stop_reason([stop, flagged]: [bool; 2], epoch: usize) -> Option<StopReason> {
+    if flagged {
+        Some(StopReason::Interrupted { epoch })
+    } else if stop {
+        Some(StopReason::Callback)
+    } else {
+        None
     }
 }
 
@@ -150,13 +162,18 @@ impl Run<'_> {
                 // (the graph's borrow of `params` ends here)
                 backward_step(tape, l, params, opt)?;
             } else {
-                let mut grads = g.backward(l);
-                if let Some(s) = &mut hooks.sync {
-                    lv = s.reduce_batch(params, &mut grads, lv, &shard)?;
-                }
-                if let Some(reason) =
+                // a stop raised after the last batch arrives with the sums: no step then
+                let (mut grads, stop) = match &mut hooks.sync {
+                    Some(s) => {
+                        let r = s.backward_reduced(tape, l, params, lv, &shard)?;
+                        lv = r.loss;
+                        (r.grads, stop_reason(r.stop, epoch))
+                    }
+                    None => (g.backward(l), None),
+                };
+                if let Some(reason) = stop.or_else(|| {
                     bad_loss(lv, state.first_loss, cfg.stop_on_divergence, epoch, b + 1)
-                {
+                }) {
                     tape.take_rng();
                     return Ok(Err(reason));
                 }
@@ -178,7 +195,7 @@ impl Run<'_> {
                 samples: (b * bs + m).min(n),
                 accuracy: acc.running_accuracy(readout),
             };
-            if let Some(reason) = hooks.after_batch(ev)? {
+            if let Some(reason) = hooks.after_batch(ev, true)? {
                 tape.take_rng();
                 return Ok(Err(reason));
             }
@@ -187,7 +204,8 @@ impl Run<'_> {
             .take_rng()
             .expect("internal error: the tape lost the run's generator");
         if let Some(s) = &mut hooks.sync {
-            s.end_epoch(&mut acc, out, params, epoch)?;
+            let stop = s.end_epoch(&mut acc, out, params, epoch)?;
+            return Ok(stop_reason(stop, epoch).map_or_else(|| Ok(acc.finish(readout)), Err));
         }
         Ok(Ok(acc.finish(readout)))
     }
@@ -276,7 +294,7 @@ impl Run<'_> {
             samples: train.len(),
             accuracy: acc.running_accuracy(readout),
         };
-        if let Some(reason) = hooks.after_batch(ev)? {
+        if let Some(reason) = hooks.after_batch(ev, false)? {
             return Ok(Err(reason));
         }
         Ok(Ok(acc.finish(readout)))
