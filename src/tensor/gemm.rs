@@ -87,10 +87,15 @@ pub fn set_num_threads(n: usize) {
 /// # Ok::<(), backprop::Error>(())
 /// ```
 pub fn num_threads() -> usize {
-    match THREADS.load(Ordering::Relaxed) {
+    match threads_setting() {
         0 => cores(),
         n => n,
     }
+}
+
+/// The number last given to [`set_num_threads`] (0 = all cores).
+pub(crate) fn threads_setting() -> usize {
+    THREADS.load(Ordering::Relaxed)
 }
 
 /// Whether `A·Bᵀ` (B stored row-major `n×k`, as a weight `(out, in)`) is faster done as

@@ -23,6 +23,7 @@ mod bf16_gemm;
 mod bf16_x86;
 mod gemm;
 mod matref;
+mod peak;
 pub(crate) mod pool;
 mod reduce;
 pub(crate) mod shape;
@@ -32,6 +33,7 @@ pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
 pub use bf16_gemm::has_bf16_hardware;
 #[doc(hidden)]
 pub use bf16_gemm::{bf16_matmul, Bf16Kernel};
+pub use peak::{fma_peak, Peak, PeakKind};
 pub use shape::{Shape, MAX_RANK};
 
 pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, NAIVE_THRESHOLD};
