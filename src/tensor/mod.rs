@@ -36,13 +36,16 @@ pub use bf16_gemm::{bf16_matmul, Bf16Kernel};
 pub use peak::{fma_peak, Peak, PeakKind};
 pub use shape::{Shape, MAX_RANK};
 
-pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, NAIVE_THRESHOLD};
+pub(crate) use gemm::{
+    matmul_around, matmul_into, scaled_row_add, transposed_rhs_pays, Around, MatRef, Then,
+    NAIVE_THRESHOLD,
+};
 pub use gemm::{num_threads, set_num_threads};
 #[doc(hidden)]
 pub use gemm::{parallel_products, set_parallel_threshold};
 #[doc(hidden)]
 pub use pool::worker_parts;
-pub(crate) use reduce::{max_dim_into, sum_dim_into};
+pub(crate) use reduce::{max_dim_into, sum_dim_into, sum_rows_into};
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;

@@ -225,7 +225,8 @@ pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     });
 }
 
-fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
+/// [`apply`] on the calling thread.
+pub(crate) fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
     fn run(f: impl UnaryFn, x: &[f32], y: &mut [f32]) {
         for (y, &x) in y.iter_mut().zip(x) {
             *y = f.f(x);
