@@ -268,6 +268,9 @@ pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around
     matmul_into(a, b, c, around.fill.is_some());
     if let Some(then) = around.then {
         let c = &*c;
+        if c.len() < 1 << 16 {
+            return then(c, 0); // one range: no pool job to set up
+        }
         super::pool::ranges(c.len(), 1 << 15, &|r| then(&c[r.clone()], r.start));
     }
 }

@@ -47,10 +47,7 @@ pub(crate) fn sum_rows_into(x: &[f32], m: usize, n: usize, out: &mut [f32], accu
     if n == 0 {
         return;
     }
-    let op = super::pool::SharedMut(out.as_mut_ptr());
-    super::pool::ranges(n, (1 << 14) / m.max(1), &|r| {
-        // SAFETY: the column ranges are disjoint and inside out.
-        let dst = unsafe { op.slice(r.clone()) };
+    let sum = |r: std::ops::Range<usize>, dst: &mut [f32]| {
         if !accumulate {
             dst.fill(0.0);
         }
@@ -59,6 +56,14 @@ pub(crate) fn sum_rows_into(x: &[f32], m: usize, n: usize, out: &mut [f32], accu
                 *d += s;
             }
         }
+    };
+    if m * n < 1 << 15 {
+        return sum(0..n, out); // one range: no pool job to set up
+    }
+    let op = super::pool::SharedMut(out.as_mut_ptr());
+    super::pool::ranges(n, (1 << 14) / m.max(1), &|r| {
+        // SAFETY: the column ranges are disjoint and inside out.
+        sum(r.clone(), unsafe { op.slice(r) })
     });
 }
 

@@ -218,6 +218,9 @@ const PARALLEL_ELEMENTS: usize = 1 << 15;
 /// Applies the op to a slice (used by graph ops and by inference code).
 pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     let n = x.len().min(y.len());
+    if n < 2 * PARALLEL_ELEMENTS {
+        return apply_serial(u, x, y); // one range: no pool job to set up
+    }
     let yp = SharedMut(y.as_mut_ptr());
     // SAFETY: the ranges are disjoint and inside y.
     pool::ranges(n, PARALLEL_ELEMENTS, &|r| {
@@ -250,7 +253,7 @@ pub(crate) fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
 pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
     let n = dx.len();
     // an op whose derivative needs only x or only y may pass the other empty
-    if x.len() < n || y.len() < n || dy.len() < n {
+    if x.len() < n || y.len() < n || dy.len() < n || n < 2 * PARALLEL_ELEMENTS {
         return grad_serial(u, x, y, dy, dx, acc);
     }
     let dp = SharedMut(dx.as_mut_ptr());

@@ -45,6 +45,9 @@ const PARALLEL_ELEMENTS: usize = 1 << 11;
 /// ranges over the pool: for passes where each output row depends only on its own row.
 fn by_rows(out: &mut [f32], width: usize, f: &(dyn Fn(Range<usize>, &mut [f32]) + Sync)) {
     let rows = out.len().checked_div(width).unwrap_or(0);
+    if out.len() < 2 * PARALLEL_ELEMENTS {
+        return f(0..rows, out); // one range: no pool job to set up
+    }
     let op = SharedMut(out.as_mut_ptr());
     pool::rows(rows, width, PARALLEL_ELEMENTS, &|r| {
         // SAFETY: the row ranges are disjoint and inside out.
