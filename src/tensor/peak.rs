@@ -32,10 +32,11 @@ pub struct Peak {
     pub gflops: f64,
 }
 
-/// Loop iterations per thread and repeat (16 multiply-adds each: a few ms).
-const ITERS: usize = 1 << 20;
-/// Repeats; the fastest counts.
-const REPEATS: usize = 5;
+/// Loop iterations per thread and repeat (16 multiply-adds each: 1–3 ms).
+const ITERS: usize = 1 << 19;
+/// Repeats; the fastest counts (short repeats, many of them: on a shared machine some fall
+/// into a quiet moment).
+const REPEATS: usize = 11;
 
 /// The instruction the CPU runs for `kind`, with its flops per instruction and the loop: `None`
 /// where the CPU has no such instruction (no FMA, or no AVX-512 BF16 for [`PeakKind::Bf16`]).
