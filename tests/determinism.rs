@@ -296,3 +296,24 @@ fn fused_layer_loss_and_bias_sums_give_the_same_bits_on_two_threads() {
         "results differ between 1 and 2 threads"
     );
 }
+
+/// A large transpose (the dense layer's copy of Wᵀ) splits its rows over the pool: every value
+/// lands in its place on 1 and 2 threads, ragged edges included.
+#[test]
+fn a_large_transpose_on_two_threads_is_exact() {
+    let _lock = settings();
+    let mut rng = Rng::seed(17);
+    for (r, c) in [(257, 131), (256, 784), (20, 3001), (1003, 40)] {
+        let x = Tensor::randn([r, c], 0.0, 1.0, &mut rng);
+        let (t, worked) = one_then_two_threads(5, || {}, || x.t());
+        assert!(
+            worked > 0 || r * c < 1 << 15,
+            "{r}×{c}: no part ran on a worker"
+        );
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(t.data()[j * r + i].to_bits(), x.data()[i * c + j].to_bits());
+            }
+        }
+    }
+}
