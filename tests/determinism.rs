@@ -246,3 +246,74 @@ fn large_elementwise_passes_give_the_same_bits_on_two_threads() {
         "element-wise results differ between 1 and 2 threads"
     );
 }
+
+/// The passes around the products on the pool — bias + activation fused into the product's
+/// blocks, the bias-gradient column sums, softmax cross-entropy and log-softmax forward and
+/// backward split by rows — give the same bits on 1 and 2 threads, and the worker ran parts.
+#[test]
+fn fused_layer_loss_and_bias_sums_give_the_same_bits_on_two_threads() {
+    use backprop::nn::Linear;
+    use backprop::Unary;
+    let _lock = settings();
+    let mut rng = Rng::seed(13);
+    let mut params = Parameters::new();
+    let l1 = Linear::new(&mut params, "l1", 200, 256, true, Init::PyTorch, &mut rng);
+    let l2 = Linear::new(&mut params, "l2", 256, 10, true, Init::PyTorch, &mut rng);
+    let x = Tensor::rand_uniform([512, 200], 0.0, 1.0, &mut rng);
+    let t = Tensor::from_vec((0..512).map(|i| (i * 7 % 10) as f32).collect(), [512]).unwrap();
+    let run = || {
+        let mut tape = Tape::new();
+        let mut g = Graph::new(&mut tape, &params);
+        let (xv, tv) = (g.input(&x), g.input(&t));
+        let (_, h) = l1.forward_unary(&mut g, xv, Unary::Relu).unwrap();
+        let y = backprop::nn::Module::forward(&l2, &mut g, h).unwrap();
+        let ce = g.cross_entropy(y, tv);
+        let ls = g.log_softmax(y);
+        let ls = g.sum(ls);
+        let ls = g.scale(ls, 1e-4);
+        let l = g.add(ce, ls);
+        let value = g.value(l).data()[0].to_bits();
+        let grads = g.backward(l);
+        let mut out = vec![vec![value]];
+        for id in params.ids() {
+            out.push(
+                grads
+                    .get(id)
+                    .unwrap()
+                    .data()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect(),
+            );
+        }
+        out
+    };
+    let mut one = None;
+    let (two, worked) = one_then_two_threads(5, || one = Some(run()), run);
+    assert!(worked > 0, "no part ran on a worker thread");
+    assert!(
+        one.unwrap() == two,
+        "results differ between 1 and 2 threads"
+    );
+}
+
+/// A large transpose (the dense layer's copy of Wᵀ) splits its rows over the pool: every value
+/// lands in its place on 1 and 2 threads, ragged edges included.
+#[test]
+fn a_large_transpose_on_two_threads_is_exact() {
+    let _lock = settings();
+    let mut rng = Rng::seed(17);
+    for (r, c) in [(257, 131), (256, 784), (20, 3001), (1003, 40)] {
+        let x = Tensor::randn([r, c], 0.0, 1.0, &mut rng);
+        let (t, worked) = one_then_two_threads(5, || {}, || x.t());
+        assert!(
+            worked > 0 || r * c < 1 << 15,
+            "{r}×{c}: no part ran on a worker"
+        );
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(t.data()[j * r + i].to_bits(), x.data()[i * c + j].to_bits());
+            }
+        }
+    }
+}

@@ -211,3 +211,54 @@ fn bf16_training_matches_f32_accuracy() {
     assert!((a32 - a16).abs() <= 0.03, "f32 {a32} vs bf16 {a16}");
     assert_ne!(bits(&p32), bits(&p16));
 }
+
+/// `backprop bench` prints the FMA peak (positive) and, for each cell, the fraction of it:
+/// the printed fraction is the printed GFLOP/s over the printed peak of the cell's threads.
+#[test]
+fn bench_prints_the_peak_and_each_cells_fraction_of_it() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backprop"))
+        .args([
+            "bench",
+            "--synthetic",
+            "--batch-sizes",
+            "1",
+            "--epochs",
+            "1",
+        ])
+        .args(["--steps", "20", "--no-xor", "--threads", "1"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}");
+    let f32_line = s.lines().find(|l| l.starts_with("FMA peak f32")).unwrap();
+    if f32_line.contains("not measured") {
+        return eprintln!("skipped: no FMA on this CPU");
+    }
+    // "FMA peak f32 (vfmadd231ps zmm): 1 thread(s) 123.4 GFLOP/s, 2 thread(s) …"
+    let peak1: f64 = f32_line
+        .split("1 thread(s) ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(peak1 > 0.0, "{f32_line}");
+    let header = s.lines().position(|l| l.contains("% peak")).unwrap();
+    let row: Vec<&str> = s
+        .lines()
+        .nth(header + 1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let (gflops, pct): (f64, f64) = (
+        row[4].parse().unwrap(),
+        row[5].trim_end_matches('%').parse().unwrap(),
+    );
+    let want = 100.0 * gflops / peak1;
+    assert!(
+        (pct - want).abs() <= 0.051,
+        "{pct}% vs {gflops} / {peak1}: {s}"
+    );
+    let json: serde_json::Value = serde_json::from_str(s.lines().last().unwrap()).unwrap();
+    assert!(json["fma_peak"]["f32"]["1"].as_f64().unwrap() > 0.0);
+}

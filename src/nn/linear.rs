@@ -8,7 +8,7 @@
 //! the parameter is stored `(in, out)` by the layer that owns it, and `y = x·(Wᵀ)ᵀ…` uses it as
 //! `(out, in)` through a transpose node, whose backward hands the gradient back to the owner).
 
-use crate::autograd::{Graph, Var};
+use crate::autograd::{Graph, Unary, Var};
 use crate::error::{Error, Result};
 use crate::nn::{Init, Module};
 use crate::params::{ParamId, Parameters};
@@ -90,6 +90,25 @@ impl Linear {
             });
         }
         Ok(())
+    }
+}
+
+impl Linear {
+    /// The layer and then an element-wise activation, `(s, u(s))`: the same graph as
+    /// [`Module::forward`] followed by [`Graph::unary`], computed in one pass over the output
+    /// (the bias, the product and the activation of each block on the thread that computes it).
+    pub fn forward_unary(&self, g: &mut Graph, x: Var, u: Unary) -> Result<(Var, Var)> {
+        self.check_input(g.shape(x))?;
+        let w = g.param(self.weight);
+        let w = if self.transpose { g.transpose(w) } else { w };
+        match self.bias.map(|b| g.param(b)) {
+            Some(b) if g.shape(b).numel() != self.out_features => {
+                let s = g.linear(x, w, None);
+                let s = g.add(s, b); // a shared bias, broadcast over the units
+                Ok((s, g.unary(u, s)))
+            }
+            b => Ok(g.linear_unary(x, w, b, u)),
+        }
     }
 }
 

@@ -168,12 +168,18 @@ impl Mlp {
                     g.concat(&vs)
                 }
             };
-            let s = lin.forward(g, input)?;
-            let s = match &self.norms[i] {
-                Some(bn) => bn.forward(g, s, i + 1)?,
-                None => s,
+            let (s, a) = match (&self.norms[i], spec.activation.unary()) {
+                // one pass over the output: bias, product and activation (the same graph)
+                (None, Some(u)) => lin.forward_unary(g, input, u)?,
+                (norm, _) => {
+                    let s = lin.forward(g, input)?;
+                    let s = match norm {
+                        Some(bn) => bn.forward(g, s, i + 1)?,
+                        None => s,
+                    };
+                    (s, spec.activation.apply(g, s))
+                }
             };
-            let a = spec.activation.apply(g, s);
             let a = if spec.dropout > 0.0 {
                 g.dropout(a, spec.dropout)
             } else {

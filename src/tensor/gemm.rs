@@ -87,10 +87,15 @@ pub fn set_num_threads(n: usize) {
 /// # Ok::<(), backprop::Error>(())
 /// ```
 pub fn num_threads() -> usize {
-    match THREADS.load(Ordering::Relaxed) {
+    match threads_setting() {
         0 => cores(),
         n => n,
     }
+}
+
+/// The number last given to [`set_num_threads`] (0 = all cores).
+pub(crate) fn threads_setting() -> usize {
+    THREADS.load(Ordering::Relaxed)
 }
 
 /// Whether `A·Bᵀ` (B stored row-major `n×k`, as a weight `(out, in)`) is faster done as
@@ -164,7 +169,7 @@ fn matmul_f32(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let threads = num_threads();
     if threads > 1 && work >= PARALLEL_MACS.load(Ordering::Relaxed) {
         PARALLEL_PRODUCTS.fetch_add(1, Ordering::Relaxed);
-        return split(a, b, c, accumulate, threads);
+        return split(a, b, c, accumulate, threads, None);
     }
     // SAFETY: bounds checked above; c is m×n.
     unsafe { gemm_block(a, b, (0, m), (0, n), Out(c.as_mut_ptr()), n, accumulate) }
@@ -181,8 +186,17 @@ unsafe impl Sync for Out {}
 /// of rows of C when it has at least as many rows as columns, else a range of columns — with
 /// one single-threaded `gemm` call. The `gemm` crate picks its k-blocking from k and the cache
 /// sizes alone, so each output value is the same sum whichever block (and thread) it is in:
-/// results are bit-identical for any thread count (tests/determinism.rs).
-fn split(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, threads: usize) {
+/// results are bit-identical for any thread count (tests/determinism.rs). With `around`, each
+/// block is first filled with the bias and, once computed, handed to the epilogue, on the
+/// thread that computed it (see [`matmul_around`]).
+fn split(
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    around: Option<&Around>,
+) {
     let (m, n) = (a.rows, b.cols);
     let by_rows = m >= n;
     let len = if by_rows { m } else { n };
@@ -190,12 +204,75 @@ fn split(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, threads: usize) 
     let step = len.div_ceil(threads).div_ceil(16) * 16;
     let parts = len.div_ceil(step);
     let out = Out(c.as_mut_ptr());
+    let accumulate = accumulate || around.is_some_and(|ar| ar.fill.is_some());
     super::pool::run(parts, &|i| {
         let r = (i * step, ((i + 1) * step).min(len));
         let (rows, cols) = if by_rows { (r, (0, n)) } else { ((0, m), r) };
-        // SAFETY: bounds checked by the caller; blocks of different parts are disjoint.
-        unsafe { gemm_block(a, b, rows, cols, out, n, accumulate) }
+        // SAFETY: bounds checked by the caller; blocks of different parts are disjoint, and the
+        // row segments below lie inside this part's block.
+        unsafe {
+            let seg = |i: usize| {
+                std::slice::from_raw_parts_mut(out.0.add(i * n + cols.0), cols.1 - cols.0)
+            };
+            if let Some(fill) = around.and_then(|ar| ar.fill) {
+                (rows.0..rows.1).for_each(|i| seg(i).copy_from_slice(&fill[cols.0..cols.1]));
+            }
+            gemm_block(a, b, rows, cols, out, n, accumulate);
+            if let Some(then) = around.and_then(|ar| ar.then) {
+                (rows.0..rows.1).for_each(|i| then(seg(i), i * n + cols.0));
+            }
+        }
     });
+}
+
+/// An epilogue over finished output: a segment of a row of C and its offset in C.
+pub(crate) type Then<'a> = &'a (dyn Fn(&[f32], usize) + Sync);
+
+/// What a dense layer's forward does around its product `C = A·B`.
+pub(crate) struct Around<'a> {
+    /// Copied into every row of C before the product is added to it (the bias).
+    pub(crate) fill: Option<&'a [f32]>,
+    /// Called with each finished segment of a row of C and its offset in C (the activation,
+    /// writing its own output).
+    pub(crate) then: Option<Then<'a>>,
+}
+
+/// `c = fill + a·b` (or `c = a·b` without a fill), then `then` over every element of c: where
+/// the product is split over the pool, inside each thread's block, while the block is in its
+/// cache (one pass over the output, on every thread); elsewhere after the product, split into
+/// element ranges over the pool. Each element gets the same operations either way (the fill,
+/// then the product's sums added, then `then`), so the bits do not depend on the path.
+pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let work = m * k * n;
+    let threads = num_threads();
+    let splits = precision() == Precision::F32
+        && k == b.rows
+        && c.len() == m * n
+        && m > SMALL_ROWS
+        && k > 1
+        && n > 0
+        && work >= NAIVE_THRESHOLD.max(PARALLEL_MACS.load(Ordering::Relaxed))
+        && threads > 1
+        && (m - 1) * a.rs + (k - 1) * a.cs < a.data.len()
+        && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len();
+    if splits {
+        PARALLEL_PRODUCTS.fetch_add(1, Ordering::Relaxed);
+        return split(a, b, c, false, threads, Some(around));
+    }
+    if let Some(fill) = around.fill {
+        for row in c.chunks_exact_mut(n.max(1)) {
+            row.copy_from_slice(fill);
+        }
+    }
+    matmul_into(a, b, c, around.fill.is_some());
+    if let Some(then) = around.then {
+        let c = &*c;
+        if c.len() < 1 << 16 {
+            return then(c, 0); // one range: no pool job to set up
+        }
+        super::pool::ranges(c.len(), 1 << 15, &|r| then(&c[r.clone()], r.start));
+    }
 }
 
 /// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` with one single-threaded `gemm` call.

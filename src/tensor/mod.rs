@@ -23,6 +23,7 @@ mod bf16_gemm;
 mod bf16_x86;
 mod gemm;
 mod matref;
+mod peak;
 pub(crate) mod pool;
 mod reduce;
 pub(crate) mod shape;
@@ -32,15 +33,19 @@ pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
 pub use bf16_gemm::has_bf16_hardware;
 #[doc(hidden)]
 pub use bf16_gemm::{bf16_matmul, Bf16Kernel};
+pub use peak::{fma_peak, Peak, PeakKind};
 pub use shape::{Shape, MAX_RANK};
 
-pub(crate) use gemm::{matmul_into, scaled_row_add, transposed_rhs_pays, MatRef, NAIVE_THRESHOLD};
+pub(crate) use gemm::{
+    matmul_around, matmul_into, scaled_row_add, transposed_rhs_pays, Around, MatRef, Then,
+    NAIVE_THRESHOLD,
+};
 pub use gemm::{num_threads, set_num_threads};
 #[doc(hidden)]
 pub use gemm::{parallel_products, set_parallel_threshold};
 #[doc(hidden)]
 pub use pool::worker_parts;
-pub(crate) use reduce::{max_dim_into, sum_dim_into};
+pub(crate) use reduce::{max_dim_into, sum_dim_into, sum_rows_into};
 
 use crate::error::{Error, Result};
 use crate::rng::Rng;
@@ -353,38 +358,73 @@ pub(crate) fn transpose_into(x: &Tensor, out: &mut [f32]) {
 }
 
 /// Writes the transpose of the row-major `r×c` matrix `x` into `out` (`c×r`): 8×8 blocks in AVX
-/// registers where the CPU has AVX2, then the edges element by element.
+/// registers where the CPU has AVX2, then the edges element by element. From 2¹⁵ values the rows
+/// of `x` (columns of `out`) are split over the pool in blocks of 8 (a pure copy: the same bytes
+/// on any thread count) — the forward of a dense layer copies Wᵀ every step, and on the caller
+/// alone that copy was a serial pass between two parallel products.
 pub(crate) fn transpose_slice(x: &[f32], r: usize, c: usize, out: &mut [f32]) {
     assert!(x.len() >= r * c && out.len() >= r * c);
-    let (mut r8, mut c8) = (0, 0);
+    if r * c < 1 << 15 || r < 16 {
+        // SAFETY: all rows, bounded by the assert above; `out` is borrowed mutably here.
+        return unsafe { transpose_rows(x, r, c, 0..r, out.as_mut_ptr()) };
+    }
+    let op = pool::SharedMut(out.as_mut_ptr());
+    let op = &op;
+    pool::rows(r.div_ceil(8), 8 * c, 1 << 14, &|blocks| {
+        let rows = blocks.start * 8..(blocks.end * 8).min(r);
+        // SAFETY: rows in bounds (the assert above); parts write disjoint columns of `out`.
+        unsafe { transpose_rows(x, r, c, rows, op.0) }
+    });
+}
+
+/// Rows `rows` of `x` (`r×c`) into columns `rows` of `out` (`c×r`).
+///
+/// # Safety
+/// `rows` lies in `0..r`, starts at a multiple of 8, `x` and `out` hold `r·c` values, and no
+/// other thread touches columns `rows` of `out`.
+unsafe fn transpose_rows(
+    x: &[f32],
+    r: usize,
+    c: usize,
+    rows: std::ops::Range<usize>,
+    out: *mut f32,
+) {
+    let (mut r8, mut c8) = (rows.start, 0);
     #[cfg(target_arch = "x86_64")]
     if simd::level() != simd::Level::Base {
-        (r8, c8) = (r / 8 * 8, c / 8 * 8);
-        // SAFETY: AVX2 was detected; the blocks lie inside the first r8 rows and c8 columns,
-        // which the assert above bounds.
-        unsafe { transpose8_avx(x, r, c, r8, c8, out) };
+        (r8, c8) = (rows.start + (rows.end - rows.start) / 8 * 8, c / 8 * 8);
+        // SAFETY: AVX2 was detected; the blocks lie inside rows `rows` and the first c8 columns.
+        transpose8_avx(x, r, c, (rows.start, r8), c8, out);
     }
-    // the strips the 8×8 blocks did not cover: rows r8.., and columns c8.. of rows ..r8
-    for i in 0..r {
+    // the strips the 8×8 blocks did not cover: rows r8.., and columns c8.. of the block rows
+    for i in rows {
         let j0 = if i < r8 { c8 } else { 0 };
         for j in j0..c {
-            out[j * r + i] = x[i * c + j];
+            *out.add(j * r + i) = x[i * c + j];
         }
     }
 }
 
 /// # Safety
-/// The CPU must have AVX; `r8 ≤ r`, `c8 ≤ c` multiples of 8, `x` and `out` hold `r·c` values.
+/// The CPU must have AVX; `i0 ≤ i1 ≤ r` with `i1 − i0` and `c8 ≤ c` multiples of 8, `x` and
+/// `out` hold `r·c` values, and no other thread writes columns `i0..i1` of `out`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn transpose8_avx(x: &[f32], r: usize, c: usize, r8: usize, c8: usize, out: &mut [f32]) {
+unsafe fn transpose8_avx(
+    x: &[f32],
+    r: usize,
+    c: usize,
+    (i0, i1): (usize, usize),
+    c8: usize,
+    out: *mut f32,
+) {
     use std::arch::x86_64::*;
-    let (px, po) = (x.as_ptr(), out.as_mut_ptr());
+    let (px, po) = (x.as_ptr(), out);
     // Column blocks outside: the 8 output rows of a block column are written front to back,
     // and the other half of each input cache line is read by the next block column, while the
     // lines (8 values × r rows) are still in L1.
     for j in (0..c8).step_by(8) {
-        for i in (0..r8).step_by(8) {
+        for i in (i0..i1).step_by(8) {
             let row = |q: usize| _mm256_loadu_ps(px.add((i + q) * c + j));
             let (a0, a1, a2, a3) = (row(0), row(1), row(2), row(3));
             let (a4, a5, a6, a7) = (row(4), row(5), row(6), row(7));

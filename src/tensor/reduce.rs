@@ -39,6 +39,34 @@ pub(crate) fn sum_dim_into(
     }
 }
 
+/// `out[j] (+)= Σ_i x[i, j]` for an `m × n` row-major `x` (the column sums: a bias gradient),
+/// split over the pool by ranges of columns, each summed over the rows in order — the same
+/// bits as [`sum_dim_into`] along dim 0, for any thread count.
+pub(crate) fn sum_rows_into(x: &[f32], m: usize, n: usize, out: &mut [f32], accumulate: bool) {
+    assert!(x.len() >= m * n && out.len() == n, "sum_rows_into: {m}×{n}");
+    if n == 0 {
+        return;
+    }
+    let sum = |r: std::ops::Range<usize>, dst: &mut [f32]| {
+        if !accumulate {
+            dst.fill(0.0);
+        }
+        for row in x.chunks_exact(n).take(m) {
+            for (d, s) in dst.iter_mut().zip(&row[r.clone()]) {
+                *d += s;
+            }
+        }
+    };
+    if m * n < 1 << 15 {
+        return sum(0..n, out); // one range: no pool job to set up
+    }
+    let op = super::pool::SharedMut(out.as_mut_ptr());
+    super::pool::ranges(n, (1 << 14) / m.max(1), &|r| {
+        // SAFETY: the column ranges are disjoint and inside out.
+        sum(r.clone(), unsafe { op.slice(r) })
+    });
+}
+
 /// `out[o, i] = max_l x[o, l, i]`, `idx[o, i] = argmax_l` (the first on ties).
 pub(crate) fn max_dim_into(
     x: &[f32],

@@ -127,6 +127,9 @@ impl Shape {
     /// assert_eq!(Shape::broadcast(&Shape::from([4, 3]), &Shape::from([2])), None);
     /// ```
     pub fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
+        if a.dims() == b.dims() {
+            return Some(*a); // the common case, equal shapes
+        }
         let rank = a.rank.max(b.rank);
         let mut out = [0; MAX_RANK];
         for i in 0..rank {

@@ -212,12 +212,18 @@ impl UnaryFn for Step {
 }
 
 /// Element-wise passes are split over the worker pool in ranges of at least this many elements
-/// (each element is computed alone, so the bits do not depend on the thread count).
-const PARALLEL_ELEMENTS: usize = 1 << 15;
+/// (each element is computed alone, so the bits do not depend on the thread count). 2¹³: a job
+/// starts on a spinning worker in well under a µs, and the activations of the benchmark MLP at
+/// batch 128 (16K and 32K elements, a few µs each) then use both cores; chosen by reasoning,
+/// not by a quiet sweep (the machine was loaded).
+const PARALLEL_ELEMENTS: usize = 1 << 13;
 
 /// Applies the op to a slice (used by graph ops and by inference code).
 pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     let n = x.len().min(y.len());
+    if n < 2 * PARALLEL_ELEMENTS {
+        return apply_serial(u, x, y); // one range: no pool job to set up
+    }
     let yp = SharedMut(y.as_mut_ptr());
     // SAFETY: the ranges are disjoint and inside y.
     pool::ranges(n, PARALLEL_ELEMENTS, &|r| {
@@ -225,7 +231,8 @@ pub(crate) fn apply(u: Unary, x: &[f32], y: &mut [f32]) {
     });
 }
 
-fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
+/// [`apply`] on the calling thread.
+pub(crate) fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
     fn run(f: impl UnaryFn, x: &[f32], y: &mut [f32]) {
         for (y, &x) in y.iter_mut().zip(x) {
             *y = f.f(x);
@@ -249,7 +256,7 @@ fn apply_serial(u: Unary, x: &[f32], y: &mut [f32]) {
 pub(crate) fn grad(u: Unary, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32], acc: bool) {
     let n = dx.len();
     // an op whose derivative needs only x or only y may pass the other empty
-    if x.len() < n || y.len() < n || dy.len() < n {
+    if x.len() < n || y.len() < n || dy.len() < n || n < 2 * PARALLEL_ELEMENTS {
         return grad_serial(u, x, y, dy, dx, acc);
     }
     let dp = SharedMut(dx.as_mut_ptr());

@@ -10,11 +10,13 @@
 //! scratch buffer (reused every step) for 3–256 rows, where the `gemm` crate runs the strided
 //! layout at about half speed (measured in docs/perf.md).
 
-use crate::autograd::{Backward, GradHook, GradSink, Graph, Op, Var};
+use super::elementwise;
+use crate::autograd::{Backward, GradHook, GradSink, Graph, Op, Unary, Values, Var};
 use crate::params::ParamId;
+use crate::tensor::pool::SharedMut;
 use crate::tensor::{
-    matmul_into, precision, scaled_row_add, sum_dim_into, transpose_slice, transposed_rhs_pays,
-    MatRef, Precision, Shape, Tensor, NAIVE_THRESHOLD,
+    matmul_around, matmul_into, precision, scaled_row_add, sum_rows_into, transpose_slice,
+    transposed_rhs_pays, Around, MatRef, Precision, Shape, Tensor, Then, NAIVE_THRESHOLD,
 };
 
 pub(crate) fn backward(a: Var, w: Var, mut b: Backward) {
@@ -51,7 +53,7 @@ pub(crate) fn linear_backward(x: Var, w: Var, bias: Option<Var>, mut b: Backward
 pub(crate) fn bias_backward(bias: Var, dy: &Tensor, sink: &mut GradSink) {
     if let Some((db, acc)) = sink.slot(bias) {
         let (m, n) = dy.shape().as_matrix();
-        sum_dim_into(dy.data(), &Shape::from([m, n]), 0, db.data_mut(), acc);
+        sum_rows_into(dy.data(), m, n, db.data_mut(), acc);
     }
 }
 
@@ -101,6 +103,33 @@ pub(crate) fn linear_backward_update(
     })
 }
 
+/// The forward of a dense layer, `y = x·Wᵀ + b`, and then `then` over y's elements (see
+/// [`Graph::linear_unary`]); `wt` is the node's scratch for a copy of Wᵀ.
+fn linear_forward(
+    v: &Values,
+    y: &mut Tensor,
+    wt: &mut Tensor,
+    [x, w]: [Var; 2],
+    b: Option<Var>,
+    (m, k, n): (usize, usize, usize),
+    then: Option<Then>,
+) {
+    y.resize(Shape::from([m, n]));
+    // Wᵀ as a strided view, or copied into the node's scratch when that is faster
+    let wv = if transposed_rhs_pays(m, k, n) {
+        wt.resize(Shape::from([k, n]));
+        transpose_slice(v.get(w).data(), n, k, wt.data_mut());
+        MatRef::new(wt, false)
+    } else {
+        MatRef::new(v.get(w), true)
+    };
+    let around = Around {
+        fill: b.map(|b| v.get(b).data()),
+        then,
+    };
+    matmul_around(MatRef::new(v.get(x), false), wv, y.data_mut(), &around);
+}
+
 impl Graph<'_, '_> {
     /// Matrix product of two rank-2 values, `(m, k)·(k, n) → (m, n)`.
     ///
@@ -128,6 +157,62 @@ impl Graph<'_, '_> {
     /// # Panics
     /// If `x` is not `(batch, in)` or `b` is not `(out)`; the message names the shapes.
     pub fn linear(&mut self, x: Var, w: Var, b: Option<Var>) -> Var {
+        let (m, k, n) = self.linear_dims(x, w, b);
+        let inputs = [x, w, b.unwrap_or(x)];
+        self.push(
+            Op::Linear(x, w, b),
+            &inputs[..if b.is_some() { 3 } else { 2 }],
+            |v, y, wt| linear_forward(v, y, wt, [x, w], b, (m, k, n), None),
+        )
+    }
+
+    /// A dense layer and an element-wise activation, `s = x·Wᵀ + b`, `y = u(s)`: the same two
+    /// nodes as [`Graph::linear`] then [`Graph::unary`] (so backward, and every reader of the
+    /// tape, sees no difference), computed in one pass over the output — where the product is
+    /// split over the pool, each thread fills its block of s with the bias, adds its product and
+    /// applies `u` to it while it is in its cache. The same bits as the two ops (tested).
+    /// Returns `(s, y)`.
+    pub(crate) fn linear_unary(&mut self, x: Var, w: Var, b: Option<Var>, u: Unary) -> (Var, Var) {
+        let (m, k, n) = self.linear_dims(x, w, b);
+        let inputs = [x, w, b.unwrap_or(x)];
+        let shape = Shape::from([m, n]);
+        // both nodes first (their values sized, not yet computed), then one pass fills both
+        let s = self.push(
+            Op::Linear(x, w, b),
+            &inputs[..if b.is_some() { 3 } else { 2 }],
+            |_, y, _| y.resize(shape),
+        );
+        let y = self.push(Op::Unary(u, s), &[s], |_, y, _| y.resize(shape));
+        let t = &mut *self.tape;
+        let (si, yi) = (s.index(), y.index());
+        assert_eq!(yi, si + 1, "linear_unary: the two nodes are adjacent");
+        let (done, rest) = t.values.split_at_mut(si);
+        let (sv, rest) = rest.split_at_mut(1);
+        let yp = SharedMut(rest[0].data_mut().as_mut_ptr());
+        let then = |seg: &[f32], at: usize| {
+            // SAFETY: `at..at + seg.len()` is a segment of s, and y has s's shape; the blocks
+            // of different threads are disjoint.
+            elementwise::apply_serial(u, seg, unsafe { yp.slice(at..at + seg.len()) })
+        };
+        let v = Values {
+            done,
+            ops: &t.ops,
+            params: self.params,
+        };
+        linear_forward(
+            &v,
+            &mut sv[0],
+            &mut t.aux[si],
+            [x, w],
+            b,
+            (m, k, n),
+            Some(&then),
+        );
+        (s, y)
+    }
+
+    /// Checks a dense layer's shapes; `(batch, in, out)`.
+    fn linear_dims(&self, x: Var, w: Var, b: Option<Var>) -> (usize, usize, usize) {
         let (sx, sw) = (self.shape(x), self.shape(w));
         assert!(
             sx.rank() == 2 && sw.rank() == 2 && sx.dim(1) == sw.dim(1),
@@ -141,29 +226,95 @@ impl Graph<'_, '_> {
                 "linear: bias {sb:?} does not fit weight {sw:?}"
             );
         }
-        let inputs = [x, w, b.unwrap_or(x)];
-        self.push(
-            Op::Linear(x, w, b),
-            &inputs[..if b.is_some() { 3 } else { 2 }],
-            |v, y, wt| {
-                let (m, k, n) = (sx.dim(0), sx.dim(1), sw.dim(0));
-                y.resize(Shape::from([m, n]));
-                let yd = y.data_mut();
-                if let Some(b) = b {
-                    for row in yd.chunks_exact_mut(n) {
-                        row.copy_from_slice(v.get(b).data());
+        (sx.dim(0), sx.dim(1), sw.dim(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, Graph, Tape, Unary, Var};
+    use crate::params::Parameters;
+    use crate::rng::Rng;
+    use crate::tensor::{set_num_threads, set_parallel_threshold, Tensor};
+
+    /// Values of s and y, and the gradients of x, W and b, of `Σ y²` as bits.
+    fn run(xs: &[Tensor; 3], u: Unary, fused: bool, bias: bool) -> Vec<Vec<u32>> {
+        let mut tape = Tape::new();
+        let mut ps = Parameters::new();
+        let ids: Vec<_> = (0..3)
+            .map(|i| ps.add(format!("p{i}"), xs[i].clone()))
+            .collect();
+        let mut g = Graph::new(&mut tape, &ps);
+        let v: Vec<Var> = ids.iter().map(|&id| g.param(id)).collect();
+        let b = bias.then_some(v[2]);
+        let (s, y) = if fused {
+            g.linear_unary(v[0], v[1], b, u)
+        } else {
+            let s = g.linear(v[0], v[1], b);
+            (s, g.unary(u, s))
+        };
+        let sq = g.square(y);
+        let e = g.sum(sq);
+        let bits = |t: &Tensor| t.data().iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let mut out = vec![bits(g.value(s)), bits(g.value(y))];
+        let grads = g.backward(e);
+        for &id in &ids[..if bias { 3 } else { 2 }] {
+            out.push(bits(grads.get(id).unwrap()));
+        }
+        out
+    }
+
+    /// The fused forward gives the bits of the two ops, on the serial and the split path
+    /// (threshold lowered, 1 and 2 threads), with and without a bias, for every activation.
+    #[test]
+    fn linear_unary_is_linear_then_unary_bit_for_bit() {
+        let mut rng = Rng::seed(3);
+        for (m, k, n) in [(5, 7, 3), (70, 40, 33), (20, 50, 90)] {
+            let xs = [
+                Tensor::randn([m, k], 0.0, 1.0, &mut rng),
+                Tensor::randn([n, k], 0.0, 0.3, &mut rng),
+                Tensor::randn([n], 0.0, 0.3, &mut rng),
+            ];
+            for u in [
+                Unary::Relu,
+                Unary::Sigmoid,
+                Unary::Tanh,
+                Unary::LeakyRelu(0.1),
+            ] {
+                for bias in [true, false] {
+                    let want = run(&xs, u, false, bias);
+                    for (threads, threshold) in [(1, 0), (2, 1), (2, 0)] {
+                        set_num_threads(threads);
+                        set_parallel_threshold(threshold);
+                        let got = run(&xs, u, true, bias);
+                        set_parallel_threshold(0);
+                        set_num_threads(0);
+                        assert!(
+                            got == want,
+                            "{m}×{k}×{n} {u:?} bias {bias} threads {threads}"
+                        );
                     }
                 }
-                // Wᵀ as a strided view, or copied into the node's scratch when that is faster
-                let wv = if transposed_rhs_pays(m, k, n) {
-                    wt.resize(Shape::from([k, n]));
-                    transpose_slice(v.get(w).data(), n, k, wt.data_mut());
-                    MatRef::new(wt, false)
-                } else {
-                    MatRef::new(v.get(w), true)
-                };
-                matmul_into(MatRef::new(v.get(x), false), wv, yd, b.is_some());
-            },
-        )
+            }
+        }
+    }
+
+    /// Finite differences agree with the fused op's gradients (smooth activations).
+    #[test]
+    fn linear_unary_gradcheck() {
+        let mut rng = Rng::seed(4);
+        let xs = [
+            Tensor::randn([6, 5], 0.0, 1.0, &mut rng),
+            Tensor::randn([4, 5], 0.0, 0.5, &mut rng),
+            Tensor::randn([4], 0.0, 0.5, &mut rng),
+        ];
+        for u in [Unary::Tanh, Unary::Sigmoid] {
+            let r = gradcheck(&xs, 1e-2, |g, v| {
+                let (_, y) = g.linear_unary(v[0], v[1], Some(v[2]), u);
+                let sq = g.square(y);
+                g.sum(sq)
+            });
+            assert!(r.passed(2e-2), "{u:?}: {r:?}");
+        }
     }
 }

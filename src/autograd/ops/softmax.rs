@@ -8,7 +8,9 @@
 //! compositions from `max`, `sub`, `exp`, `sum`, `log` and `mul`.
 
 use crate::autograd::{put, Backward, Graph, Op, Var};
+use crate::tensor::pool::{self, SharedMut};
 use crate::tensor::{Shape, Tensor};
+use std::ops::Range;
 
 /// Writes one row's log-softmax into `y`.
 pub(crate) fn log_softmax_row(x: &[f32], y: &mut [f32]) {
@@ -36,21 +38,41 @@ pub(crate) fn softmax_rows(x: &Tensor) -> Tensor {
     p
 }
 
+/// Row-wise passes are split over the pool (by rows) from this many elements on.
+const PARALLEL_ELEMENTS: usize = 1 << 11;
+
+/// Calls `f(rows, out_rows)` over the rows of `out` (`width` values each), split into row
+/// ranges over the pool: for passes where each output row depends only on its own row.
+fn by_rows(out: &mut [f32], width: usize, f: &(dyn Fn(Range<usize>, &mut [f32]) + Sync)) {
+    let rows = out.len().checked_div(width).unwrap_or(0);
+    if out.len() < 2 * PARALLEL_ELEMENTS {
+        return f(0..rows, out); // one range: no pool job to set up
+    }
+    let op = SharedMut(out.as_mut_ptr());
+    pool::rows(rows, width, PARALLEL_ELEMENTS, &|r| {
+        // SAFETY: the row ranges are disjoint and inside out.
+        let o = unsafe { op.slice(r.start * width..r.end * width) };
+        f(r, o)
+    });
+}
+
 pub(crate) fn log_softmax_backward(x: Var, mut b: Backward) {
     let c = b.out.shape().last();
     let (y, dy) = (b.out.data(), b.dy.data());
     let Some((dx, acc)) = b.sink.slot(x) else {
         return;
     };
-    for ((dxr, yr), dyr) in dx
-        .data_mut()
-        .chunks_exact_mut(c)
-        .zip(y.chunks_exact(c))
-        .zip(dy.chunks_exact(c))
-    {
-        let s: f32 = dyr.iter().sum();
-        put(dxr, acc, |i| dyr[i] - yr[i].exp() * s);
-    }
+    by_rows(dx.data_mut(), c, &|r, dx| {
+        let rows = r.start * c..r.end * c;
+        for ((dxr, yr), dyr) in dx
+            .chunks_exact_mut(c)
+            .zip(y[rows.clone()].chunks_exact(c))
+            .zip(dy[rows].chunks_exact(c))
+        {
+            let s: f32 = dyr.iter().sum();
+            put(dxr, acc, |i| dyr[i] - yr[i].exp() * s);
+        }
+    });
 }
 
 pub(crate) fn cross_entropy_backward(x: Var, target: Var, mut b: Backward) {
@@ -62,15 +84,48 @@ pub(crate) fn cross_entropy_backward(x: Var, target: Var, mut b: Backward) {
     let Some((dx, acc)) = b.sink.slot(x) else {
         return;
     };
-    for (r, (dxr, pr)) in dx
-        .data_mut()
-        .chunks_exact_mut(c)
-        .zip(probs.data().chunks_exact(c))
-        .enumerate()
-    {
-        let ti = t[r] as usize;
-        put(dxr, acc, |i| g * (pr[i] - if i == ti { 1.0 } else { 0.0 }));
+    by_rows(dx.data_mut(), c, &|r, dx| {
+        let pr = &probs.data()[r.start * c..r.end * c];
+        for (row, (dxr, pr)) in r.zip(dx.chunks_exact_mut(c).zip(pr.chunks_exact(c))) {
+            let ti = t[row] as usize;
+            put(dxr, acc, |i| g * (pr[i] - if i == ti { 1.0 } else { 0.0 }));
+        }
+    });
+}
+
+/// The forward of [`Graph::cross_entropy`]: `probs` = the softmax of each row, `y` = the mean
+/// of `−log softmax` at the targets. Rows in parallel (each row's `−log p` parked in `y`), the
+/// mean summed in row order afterwards: the same bits for any thread count.
+fn cross_entropy_forward(
+    x: &[f32],
+    t: &[f32],
+    (n, c): (usize, usize),
+    probs: &mut [f32],
+    y: &mut Tensor,
+) {
+    y.resize(Shape::from([n]));
+    let lp = SharedMut(y.data_mut().as_mut_ptr());
+    by_rows(probs, c, &|r, pr| {
+        // SAFETY: row r's slot of y, disjoint between the row ranges.
+        let lp = unsafe { lp.slice(r.clone()) };
+        let xr = &x[r.start * c..r.end * c];
+        for ((row, (xr, pr)), lp) in r
+            .zip(xr.chunks_exact(c).zip(pr.chunks_exact_mut(c)))
+            .zip(lp)
+        {
+            log_softmax_row(xr, pr);
+            *lp = pr[t[row] as usize];
+            for p in pr.iter_mut() {
+                *p = p.exp();
+            }
+        }
+    });
+    let mut total = 0.0f32;
+    for &lp in y.data() {
+        total -= lp;
     }
+    y.resize(Shape::scalar());
+    y.data_mut()[0] = total / n as f32;
 }
 
 impl Graph<'_, '_> {
@@ -80,14 +135,13 @@ impl Graph<'_, '_> {
         let c = s.last();
         self.push(Op::LogSoftmax(x), &[x], |v, y, _| {
             y.resize(s);
-            for (xr, yr) in v
-                .get(x)
-                .data()
-                .chunks_exact(c)
-                .zip(y.data_mut().chunks_exact_mut(c))
-            {
-                log_softmax_row(xr, yr);
-            }
+            let x = v.get(x).data();
+            by_rows(y.data_mut(), c, &|r, y| {
+                let xr = &x[r.start * c..r.end * c];
+                for (xr, yr) in xr.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
+                    log_softmax_row(xr, yr);
+                }
+            });
         })
     }
 
@@ -114,23 +168,8 @@ impl Graph<'_, '_> {
             &[logits, targets],
             |v, y, probs| {
                 probs.resize(sx);
-                let t = v.get(targets).data();
-                let mut total = 0.0f32;
-                for (r, (xr, pr)) in v
-                    .get(logits)
-                    .data()
-                    .chunks_exact(c)
-                    .zip(probs.data_mut().chunks_exact_mut(c))
-                    .enumerate()
-                {
-                    log_softmax_row(xr, pr);
-                    total -= pr[t[r] as usize];
-                    for p in pr.iter_mut() {
-                        *p = p.exp();
-                    }
-                }
-                y.resize(Shape::scalar());
-                y.data_mut()[0] = total / n as f32;
+                let (x, t) = (v.get(logits).data(), v.get(targets).data());
+                cross_entropy_forward(x, t, (n, c), probs.data_mut(), y);
             },
         )
     }

@@ -5,14 +5,18 @@ use crate::args::BenchArgs;
 use crate::benchmark::{self as bench, BenchConfig};
 use crate::{out, outln};
 use anyhow::{Context, Result};
+use backprop::tensor::{fma_peak, Peak, PeakKind, Precision};
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = config(a)?;
     let mut json = serde_json::Map::new();
     json.insert("lib".into(), "backprop".into());
     json.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+    let peaks = Peaks::measure(&cfg);
+    peaks.print()?;
+    json.insert("fma_peak".into(), peaks.json());
     if !a.no_mlp {
-        json.insert("mlp".into(), mlp_table(&cfg)?);
+        json.insert("mlp".into(), mlp_table(&cfg, &peaks)?);
     }
     if !a.no_xor {
         let r = bench::xor_bench(&cfg);
@@ -58,8 +62,82 @@ fn config(a: &BenchArgs) -> Result<BenchConfig> {
     })
 }
 
+/// The machine's multiply-add peaks, f32 and (where the CPU has `vdpbf16ps`) bf16, on 1 thread,
+/// 2 threads and the benchmark's thread count (at most the cores).
+struct Peaks {
+    f32: Vec<Peak>,
+    bf16: Vec<Peak>,
+}
+
+impl Peaks {
+    fn measure(cfg: &BenchConfig) -> Peaks {
+        let before = backprop::num_threads();
+        backprop::set_num_threads(cfg.threads);
+        let mut counts = vec![1, 2, backprop::num_threads()];
+        backprop::set_num_threads(before);
+        counts.sort_unstable();
+        counts.dedup();
+        let run = |kind| {
+            let mut v: Vec<Peak> = counts.iter().filter_map(|&t| fma_peak(kind, t)).collect();
+            v.dedup_by_key(|p| p.threads); // thread counts beyond the cores are clamped
+            v
+        };
+        Peaks {
+            f32: run(PeakKind::F32),
+            bf16: run(PeakKind::Bf16),
+        }
+    }
+
+    /// The peak a cell of `precision` on `threads` threads is read against: bf16's where the
+    /// CPU has the instruction (the bf16 products use it), else f32's.
+    fn for_cell(&self, precision: Precision, threads: usize) -> Option<&Peak> {
+        let list = if precision == Precision::Bf16 && !self.bf16.is_empty() {
+            &self.bf16
+        } else {
+            &self.f32
+        };
+        list.iter().find(|p| p.threads == threads)
+    }
+
+    fn print(&self) -> Result<()> {
+        for (name, list) in [("f32", &self.f32), ("bf16", &self.bf16)] {
+            let Some(first) = list.first() else {
+                outln!("FMA peak {name}: not measured (the CPU has no such instruction)")?;
+                continue;
+            };
+            let cells: Vec<String> = list
+                .iter()
+                .map(|p| format!("{} thread(s) {:.1} GFLOP/s", p.threads, p.gflops))
+                .collect();
+            let scaling = list
+                .iter()
+                .find(|p| p.threads == 2)
+                .map_or(String::new(), |p| {
+                    format!("; 2-thread scaling {:.2}×", p.gflops / first.gflops)
+                });
+            outln!(
+                "FMA peak {name} ({}): {}{scaling}",
+                first.instruction,
+                cells.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let side = |list: &Vec<Peak>| {
+            serde_json::Value::Object(
+                list.iter()
+                    .map(|p| (p.threads.to_string(), p.gflops.into()))
+                    .collect(),
+            )
+        };
+        serde_json::json!({ "f32": side(&self.f32), "bf16": side(&self.bf16) })
+    }
+}
+
 /// The MLP 784-256-128-10 benchmark at each batch size as a table; the rows as JSON.
-fn mlp_table(cfg: &BenchConfig) -> Result<serde_json::Value> {
+fn mlp_table(cfg: &BenchConfig, peaks: &Peaks) -> Result<serde_json::Value> {
     let data = bench::load_data(cfg)?;
     outln!(
         "MLP 784-256-128-10 on {} ({} samples/epoch), {} timed epoch(s)",
@@ -68,12 +146,13 @@ fn mlp_table(cfg: &BenchConfig) -> Result<serde_json::Value> {
         cfg.epochs
     )?;
     outln!(
-        "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9}",
+        "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9} {:>9}",
         "batch",
         "threads",
         "s/epoch",
         "samples/s",
         "GFLOP/s",
+        "% peak",
         "test acc",
         "RSS MiB"
     )?;
@@ -83,17 +162,32 @@ fn mlp_table(cfg: &BenchConfig) -> Result<serde_json::Value> {
         let acc = r
             .test_accuracy
             .map_or("-".into(), |a| format!("{:.2}%", 100.0 * a));
+        let peak = peaks.for_cell(cfg.precision, r.threads);
+        // the fraction of the figures as printed, so a reader can redo the division
+        let printed_gflops = format!("{:.2}", r.gflops);
+        let fraction = peak.map(|p| {
+            printed_gflops.parse::<f64>().unwrap_or(r.gflops)
+                / format!("{:.1}", p.gflops)
+                    .parse::<f64>()
+                    .unwrap_or(p.gflops)
+        });
         outln!(
-            "{:>6} {:>7} {:>10.4} {:>12.0} {:>9.2} {:>9} {:>9.1}",
+            "{:>6} {:>7} {:>10.4} {:>12.0} {:>9} {:>9} {:>9} {:>9.1}",
             r.batch,
             r.threads,
             r.median_s,
             r.samples_per_s,
-            r.gflops,
+            printed_gflops,
+            fraction.map_or("-".into(), |f| format!("{:.1}%", 100.0 * f)),
             acc,
             r.peak_rss_mib
         )?;
-        rows.push(r);
+        let mut row = serde_json::to_value(&r)?;
+        if let (Some(p), Some(f), Some(obj)) = (peak, fraction, row.as_object_mut()) {
+            obj.insert("peak_gflops".into(), p.gflops.into());
+            obj.insert("peak_fraction".into(), f.into());
+        }
+        rows.push(row);
     }
-    Ok(serde_json::to_value(&rows)?)
+    Ok(serde_json::Value::Array(rows))
 }
