@@ -403,7 +403,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X, y = validate_data(self, X, y, reset=first, dtype=(np.float64, np.float32))
         self._check_y(y)
         self._n_samples = X.shape[0]
-        return self._train(X, self._targets(y), sample_weight, "fresh" if first else "partial", self._loss())
+        return self._train(X, self._targets(y), sample_weight, "partial", self._loss())
 
     def predict_proba(self, X):
         """Class probabilities, (n_samples, n_classes)."""
@@ -418,7 +418,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X):
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        p = self.predict_proba(X)
+        return self.classes_[np.argmax(p, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -485,7 +486,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = self._prepare(X, y, reset=first)
         if first:
             self._y_1d = y.ndim == 1
-        return self._train(X, self._targets(y), sample_weight, "fresh" if first else "partial",
+        return self._train(X, self._targets(y), sample_weight, "partial",
                            self.loss or "mse")
 
     def predict(self, X):
@@ -493,6 +494,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         out, dtype = self._outputs(X)
         out = np.asarray(out, dtype=dtype)
         return out.ravel() if getattr(self, "_y_1d", out.shape[1] == 1) else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
 
 
 def load(path):
