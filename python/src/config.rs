@@ -128,23 +128,25 @@ impl Config {
     /// The library's pipeline for this configuration: no small-data rule and no test part
     /// (scikit-learn's semantics are explicit), a validation part only with early stopping.
     pub fn pipeline(&self) -> Result<Pipeline> {
-        let mut p = Pipeline::default();
-        p.network = Network::Hidden {
-            sizes: Some(self.hidden_layer_sizes.clone()),
-            activation: self.activation()?,
-            output_activation: None,
-            dropout: self.dropout,
-            batch_norm: self.batch_norm,
-        };
-        p.loss = Some(parse::<Loss>("loss", &self.loss, "a loss name")?);
-        p.scale = parse::<ScaleKind>("scale", &self.scale, "auto, standard, minmax or none")?;
-        p.scale_targets = self.scale_targets;
-        p.small_data = None;
-        p.test_split = 0.0;
-        p.val_split = if self.early_stopping {
-            self.validation_fraction
-        } else {
-            0.0
+        let mut p = Pipeline {
+            network: Network::Hidden {
+                sizes: Some(self.hidden_layer_sizes.clone()),
+                activation: self.activation()?,
+                output_activation: None,
+                dropout: self.dropout,
+                batch_norm: self.batch_norm,
+            },
+            loss: Some(parse::<Loss>("loss", &self.loss, "a loss name")?),
+            scale: parse::<ScaleKind>("scale", &self.scale, "auto, standard, minmax or none")?,
+            scale_targets: self.scale_targets,
+            small_data: None,
+            test_split: 0.0,
+            val_split: if self.early_stopping {
+                self.validation_fraction
+            } else {
+                0.0
+            },
+            ..Pipeline::default()
         };
         let t = &mut p.trainer;
         t.optimizer = self.optimizer()?;
