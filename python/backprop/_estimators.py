@@ -73,6 +73,7 @@ class _BaseMLP(BaseEstimator):
         n_threads=None,
         precision="f32",
         scale="auto",
+        init="xavier_uniform",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -104,6 +105,7 @@ class _BaseMLP(BaseEstimator):
         self.n_threads = n_threads
         self.precision = precision
         self.scale = scale
+        self.init = init
 
     # ---- parameters -------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class _BaseMLP(BaseEstimator):
         _check(t is None or (_is_int(t) and t >= 1), "n_threads", t, "None or an int >= 1")
         _check(self.precision in _PRECISIONS, "precision", self.precision, f"one of {_PRECISIONS}")
         _check(self.scale in _SCALES, "scale", self.scale, f"one of {_SCALES}")
+        _check(isinstance(self.init, str), "init", self.init, "an initialiser's name")
         if self.learning_rate == "invscaling":
             raise ValueError(
                 "learning_rate='invscaling' is not supported by backprop; use 'constant' or "
@@ -210,6 +213,7 @@ class _BaseMLP(BaseEstimator):
             "precision": self.precision,
             "scale": self.scale,
             "scale_targets": bool(getattr(self, "scale_targets", False)),
+            "init": self.init,
         })
 
     # ---- training ---------------------------------------------------------------------------
@@ -340,7 +344,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     scikit-learn does); more train a softmax layer under cross-entropy. Extra parameters:
     `loss` (default: that choice), `dropout`, `batch_norm`, `restore_best_weights` (with
     `early_stopping`), `n_threads`, `precision` ('f32' or 'bf16'), `scale` (feature scaling
-    fitted on the training part: 'auto', 'standard', 'minmax' or 'none')."""
+    fitted on the training part: 'auto', 'standard', 'minmax' or 'none'), `init` (the weights'
+    initialiser: Glorot uniform, as scikit-learn, or 'kaiming_uniform', 'pytorch', ...)."""
 
     def _encode(self, y):
         idx = np.searchsorted(self.classes_, y)
@@ -440,7 +445,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  loss=None, dropout=0.0, batch_norm=False, restore_best_weights=True,
-                 n_threads=None, precision="f32", scale="auto", scale_targets=True):
+                 n_threads=None, precision="f32", scale="auto", init="xavier_uniform",
+                 scale_targets=True):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
@@ -450,7 +456,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, loss=loss,
             dropout=dropout, batch_norm=batch_norm, restore_best_weights=restore_best_weights,
-            n_threads=n_threads, precision=precision, scale=scale)
+            n_threads=n_threads, precision=precision, scale=scale, init=init)
         self.scale_targets = scale_targets
 
     def _targets(self, y):

@@ -2,7 +2,7 @@
 //! [`Pipeline`]: every decision about training is the library's; this file only maps
 //! scikit-learn's names onto it.
 
-use backprop::nn::Activation;
+use backprop::nn::{Activation, Init};
 use backprop::optim::{
     AdamConfig, LbfgsConfig, LrSchedule, OptimizerConfig, ReduceLrOnPlateau, SgdConfig,
 };
@@ -52,6 +52,7 @@ pub struct Config {
     pub precision: String,
     pub scale: String,
     pub scale_targets: bool,
+    pub init: String,
 }
 
 fn parse<T: std::str::FromStr>(what: &'static str, v: &str, expected: &'static str) -> Result<T> {
@@ -139,6 +140,11 @@ impl Config {
             loss: Some(parse::<Loss>("loss", &self.loss, "a loss name")?),
             scale: parse::<ScaleKind>("scale", &self.scale, "auto, standard, minmax or none")?,
             scale_targets: self.scale_targets,
+            init: Some(parse::<Init>(
+                "init",
+                &self.init,
+                "xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal or pytorch",
+            )?),
             small_data: None,
             test_split: 0.0,
             val_split: if self.early_stopping {
