@@ -165,9 +165,6 @@ class _BaseMLP(BaseEstimator):
                 "learning_rate='invscaling' is not supported by backprop; use 'constant' or "
                 "'adaptive'"
             )
-        if self.learning_rate == "adaptive" and self.solver != "sgd":
-            # scikit-learn ignores it for other solvers; so do we
-            pass
         for name in ("shuffle", "verbose", "warm_start", "nesterovs_momentum", "early_stopping",
                      "batch_norm", "restore_best_weights"):
             v = getattr(self, name)
@@ -328,9 +325,6 @@ class _BaseMLP(BaseEstimator):
         self.__dict__.update(state)
         if data is not None:
             self._fitted = _core.Fitted.from_bytes(data)
-
-    def _more_tags(self):
-        return {"preserves_dtype": [np.float64, np.float32]}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
