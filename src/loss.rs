@@ -131,18 +131,7 @@ impl Loss {
                 g.mean(a)
             }
             Loss::BceWithLogits => {
-                // max(y,0) − y·t + ln(1 + e^(−|y|)): never exponentiates a positive number
-                let t = reshape_like(g, target, output);
-                let pos = g.relu(output);
-                let yt = g.mul(output, t);
-                let a = abs(g, output);
-                let na = g.neg(a);
-                let e = g.exp(na);
-                let one = g.input(&Tensor::scalar(1.0));
-                let e1 = g.add(e, one);
-                let sp = g.log(e1);
-                let d = g.sub(pos, yt);
-                let l = g.add(d, sp);
+                let l = bce_terms(g, output, target);
                 g.mean(l)
             }
             Loss::CrossEntropy => g.cross_entropy(output, target),
@@ -179,6 +168,108 @@ impl Loss {
         Loss::CrossEntropy,
         Loss::Hinge,
     ];
+}
+
+/// Sample-weighted losses (scikit-learn's `sample_weight`).
+impl Loss {
+    /// The loss with per-sample weights `w` (one per row of `output`, scaled by the caller to
+    /// mean 1 over the batch, as [`Dataset::batch_weights`](crate::data::Dataset::batch_weights)
+    /// does): each sample's terms are multiplied by its weight before the loss's own reduction,
+    /// so a mean loss becomes `Σ wᵢ·lossᵢ / Σ wᵢ`. With every weight 1 it equals
+    /// [`Loss::apply`] up to round-off. Composed from graph ops, so its gradient is theirs.
+    ///
+    /// ```
+    /// use backprop::{Graph, Loss, Parameters, Tape, Tensor};
+    /// let ps = Parameters::new();
+    /// let mut tape = Tape::new();
+    /// let mut g = Graph::new(&mut tape, &ps);
+    /// let y = g.input(&Tensor::from_vec(vec![1.0, 3.0], [2, 1])?);
+    /// let t = g.input(&Tensor::zeros([2, 1]));
+    /// // raw weights 1 and 3, scaled to mean 1: 0.5 and 1.5
+    /// let e = Loss::Mse.apply_weighted(&mut g, y, t, &[0.5, 1.5]);
+    /// assert_eq!(g.value(e).item(), (1.0 * 1.0 + 3.0 * 9.0) / 4.0); // Σ w·l / Σ w
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn apply_weighted(self, g: &mut Graph, output: Var, target: Var, w: &[f32]) -> Var {
+        let (n, k) = g.shape(output).as_matrix();
+        let wide = g.input_with([n, k], |b| {
+            for (row, &wi) in b.chunks_exact_mut(k).zip(w) {
+                row.fill(wi);
+            }
+        });
+        match self {
+            Loss::CrossEntropy => {
+                let labels = g.value(target).to_vec();
+                let wt = g.input_with([n, k], |b| {
+                    b.fill(0.0);
+                    for (i, (&l, &wi)) in labels.iter().zip(w).enumerate() {
+                        b[i * k + l as usize] = wi;
+                    }
+                });
+                Loss::weighted_cross_entropy(g, output, wt)
+            }
+            Loss::Hinge => {
+                let labels = g.value(target).to_vec();
+                let oh = g.input_with([n, k], |b| {
+                    b.fill(0.0);
+                    for (i, &l) in labels.iter().enumerate() {
+                        b[i * k + l as usize] = 1.0;
+                    }
+                });
+                let picked = g.mul(output, oh);
+                let correct = g.sum_dim(picked, 1, true);
+                let diff = g.sub(output, correct);
+                let one = g.input(&Tensor::scalar(1.0));
+                let m = g.add(diff, one);
+                let m = g.relu(m);
+                let m = g.mul(m, wide);
+                let s = g.sum(m);
+                let s = g.scale(s, 1.0 / n.max(1) as f32);
+                // the j = tₙ terms are wₙ·1: remove them
+                let own: f32 = w.iter().sum::<f32>() / n.max(1) as f32;
+                let minus = g.input(&Tensor::scalar(-own));
+                g.add(s, minus)
+            }
+            Loss::HalfSse | Loss::SquaredError | Loss::Mse => {
+                let sq = squared_diff(g, output, target);
+                let e = g.mul(sq, wide);
+                let s = g.sum(e);
+                let f = match self {
+                    Loss::HalfSse => 0.5,
+                    Loss::SquaredError => 1.0 / n.max(1) as f32,
+                    _ => 1.0 / (n * k).max(1) as f32,
+                };
+                g.scale(s, f)
+            }
+            Loss::Mae | Loss::BceWithLogits => {
+                let e = if self == Loss::Mae {
+                    let t = reshape_like(g, target, output);
+                    let d = g.sub(output, t);
+                    abs(g, d)
+                } else {
+                    bce_terms(g, output, target)
+                };
+                let e = g.mul(e, wide);
+                g.mean(e)
+            }
+        }
+    }
+}
+
+/// The elements of BCE on logits, `max(y,0) − y·t + ln(1 + e^(−|y|))`: never exponentiates a
+/// positive number.
+fn bce_terms(g: &mut Graph, output: Var, target: Var) -> Var {
+    let t = reshape_like(g, target, output);
+    let pos = g.relu(output);
+    let yt = g.mul(output, t);
+    let a = abs(g, output);
+    let na = g.neg(a);
+    let e = g.exp(na);
+    let one = g.input(&Tensor::scalar(1.0));
+    let e1 = g.add(e, one);
+    let sp = g.log(e1);
+    let d = g.sub(pos, yt);
+    g.add(d, sp)
 }
 
 /// `(y − t)²`, with t reshaped to y's shape if it is a flat vector of the same size.

@@ -55,6 +55,8 @@ mod properties;
 mod reports;
 #[path = "robustness.rs"]
 mod robustness;
+#[path = "sample_weights.rs"]
+mod sample_weights;
 #[path = "session.rs"]
 mod session;
 #[path = "surface.rs"]
@@ -63,6 +65,8 @@ mod surface;
 mod threshold;
 #[path = "train.rs"]
 mod train;
+#[path = "warm.rs"]
+mod warm;
 
 /// Every `tests/*.rs` file is a module of this file or a `[[test]]` of its own in Cargo.toml.
 #[test]

@@ -102,6 +102,8 @@ pub struct Dataset {
     /// categories, fill values for missing values), when the data came from a table (CSV or
     /// npy): a model saves it so that `predict` and `evaluate` read new files the same way.
     pub columns: Option<ColumnPlan>,
+    /// Per-sample weights of the training loss ([`Dataset::with_weights`]); `None` = all 1.
+    weights: Option<Vec<f32>>,
 }
 
 impl Dataset {
@@ -156,6 +158,7 @@ impl Dataset {
             target_columns: vec![],
             feature_names,
             columns: None,
+            weights: None,
         })
     }
 
@@ -226,6 +229,11 @@ impl Dataset {
                     eat(&[0]);
                 });
             }
+        }
+        // weights only when there are some: unweighted data keeps the fingerprint it had
+        if let Some(w) = &self.weights {
+            eat(b"weights");
+            w.iter().for_each(|x| eat(&x.to_bits().to_le_bytes()));
         }
         format!("{h:016x}")
     }
@@ -358,7 +366,72 @@ impl Dataset {
             target_columns: self.target_columns.clone(),
             feature_names: self.feature_names.clone(),
             columns: self.columns.clone(),
+            weights: self
+                .weights
+                .as_ref()
+                .map(|w| idx.iter().map(|&i| w[i]).collect()),
         }
+    }
+}
+
+/// Sample weights (scikit-learn's `sample_weight`): the training loss of a batch becomes
+/// `Σ wᵢ·lossᵢ / Σ wᵢ` over its samples. They go with the samples through [`Dataset::subset`]
+/// and so through every split; validation and test metrics stay unweighted.
+impl Dataset {
+    /// The dataset with one weight per sample: finite, ≥ 0, and not all 0.
+    ///
+    /// ```
+    /// use backprop::data::{Dataset, Features, Targets};
+    /// let ds = Dataset::new(Features::F32(vec![0.0, 1.0, 2.0]), 1,
+    ///     Targets::Values { data: vec![0.0, 1.0, 2.0], names: vec!["y".into()] })?;
+    /// let ds = ds.with_weights(vec![1.0, 0.0, 3.0])?;
+    /// assert_eq!(ds.subset(&[2, 0]).weights(), Some(&[3.0, 1.0][..]));
+    /// assert!(ds.clone().with_weights(vec![1.0]).is_err()); // one per sample
+    /// assert!(ds.clone().with_weights(vec![1.0, -1.0, 1.0]).is_err());
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn with_weights(mut self, weights: Vec<f32>) -> Result<Dataset> {
+        if weights.len() != self.len() {
+            let n = weights.len();
+            return Err(Error::invalid("sample weights", n, "one weight per sample"));
+        }
+        if let Some(w) = weights.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(Error::invalid("sample weight", w, "a finite number ≥ 0"));
+        }
+        if !weights.iter().any(|&w| w > 0.0) {
+            return Err(Error::invalid(
+                "sample weights",
+                "all 0",
+                "some weight above 0",
+            ));
+        }
+        self.weights = Some(weights);
+        Ok(self)
+    }
+
+    /// The sample weights, if any.
+    pub fn weights(&self) -> Option<&[f32]> {
+        self.weights.as_deref()
+    }
+
+    /// The weights of samples `idx` scaled to mean 1 over them (so that a mean loss weighted by
+    /// them is `Σ wᵢ·lossᵢ / Σ wᵢ`), into `out`; `None` when the dataset has no weights. A batch
+    /// whose weights are all 0 gets zeros: it contributes nothing. Returns false (and leaves
+    /// `out` alone) when the dataset has no weights.
+    pub fn batch_weights(&self, idx: &[usize], out: &mut Vec<f32>) -> bool {
+        let Some(w) = self.weights.as_ref() else {
+            return false;
+        };
+        out.clear();
+        out.extend(idx.iter().map(|&i| w[i]));
+        let sum: f64 = out.iter().map(|&v| v as f64).sum();
+        let f = if sum > 0.0 {
+            idx.len() as f64 / sum
+        } else {
+            0.0
+        };
+        out.iter_mut().for_each(|v| *v = (*v as f64 * f) as f32);
+        true
     }
 }
 

@@ -89,6 +89,9 @@ pub struct Outcome {
     pub sizes: [usize; 3],
     /// The checkpoint written at the end, if any.
     pub checkpoint: Option<PathBuf>,
+    /// The run's state after its last complete epoch (optimizer moments, generator, history):
+    /// what [`Pipeline::prepare_warm`] continues from.
+    pub state: TrainState,
 }
 
 impl Pipeline {
@@ -272,6 +275,58 @@ impl Pipeline {
         Ok(self.prepared(ckpt.model, trainer, parts, Some(ckpt.state), info, None))
     }
 
+    /// Prepares more training of a trained `model` on `data` (scikit-learn's `warm_start` and
+    /// `partial_fit`): its network, weights, loss and feature scaling are kept, the data is split
+    /// as [`Pipeline::prepare`] splits it (seeded by `trainer.seed`; no test part, no small-data
+    /// rule) and scaled by the model's scaler, and the run continues from `state` (the
+    /// [`Outcome::state`] of the run before: optimizer moments, epoch count, history) or starts
+    /// a fresh optimizer. The targets are not standardised: the model already predicts in their
+    /// units, so the loss is in those units. The data must have the model's features and task
+    /// (the same class names, in order).
+    pub fn prepare_warm(
+        &self,
+        model: Model,
+        state: Option<TrainState>,
+        data: &Dataset,
+    ) -> Result<Prepared> {
+        if model.meta.architecture.in_features != data.n_features() {
+            return Err(Error::invalid(
+                "data",
+                format!(
+                    "{} features (the model has {})",
+                    data.n_features(),
+                    model.meta.architecture.in_features
+                ),
+                "the model's features",
+            ));
+        }
+        if task_of(data) != model.meta.task {
+            return Err(Error::invalid(
+                "data",
+                format!("{:?} (the model's: {:?})", task_of(data), model.meta.task),
+                "the model's task (the same classes, in order)",
+            ));
+        }
+        let mut rng = Rng::seed(self.trainer.seed);
+        let sizes = SplitSizes::Fractions {
+            val: self.val_split,
+            test: 0.0,
+        };
+        let (mut train, mut val, held) = split(data, sizes, &mut rng)?;
+        for d in [&mut train, &mut val] {
+            model.meta.scaler.transform(d);
+        }
+        let trainer = self.trainer_for(model.meta.loss, None, &train, &val)?;
+        let info = DataInfo {
+            fingerprint: data.fingerprint(),
+            rows: data.len(),
+            val_split: self.val_split,
+            test_split: 0.0,
+            target_scale: None,
+        };
+        Ok(self.prepared(model, trainer, [train, val, held], state, info, None))
+    }
+
     fn prepared(
         &self,
         model: Model,
@@ -414,13 +469,13 @@ impl Prepared {
         if ran && (every.is_some() || interrupted) {
             written = save(&session)?;
         }
-        let mut history = session.finish();
+        let (mut history, state) = session.finish_with_state();
         if let Some(u) = &units {
             for e in &mut history.epochs {
                 u.convert(e);
             }
         }
-        self.finish(history, written)
+        self.finish(history, state, written)
     }
 
     /// How to report in the targets' own units, when training sees them standardised.
@@ -432,7 +487,12 @@ impl Prepared {
     }
 
     /// After training: the target scaling folded in, the model saved, the test part scored.
-    fn finish(mut self, history: History, checkpoint: Option<PathBuf>) -> Result<Outcome> {
+    fn finish(
+        mut self,
+        history: History,
+        state: TrainState,
+        checkpoint: Option<PathBuf>,
+    ) -> Result<Outcome> {
         if let Some(ts) = &self.info.target_scale {
             fold_target_scale(&mut self.model, ts)?;
         }
@@ -460,6 +520,7 @@ impl Prepared {
             test,
             sizes: [self.train.len(), self.val.len(), self.test.len()],
             checkpoint,
+            state,
         })
     }
 }

@@ -318,6 +318,10 @@ fn record_loss(
         fill_targets(data, idx, enc, buf, truth)
     });
     let (_, y) = model.forward_for_loss(g, x, cfg.loss)?;
+    let mut sw = vec![];
+    if data.batch_weights(idx, &mut sw) {
+        return Ok((y, sample_weighted_loss(g, cfg, y, t, truth, &mut sw)));
+    }
     let l = match &cfg.class_weights {
         Some(w) => {
             let k = w.len();
@@ -327,6 +331,24 @@ fn record_loss(
         None => cfg.loss.apply(g, y, t),
     };
     Ok((y, l))
+}
+
+/// The loss under sample weights `sw` (mean 1 over the batch), times the class weights of
+/// each sample's class where there are some (cross-entropy).
+fn sample_weighted_loss(
+    g: &mut Graph,
+    cfg: &Trainer,
+    y: Var,
+    t: Var,
+    truth: &[f32],
+    sw: &mut [f32],
+) -> Var {
+    if let Some(cw) = &cfg.class_weights {
+        for (w, &c) in sw.iter_mut().zip(truth) {
+            *w *= cw[c as usize];
+        }
+    }
+    cfg.loss.apply_weighted(g, y, t, sw)
 }
 
 /// One-hot rows of the class indices in `truth`, each scaled by its class's weight.

@@ -137,6 +137,13 @@ impl Trainer {
         }
         let mut tape = Tape::new();
         tape.set_frozen(&self.frozen(model, params)?);
+        if fit.gradient_reduce.is_some() && train.weights().is_some() {
+            return Err(Error::invalid(
+                "sample weights",
+                "in a distributed run",
+                "one process (each process would normalise its share of a batch alone)",
+            ));
+        }
         let sync = fit.gradient_reduce.map(Sync::new);
         let fused = optimizer_in_backward(self, sync.is_some());
         let snapshot = params.clone();
