@@ -400,3 +400,137 @@ fn resume_takes_the_data_flags_from_the_checkpoint() {
         &["--drop note conflicts with the checkpoint's run (--drop when)"],
     );
 }
+
+/// `--sample-weight COL`: a column of per-row weights, not a feature; weight 0 leaves a row out
+/// of the loss, so with every `pos` row at 0 the model only ever learns `neg`. The plan names
+/// the column's role, predict reads files without it, bad weights name file, line and column,
+/// and `--resume` takes the column from the checkpoint.
+#[test]
+fn sample_weight_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (mut all, mut zero, mut plain) = (
+        String::from("x,w,y\n"),
+        String::from("x,w,y\n"),
+        String::from("x\n"),
+    );
+    for i in 0..200 {
+        let x = (i as f32 + 0.5) / 200.0;
+        let y = if x > 0.5 { "pos" } else { "neg" };
+        all.push_str(&format!("{x},1,{y}\n"));
+        zero.push_str(&format!("{x},{},{y}\n", u8::from(y == "neg")));
+        plain.push_str(&format!("{x}\n"));
+    }
+    write(d, "all.csv", &all);
+    write(d, "zero.csv", &zero);
+    write(d, "plain.csv", &plain);
+    let (plan, _) = ok(d, &["inspect", "zero.csv", "--sample-weight", "w"]);
+    has(line_of(&plan, "w "), &["weight", "not a feature"]);
+    let classes = |model: &str| {
+        let (out, _) = ok(d, &["predict", model, "plain.csv"]);
+        out.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let common = ["--epochs", "60", "--lr", "0.05", "-q"];
+    ok(
+        d,
+        &[
+            &[
+                "train",
+                "zero.csv",
+                "--sample-weight",
+                "w",
+                "--out",
+                "z.safetensors",
+                "--checkpoint-every",
+                "30",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    ok(
+        d,
+        &[
+            &[
+                "train",
+                "all.csv",
+                "--sample-weight",
+                "w",
+                "--out",
+                "a.safetensors",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert!(
+        classes("z.safetensors").iter().all(|c| c == "neg"),
+        "weight 0 on every pos row"
+    );
+    let a = classes("a.safetensors");
+    assert!(a.iter().filter(|c| *c == "pos").count() > 80, "{a:?}");
+    // bad weights, a list, and the flag where a saved model reads data
+    write(d, "neg.csv", &zero.replacen(",1,neg", ",-2,neg", 1));
+    fails(
+        d,
+        &["train", "neg.csv", "--sample-weight", "w"],
+        &["neg.csv:2", "(w)", "a finite number ≥ 0", "\"-2\""],
+    );
+    fails(
+        d,
+        &["train", "zero.csv", "--sample-weight", "x,w"],
+        &["expected one column"],
+    );
+    fails(
+        d,
+        &["train", "zero.csv", "--sample-weight", "y"],
+        &["both the sample weight and a target"],
+    );
+    fails(
+        d,
+        &[
+            "predict",
+            "z.safetensors",
+            "zero.csv",
+            "--sample-weight",
+            "w",
+        ],
+        &["--sample-weight applies to training"],
+    );
+    // resume: the checkpoint holds the column; another one conflicts
+    fails(
+        d,
+        &[
+            "train",
+            "zero.csv",
+            "--resume",
+            "z.safetensors.ckpt",
+            "--epochs",
+            "70",
+            "--sample-weight",
+            "x",
+        ],
+        &["--sample-weight x conflicts", "--sample-weight w"],
+    );
+    ok(
+        d,
+        &[
+            "train",
+            "zero.csv",
+            "--resume",
+            "z.safetensors.ckpt",
+            "--epochs",
+            "70",
+            "--out",
+            "z.safetensors",
+            "-q",
+        ],
+    );
+    assert!(
+        classes("z.safetensors").iter().all(|c| c == "neg"),
+        "resumed with the weights"
+    );
+}

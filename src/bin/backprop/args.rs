@@ -54,6 +54,7 @@ pub enum Command {
         mut_arg("task", |a| a.hide(true)),
         mut_arg("impute", |a| a.hide(true)),
         mut_arg("keep", |a| a.hide(true)),
+        mut_arg("sample_weight", |a| a.hide(true)),
         mut_arg("drop", |a| a.hide(true)),
         mut_arg("missing_target", |a| a.hide(true)),
         mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
@@ -65,6 +66,7 @@ pub enum Command {
         mut_arg("task", |a| a.hide(true)),
         mut_arg("impute", |a| a.hide(true)),
         mut_arg("keep", |a| a.hide(true)),
+        mut_arg("sample_weight", |a| a.hide(true)),
         mut_arg("drop", |a| a.hide(true)),
         mut_arg("target", |a| a.help("The target column(s), if the file names them differently from the model [default: the model's target columns, by name]")),
     )]
@@ -261,6 +263,11 @@ pub struct DataArgs {
     /// (which are dropped), by name or 0-based index, comma-separated.
     #[arg(long, value_name = "COL[,COL…]")]
     pub keep: Option<String>,
+    /// A column of per-row sample weights (numbers ≥ 0; 0 leaves a row out): the loss is
+    /// Σ wᵢ·lossᵢ / Σ wᵢ. Not a feature; a model remembers it, so predict and evaluate leave
+    /// it out.
+    #[arg(long, value_name = "COL")]
+    pub sample_weight: Option<String>,
     /// Rows whose target value is missing: skip (left out of training and evaluation, counted)
     /// or error [default: skip].
     #[arg(long, value_name = "skip|error")]

@@ -112,6 +112,13 @@ pub fn csv_options(a: &DataArgs) -> Result<CsvOptions> {
     if let Some(k) = &a.keep {
         o.keep = column_list(k, "--keep")?;
     }
+    if let Some(w) = &a.sample_weight {
+        let mut cols = column_list(w, "--sample-weight")?;
+        if cols.len() > 1 {
+            bail!("--sample-weight {w}: expected one column");
+        }
+        o.weight = cols.pop();
+    }
     o.missing_target = match a.missing_target.as_deref() {
         None | Some("skip") => MissingTarget::Skip,
         Some("error") => MissingTarget::Error,
@@ -217,6 +224,7 @@ pub fn load_with_id(
     for (flag, given) in [
         ("--impute", a.impute.is_some()),
         ("--keep", a.keep.is_some()),
+        ("--sample-weight", a.sample_weight.is_some()),
     ] {
         if given {
             bail!("{flag} applies to training: a saved model reads new data with the columns, categories and fill values it was trained with");

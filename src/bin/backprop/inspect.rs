@@ -162,6 +162,9 @@ fn column_line(plan: &ColumnPlan, stats: &PlanStats, p: usize) -> Option<(&'stat
             );
             let why = match reason {
                 DropReason::User => "--drop".to_string(),
+                DropReason::SampleWeight => {
+                    return Some(("weight", "per-row sample weights (--sample-weight), not a feature".into()))
+                }
                 DropReason::Identifier => format!(
                     "an identifier: {d} distinct values in {n} rows (--keep {} uses it as a category)",
                     quoted(name)

@@ -111,11 +111,26 @@ fn resume_data_args(given: &DataArgs, ckpt: &Checkpoint) -> Result<DataArgs> {
         })
         .map(|c| c.name().to_string())
         .collect();
+    let weight: Vec<String> = plan
+        .columns
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Column::Dropped {
+                    reason: DropReason::SampleWeight,
+                    ..
+                }
+            )
+        })
+        .map(|c| c.name().to_string())
+        .collect();
     let impute = format!("{:?}", plan.impute).to_lowercase();
     let theirs = [
         ("--target", &mut d.target, plan.target_names()),
         ("--drop", &mut d.drop, dropped),
         ("--keep", &mut d.keep, plan.kept.clone()),
+        ("--sample-weight", &mut d.sample_weight, weight),
         ("--impute", &mut d.impute, vec![impute]),
     ];
     for (flag, mine, theirs) in theirs {

@@ -42,6 +42,8 @@ pub enum DropReason {
     /// or long: a mean length over [`TEXT_MIN_LENGTH`] characters with more than
     /// [`LONG_MIN_DISTINCT`] of the values distinct (comments). `--keep` keeps it as a category.
     FreeText,
+    /// The per-row sample weights (`--sample-weight`): read for training, never a feature.
+    SampleWeight,
 }
 
 impl DropReason {

@@ -38,7 +38,8 @@ pub(super) fn named(cols: &[TargetColumn], drop: &[TargetColumn]) -> bool {
 /// Whether the first row is a header as far as the options tell: `opts.header`, else yes when
 /// a target or dropped column is given by name and the first row is not all numbers.
 pub(super) fn header_given(opts: &CsvOptions, row1: &[String]) -> Option<bool> {
-    let named = named(&wanted(opts), &opts.drop);
+    let named =
+        named(&wanted(opts), &opts.drop) || matches!(opts.weight, Some(TargetColumn::Name(_)));
     opts.header
         .or((named && !row1.iter().all(|s| is_num(s))).then_some(true))
 }

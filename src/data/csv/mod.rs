@@ -83,6 +83,10 @@ pub struct CsvOptions {
     /// Text columns kept as categories even if they look like an identifier or free text
     /// (`--keep`), by name or index.
     pub keep: Vec<TargetColumn>,
+    /// A column of per-row sample weights (`--sample-weight`), by name or index: read as numbers
+    /// ≥ 0 into [`Dataset::weights`](crate::data::Dataset::weights), never a feature (the plan
+    /// lists it as dropped, so predict and evaluate leave it out).
+    pub weight: Option<TargetColumn>,
     /// Rows whose target value is missing (empty, `NA`, …): left out (counted in the plan's
     /// stats) or an error (`--missing-target`).
     pub missing_target: MissingTarget,
@@ -109,6 +113,7 @@ impl Default for CsvOptions {
             drop: Vec::new(),
             impute: Impute::Error,
             keep: Vec::new(),
+            weight: None,
             missing_target: MissingTarget::Skip,
             unknown: Unknown::Zeros,
             id: None,

@@ -20,6 +20,8 @@ struct Layout {
     tcols: Vec<usize>,
     dcols: Vec<usize>,
     kcols: Vec<usize>,
+    /// The sample-weight column (also in `dcols`).
+    wcol: Option<usize>,
 }
 
 /// Like [`read_csv`](super::read_csv) from any reader (e.g. stdin); `name` is the file name
@@ -46,9 +48,10 @@ pub fn read_csv_from(
         tcols,
         dcols,
         kcols,
+        wcol,
     } = layout(opts, &row1, &sample, &at)?;
     let hnames = header.then_some(&row1[..]);
-    let (mut columns, slots, kept) = raw_columns(hnames, width, &tcols, &dcols);
+    let (mut columns, slots, kept) = raw_columns(hnames, width, &tcols, &dcols, wcol);
     let kept_names = kept
         .iter()
         .map(|&j| columns[j].name().to_string())
@@ -56,6 +59,7 @@ pub fn read_csv_from(
     let keep = kept.iter().map(|j| kcols.contains(j)).collect();
     let mut fitter = Fitter::new(kept_names, opts.impute, keep);
     let (mut targets, mut lines, mut rows_read) = (Vec::new(), Vec::new(), 0usize);
+    let mut weights = Vec::new();
     let mut push = |rec: &StringRecord, line: u64| -> Result<()> {
         if rec.len() != width {
             let msg = format!("expected {width} fields, found {}", rec.len());
@@ -71,6 +75,10 @@ pub fn read_csv_from(
                 shown(&rec[j])
             );
             return Err(pe(line, &col_label(hnames, j), msg));
+        }
+        if let Some(j) = wcol {
+            let w = sample_weight(&rec[j]).map_err(|msg| pe(line, &col_label(hnames, j), msg))?;
+            weights.push(w);
         }
         for (j, s) in rec.iter().enumerate() {
             if let Slot::Feature(k) = slots[j] {
@@ -127,7 +135,24 @@ pub fn read_csv_from(
     ds.feature_names = plan.feature_names();
     ds.target_columns = if header { target_names } else { vec![] };
     ds.columns = Some(plan);
+    if wcol.is_some() {
+        ds = ds.with_weights(weights).map_err(|e| {
+            let col = wcol.map_or_else(String::new, |j| col_label(hnames, j));
+            pe(line1, &col, e.to_string())
+        })?;
+    }
     Ok(ds)
+}
+
+/// A sample weight: a finite number ≥ 0 (0 leaves the row out of the loss).
+fn sample_weight(s: &str) -> std::result::Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        _ => Err(format!(
+            "expected a sample weight (a finite number ≥ 0), found {}",
+            shown(s)
+        )),
+    }
 }
 
 /// The layout of a training file whose first row is `row1` and next rows `sample`; `at` makes
@@ -142,7 +167,31 @@ fn layout(
     let header_given = header_given(opts, row1);
     let names = (header_given == Some(true)).then_some(row1);
     let tcols = resolve(&wanted(opts), names, width, at, "target")?;
-    let dcols = resolve(&opts.drop, names, width, at, "drop")?;
+    let mut dcols = resolve(&opts.drop, names, width, at, "drop")?;
+    let wcol = match &opts.weight {
+        Some(w) => {
+            let hits = resolve(std::slice::from_ref(w), names, width, at, "sample-weight")?;
+            let [j] = hits[..] else {
+                let msg = format!("{} columns match; expected one", hits.len());
+                return Err(at("sample-weight", msg));
+            };
+            if tcols.contains(&j) || dcols.contains(&j) {
+                let what = if tcols.contains(&j) {
+                    "a target"
+                } else {
+                    "dropped"
+                };
+                let msg = format!(
+                    "{} is both the sample weight and {what}",
+                    col_label(names, j)
+                );
+                return Err(at("sample-weight", msg));
+            }
+            dcols.push(j);
+            Some(j)
+        }
+        None => None,
+    };
     if let Some(&j) = dcols.iter().find(|j| tcols.contains(j)) {
         let msg = format!("{} is both a target and dropped", col_label(names, j));
         return Err(at("drop", msg));
@@ -176,6 +225,7 @@ fn layout(
         tcols,
         dcols,
         kcols,
+        wcol,
     })
 }
 
@@ -251,6 +301,7 @@ fn raw_columns(
     width: usize,
     tcols: &[usize],
     dcols: &[usize],
+    wcol: Option<usize>,
 ) -> (Vec<Column>, Vec<Slot>, Vec<usize>) {
     let mut slots = vec![Slot::Skip; width];
     let mut kept = Vec::new();
@@ -265,10 +316,11 @@ fn raw_columns(
         }
         let name = raw_name(j - tcols.iter().filter(|&&c| c < j).count());
         if dcols.contains(&j) {
-            columns.push(Column::Dropped {
-                name,
-                reason: DropReason::User,
-            });
+            let reason = match wcol == Some(j) {
+                true => DropReason::SampleWeight,
+                false => DropReason::User,
+            };
+            columns.push(Column::Dropped { name, reason });
         } else {
             slots[j] = Slot::Feature(kept.len());
             kept.push(j);
