@@ -77,8 +77,7 @@ pub fn read_csv_from(
             return Err(pe(line, &col_label(hnames, j), msg));
         }
         if let Some(j) = wcol {
-            let w = sample_weight(&rec[j]).map_err(|msg| pe(line, &col_label(hnames, j), msg))?;
-            weights.push(w);
+            weights.push(sample_weight(&rec[j]).map_err(|m| pe(line, &col_label(hnames, j), m))?);
         }
         for (j, s) in rec.iter().enumerate() {
             if let Slot::Feature(k) = slots[j] {
@@ -102,11 +101,7 @@ pub fn read_csv_from(
         push(&rec, line_of(&rec))?;
     }
     if lines.is_empty() {
-        let msg = match rows_read {
-            0 => "no data rows after the header".to_string(),
-            n => format!("none of the {n} data rows has a target value"),
-        };
-        return Err(pe(line1 + 1, "rows", msg));
+        return Err(pe(line1 + 1, "rows", no_rows(rows_read)));
     }
     default_target_role(opts, &targets, |msg| {
         pe(line1, &col_label(hnames, tcols[0]), msg)
@@ -114,12 +109,7 @@ pub fn read_csv_from(
     let (fitted, seen, features) = fitter
         .finish()
         .map_err(|(k, msg)| pe(line1, &col_label(hnames, kept[k]), msg))?;
-    let mut stats = PlanStats {
-        rows: rows_read,
-        missing_targets: rows_read - lines.len(),
-        ..PlanStats::default()
-    };
-    place(&mut columns, &mut stats, fitted, seen, &kept);
+    let stats = place(&mut columns, fitted, seen, &kept, (rows_read, lines.len()));
     let plan = ColumnPlan {
         columns,
         header,
@@ -131,17 +121,36 @@ pub fn read_csv_from(
     let targets = targets_from_text(&targets, target_names.clone(), opts.task, |i, t, msg| {
         pe(lines[i], &col_label(hnames, tcols[t]), msg)
     })?;
+    let ds = dataset(features, plan, targets, target_names, header)?;
+    match wcol {
+        Some(j) => ds
+            .with_weights(weights)
+            .map_err(|e| pe(line1, &col_label(hnames, j), e.to_string())),
+        None => Ok(ds),
+    }
+}
+
+/// The dataset of `features` and `targets` read by `plan`.
+fn dataset(
+    features: Vec<f32>,
+    plan: ColumnPlan,
+    targets: crate::data::Targets,
+    target_names: Vec<String>,
+    header: bool,
+) -> Result<Dataset> {
     let mut ds = Dataset::new(Features::F32(features), plan.out_features(), targets)?;
     ds.feature_names = plan.feature_names();
     ds.target_columns = if header { target_names } else { vec![] };
     ds.columns = Some(plan);
-    if wcol.is_some() {
-        ds = ds.with_weights(weights).map_err(|e| {
-            let col = wcol.map_or_else(String::new, |j| col_label(hnames, j));
-            pe(line1, &col, e.to_string())
-        })?;
-    }
     Ok(ds)
+}
+
+/// Why a file gave no training rows, having read `rows_read` data rows.
+fn no_rows(rows_read: usize) -> String {
+    match rows_read {
+        0 => "no data rows after the header".to_string(),
+        n => format!("none of the {n} data rows has a target value"),
+    }
 }
 
 /// A sample weight: a finite number ≥ 0 (0 leaves the row out of the loss).
@@ -229,15 +238,20 @@ fn layout(
     })
 }
 
-/// Puts the fitted feature columns (raw columns `kept`) and what they held into the plan's
-/// columns and stats.
+/// Puts the fitted feature columns (raw columns `kept`) into the plan's columns, and returns
+/// the stats of what they held; `rows` is (data rows read, rows with a target).
 fn place(
     columns: &mut [Column],
-    stats: &mut PlanStats,
     fitted: Vec<Column>,
     seen: Vec<Seen>,
     kept: &[usize],
-) {
+    rows: (usize, usize),
+) -> PlanStats {
+    let mut stats = PlanStats {
+        rows: rows.0,
+        missing_targets: rows.0 - rows.1,
+        ..PlanStats::default()
+    };
     let w = columns.len();
     stats.missing = vec![0; w];
     stats.distinct = vec![0; w];
@@ -250,6 +264,7 @@ fn place(
         stats.present[j] = s.present;
         stats.range[j] = s.range;
     }
+    stats
 }
 
 /// Column `j`'s header name, or `x<j>`.
