@@ -245,6 +245,21 @@ pub(crate) struct Around<'a> {
 pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let work = m * k * n;
+    if work < NAIVE_THRESHOLD
+        && k > 0
+        && k == b.rows
+        && c.len() == m * n
+        && around.fill.is_none_or(|f| f.len() == n)
+        && precision() == Precision::F32
+    {
+        // XOR-sized: the plain loop starts each sum from the bias (no row copies), the same
+        // bits as the fill-then-accumulate below
+        naive_from(a, b, c, around.fill.map_or(Start::Set, Start::Row));
+        if let Some(then) = around.then {
+            then(c, 0);
+        }
+        return;
+    }
     let threads = num_threads();
     let splits = precision() == Precision::F32
         && k == b.rows
@@ -510,24 +525,43 @@ mod x86 {
     }
 }
 
+/// What each output of [`naive`] starts from before its sum is added.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// Nothing: `c = s`.
+    Set,
+    /// The output's own value: `c = c + s`.
+    Add,
+    /// Element j of a row (a bias): `c[i][j] = row[j] + s`, the bits of copying the row into C
+    /// and then adding.
+    Row(&'a [f32]),
+}
+
 /// The plain loop, for products too small for any setup to pay (XOR-sized): each output is one
 /// sum `s = 0; s += a[i,p]·b[p,j]` for p in order, then written (or added).
 fn naive(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
+    naive_from(a, b, c, if accumulate { Start::Add } else { Start::Set })
+}
+
+/// [`naive`] with each output starting from `start`.
+fn naive_from(a: MatRef, b: MatRef, c: &mut [f32], start: Start) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if m == 0 || n == 0 {
         return;
     }
-    // Bounds, once: the largest index each operand's strides reach, and C's extent.
+    // Bounds, once: the largest index each operand's strides reach, and C's and the row's extent.
     assert!(
         c.len() >= m * n
             && (k == 0
                 || (m - 1) * a.rs + (k - 1) * a.cs < a.data.len()
-                    && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len()),
+                    && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len())
+            && !matches!(start, Start::Row(r) if r.len() < n),
         "matmul: operands shorter than their shapes"
     );
     let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
-    for (i, crow) in c.chunks_exact_mut(n).take(m).enumerate() {
-        for (j, o) in crow.iter_mut().enumerate() {
+    let mut at = 0;
+    for i in 0..m {
+        for j in 0..n {
             let (mut ia, mut ib) = (i * a.rs, j * b.cs);
             let mut s = 0.0f32;
             for _ in 0..k {
@@ -538,7 +572,12 @@ fn naive(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
                 ia += a.cs;
                 ib += b.rs;
             }
-            *o = if accumulate { *o + s } else { s };
+            c[at] = match start {
+                Start::Set => s,
+                Start::Add => c[at] + s,
+                Start::Row(r) => r[j] + s,
+            };
+            at += 1;
         }
     }
 }
