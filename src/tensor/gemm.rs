@@ -664,6 +664,46 @@ mod tests {
         c.into_iter().map(|x| x as f32).collect()
     }
 
+    /// Products below `NAIVE_THRESHOLD`, with a bias fill and an epilogue: the bits of the sum
+    /// written out here (s = 0, the terms in order, then bias + s), for every layout, and the
+    /// epilogue sees the finished output once.
+    #[test]
+    fn tiny_products_with_a_bias_are_bias_plus_the_sum() {
+        let mut rng = Rng::seed(5);
+        for &(m, k, n) in &[(4, 2, 2), (4, 2, 1), (3, 5, 7), (1, 4, 3), (2, 1, 3)] {
+            for &(at, bt) in &[(false, false), (true, false), (false, true), (true, true)] {
+                let a = Tensor::randn(if at { [k, m] } else { [m, k] }, 0.0, 1.0, &mut rng);
+                let b = Tensor::randn(if bt { [n, k] } else { [k, n] }, 0.0, 1.0, &mut rng);
+                let bias = Tensor::randn([n], 0.0, 1.0, &mut rng);
+                let (la, lb) = (
+                    if at { a.t() } else { a.clone() },
+                    if bt { b.t() } else { b.clone() },
+                );
+                let mut want = vec![0u32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut s = 0.0f32;
+                        for p in 0..k {
+                            s += la.data()[i * k + p] * lb.data()[p * n + j];
+                        }
+                        want[i * n + j] = (bias.data()[j] + s).to_bits();
+                    }
+                }
+                let seen = std::sync::Mutex::new(vec![]);
+                let then = |seg: &[f32], at: usize| seen.lock().unwrap().push((seg.to_vec(), at));
+                let around = Around {
+                    fill: Some(bias.data()),
+                    then: Some(&then),
+                };
+                let mut c = vec![f32::NAN; m * n];
+                matmul_around(MatRef::new(&a, at), MatRef::new(&b, bt), &mut c, &around);
+                let got: Vec<u32> = c.iter().map(|x| x.to_bits()).collect();
+                assert_eq!(got, want, "{m}x{k}x{n} {at} {bt}");
+                assert_eq!(seen.into_inner().unwrap(), vec![(c.clone(), 0)]);
+            }
+        }
+    }
+
     #[test]
     fn all_transpose_combinations_small_and_large() {
         let mut rng = Rng::seed(0);
