@@ -331,8 +331,12 @@ impl GradSink<'_> {
         }
         let acc = self.written[i];
         if !acc {
-            let shape = *self.values.get(v).shape();
-            self.grads[i].resize(shape);
+            let (g, shape) = (&mut self.grads[i], self.values.get(v).shape());
+            // Usually the buffer already has the shape (the same graph, step after step): then
+            // it holds shape.numel() values (every tensor does but the empty default one).
+            if g.shape() != shape || g.numel() == 0 {
+                g.resize(*shape);
+            }
             self.written[i] = true;
         }
         Some((&mut self.grads[i], acc))

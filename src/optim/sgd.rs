@@ -295,6 +295,16 @@ impl LearningRate for Sgd {
 
 impl Optimizer for Sgd {
     fn step_param(&mut self, id: ParamId, p: &mut Tensor, g: &Tensor) {
+        if self.cfg.momentum == 0.0 {
+            // plain SGD keeps no state: the update alone, without finding or growing a slot
+            assert_eq!(
+                p.shape(),
+                g.shape(),
+                "gradient of parameter {} has the wrong shape",
+                id.0
+            );
+            return self.update(p.data_mut(), g.data(), *g.shape(), &mut None);
+        }
         let mut buffers = std::mem::take(&mut self.buffers);
         state::with_slot(id, p, g, &mut buffers, |p, g, shape, slot| {
             self.update(p, g, shape, slot)

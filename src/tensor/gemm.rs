@@ -245,6 +245,21 @@ pub(crate) struct Around<'a> {
 pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let work = m * k * n;
+    if work < NAIVE_THRESHOLD
+        && k > 0
+        && k == b.rows
+        && c.len() == m * n
+        && around.fill.is_none_or(|f| f.len() == n)
+        && precision() == Precision::F32
+    {
+        // XOR-sized: the plain loop starts each sum from the bias (no row copies), the same
+        // bits as the fill-then-accumulate below
+        naive_from(a, b, c, around.fill.map_or(Start::Set, Start::Row));
+        if let Some(then) = around.then {
+            then(c, 0);
+        }
+        return;
+    }
     let threads = num_threads();
     let splits = precision() == Precision::F32
         && k == b.rows
@@ -510,16 +525,59 @@ mod x86 {
     }
 }
 
+/// What each output of [`naive`] starts from before its sum is added.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// Nothing: `c = s`.
+    Set,
+    /// The output's own value: `c = c + s`.
+    Add,
+    /// Element j of a row (a bias): `c[i][j] = row[j] + s`, the bits of copying the row into C
+    /// and then adding.
+    Row(&'a [f32]),
+}
+
+/// The plain loop, for products too small for any setup to pay (XOR-sized): each output is one
+/// sum `s = 0; s += a[i,p]·b[p,j]` for p in order, then written (or added).
 fn naive(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
+    naive_from(a, b, c, if accumulate { Start::Add } else { Start::Set })
+}
+
+/// [`naive`] with each output starting from `start`.
+fn naive_from(a: MatRef, b: MatRef, c: &mut [f32], start: Start) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Bounds, once: the largest index each operand's strides reach, and C's and the row's extent.
+    assert!(
+        c.len() >= m * n
+            && (k == 0
+                || (m - 1) * a.rs + (k - 1) * a.cs < a.data.len()
+                    && (k - 1) * b.rs + (n - 1) * b.cs < b.data.len())
+            && !matches!(start, Start::Row(r) if r.len() < n),
+        "matmul: operands shorter than their shapes"
+    );
+    let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
+    let mut at = 0;
     for i in 0..m {
         for j in 0..n {
+            let (mut ia, mut ib) = (i * a.rs, j * b.cs);
             let mut s = 0.0f32;
-            for p in 0..k {
-                s += a.data[i * a.rs + p * a.cs] * b.data[p * b.rs + j * b.cs];
+            for _ in 0..k {
+                // SAFETY: ia ≤ (m−1)·rs + (k−1)·cs and ib ≤ (k−1)·rs + (n−1)·cs, inside the
+                // slices by the assert above. Unchecked because a checked index per term was
+                // most of the cost of a tiny product (about 40 instructions per output).
+                s += unsafe { *pa.add(ia) * *pb.add(ib) };
+                ia += a.cs;
+                ib += b.rs;
             }
-            let o = &mut c[i * n + j];
-            *o = if accumulate { *o + s } else { s };
+            c[at] = match start {
+                Start::Set => s,
+                Start::Add => c[at] + s,
+                Start::Row(r) => r[j] + s,
+            };
+            at += 1;
         }
     }
 }
@@ -604,6 +662,46 @@ mod tests {
             }
         }
         c.into_iter().map(|x| x as f32).collect()
+    }
+
+    /// Products below `NAIVE_THRESHOLD`, with a bias fill and an epilogue: the bits of the sum
+    /// written out here (s = 0, the terms in order, then bias + s), for every layout, and the
+    /// epilogue sees the finished output once.
+    #[test]
+    fn tiny_products_with_a_bias_are_bias_plus_the_sum() {
+        let mut rng = Rng::seed(5);
+        for &(m, k, n) in &[(4, 2, 2), (4, 2, 1), (3, 5, 7), (1, 4, 3), (2, 1, 3)] {
+            for &(at, bt) in &[(false, false), (true, false), (false, true), (true, true)] {
+                let a = Tensor::randn(if at { [k, m] } else { [m, k] }, 0.0, 1.0, &mut rng);
+                let b = Tensor::randn(if bt { [n, k] } else { [k, n] }, 0.0, 1.0, &mut rng);
+                let bias = Tensor::randn([n], 0.0, 1.0, &mut rng);
+                let (la, lb) = (
+                    if at { a.t() } else { a.clone() },
+                    if bt { b.t() } else { b.clone() },
+                );
+                let mut want = vec![0u32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut s = 0.0f32;
+                        for p in 0..k {
+                            s += la.data()[i * k + p] * lb.data()[p * n + j];
+                        }
+                        want[i * n + j] = (bias.data()[j] + s).to_bits();
+                    }
+                }
+                let seen = std::sync::Mutex::new(vec![]);
+                let then = |seg: &[f32], at: usize| seen.lock().unwrap().push((seg.to_vec(), at));
+                let around = Around {
+                    fill: Some(bias.data()),
+                    then: Some(&then),
+                };
+                let mut c = vec![f32::NAN; m * n];
+                matmul_around(MatRef::new(&a, at), MatRef::new(&b, bt), &mut c, &around);
+                let got: Vec<u32> = c.iter().map(|x| x.to_bits()).collect();
+                assert_eq!(got, want, "{m}x{k}x{n} {at} {bt}");
+                assert_eq!(seen.into_inner().unwrap(), vec![(c.clone(), 0)]);
+            }
+        }
     }
 
     #[test]

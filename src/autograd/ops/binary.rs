@@ -182,23 +182,25 @@ fn backward_with(f: impl BinaryFn, x: Var, z: Var, mut b: Backward) {
     let (av, bv) = (b.values.get(x), b.values.get(z));
     let (a, bb, dy) = (av.data(), bv.data(), b.dy.data());
     let out = *b.out.shape();
-    let (sa, sb) = (
-        av.shape().broadcast_strides(&out),
-        bv.shape().broadcast_strides(&out),
-    );
+    // equal shapes (no broadcast): element i of each operand meets element i of dy
+    let same = av.shape() == &out && bv.shape() == &out;
     // Each operand separately: when x == z (e.g. x·x) the second adds onto the first.
-    for (which, v, shape) in [(0, x, *av.shape()), (1, z, *bv.shape())] {
+    for (which, v) in [(0, x), (1, z)] {
         let Some((d, acc)) = b.sink.slot(v) else {
             continue;
         };
         let pick = |(da, db): (f32, f32)| if which == 0 { da } else { db };
         let dd = d.data_mut();
-        if shape == out && av.shape() == bv.shape() {
+        if same {
             put(dd, acc, |i| dy[i] * pick(f.df(a[i], bb[i])));
         } else {
             if !acc {
                 dd.fill(0.0);
             }
+            let (sa, sb) = (
+                av.shape().broadcast_strides(&out),
+                bv.shape().broadcast_strides(&out),
+            );
             for_each(&out, sa, sb, |o, ia, ib| {
                 let t = if which == 0 { ia } else { ib };
                 dd[t] += dy[o] * pick(f.df(a[ia], bb[ib]));

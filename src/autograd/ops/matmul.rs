@@ -213,20 +213,26 @@ impl Graph<'_, '_> {
 
     /// Checks a dense layer's shapes; `(batch, in, out)`.
     fn linear_dims(&self, x: Var, w: Var, b: Option<Var>) -> (usize, usize, usize) {
-        let (sx, sw) = (self.shape(x), self.shape(w));
+        // borrowed, not copied: this runs for every layer of every step
+        let (sx, sw) = (self.value(x).shape().dims(), self.value(w).shape().dims());
+        let (&[batch, inp], &[out, inw]) = (sx, sw) else {
+            panic!(
+                "linear: input {sx:?} does not fit weight {sw:?} (expected (batch, {}))",
+                if sw.len() == 2 { sw[1] } else { 0 }
+            )
+        };
         assert!(
-            sx.rank() == 2 && sw.rank() == 2 && sx.dim(1) == sw.dim(1),
-            "linear: input {sx:?} does not fit weight {sw:?} (expected (batch, {}))",
-            if sw.rank() == 2 { sw.dim(1) } else { 0 }
+            inp == inw,
+            "linear: input {sx:?} does not fit weight {sw:?} (expected (batch, {inw}))"
         );
         if let Some(b) = b {
-            let sb = self.shape(b);
+            let sb = self.value(b).shape();
             assert!(
-                sb.numel() == sw.dim(0),
+                sb.numel() == out,
                 "linear: bias {sb:?} does not fit weight {sw:?}"
             );
         }
-        (sx.dim(0), sx.dim(1), sw.dim(0))
+        (batch, inp, out)
     }
 }
 
