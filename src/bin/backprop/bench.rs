@@ -145,13 +145,15 @@ fn mlp_table(cfg: &BenchConfig, peaks: &Peaks) -> Result<serde_json::Value> {
         bench::SAMPLES,
         cfg.epochs
     )?;
+    outln!("GFLOP/s: 6 × forward MACs per sample (the peers' convention); work GF/s: the flops done (2 × (3 × MACs − 784·256): no gradient for the pixels); % peak: work ÷ FMA peak")?;
     outln!(
-        "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "{:>6} {:>7} {:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "batch",
         "threads",
         "s/epoch",
         "samples/s",
         "GFLOP/s",
+        "work GF/s",
         "% peak",
         "test acc",
         "RSS MiB"
@@ -165,19 +167,21 @@ fn mlp_table(cfg: &BenchConfig, peaks: &Peaks) -> Result<serde_json::Value> {
         let peak = peaks.for_cell(cfg.precision, r.threads);
         // the fraction of the figures as printed, so a reader can redo the division
         let printed_gflops = format!("{:.2}", r.gflops);
+        let printed_work = format!("{:.2}", r.work_gflops);
         let fraction = peak.map(|p| {
-            printed_gflops.parse::<f64>().unwrap_or(r.gflops)
+            printed_work.parse::<f64>().unwrap_or(r.work_gflops)
                 / format!("{:.1}", p.gflops)
                     .parse::<f64>()
                     .unwrap_or(p.gflops)
         });
         outln!(
-            "{:>6} {:>7} {:>10.4} {:>12.0} {:>9} {:>9} {:>9} {:>9.1}",
+            "{:>6} {:>7} {:>10.4} {:>12.0} {:>9} {:>9} {:>9} {:>9} {:>9.1}",
             r.batch,
             r.threads,
             r.median_s,
             r.samples_per_s,
             printed_gflops,
+            printed_work,
             fraction.map_or("-".into(), |f| format!("{:.1}%", 100.0 * f)),
             acc,
             r.peak_rss_mib
