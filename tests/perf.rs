@@ -244,7 +244,10 @@ fn bench_prints_the_peak_and_each_cells_fraction_of_it() {
         .parse()
         .unwrap();
     assert!(peak1 > 0.0, "{f32_line}");
-    let header = s.lines().position(|l| l.contains("% peak")).unwrap();
+    let header = s
+        .lines()
+        .position(|l| l.contains("% peak") && l.contains("batch"))
+        .unwrap();
     let row: Vec<&str> = s
         .lines()
         .nth(header + 1)
