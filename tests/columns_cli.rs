@@ -534,3 +534,26 @@ fn sample_weight_column() {
         "resumed with the weights"
     );
 }
+
+/// A category level with a comma in it is quoted in the plan, so the list of levels reads one
+/// way only.
+#[test]
+fn plan_quotes_levels_with_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut csv = String::from("stage,x,y\n");
+    for i in 0..30 {
+        let stage = if i % 2 == 0 {
+            "\"Adult, 1 Egg Stage\""
+        } else {
+            "Chick"
+        };
+        csv.push_str(&format!("{stage},{i},{}\n", i % 3));
+    }
+    write(d, "stages.csv", &csv);
+    let (plan, _) = ok(d, &["inspect", "stages.csv", "--target", "y"]);
+    has(
+        line_of(&plan, "stage "),
+        &["2 levels: \"Adult, 1 Egg Stage\", Chick"],
+    );
+}

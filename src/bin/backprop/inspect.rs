@@ -264,11 +264,21 @@ fn column_json(c: &Column, stats: &PlanStats, p: usize) -> Value {
 }
 
 /// The first `n` items, and how many there are in all.
+/// The first `n` of `items`, comma-separated; an item with a comma (or a quote, or space at
+/// its ends) is quoted so the list reads unambiguously (`"Adult, 1 Egg Stage"`).
 fn list(items: &[String], n: usize) -> String {
+    let shown: Vec<String> = items
+        .iter()
+        .take(n)
+        .map(|s| match s.contains([',', '"']) || s.trim() != s {
+            true => format!("{s:?}"),
+            false => s.clone(),
+        })
+        .collect();
     if items.len() <= n {
-        items.join(", ")
+        shown.join(", ")
     } else {
-        format!("{}, … ({} in all)", items[..n].join(", "), items.len())
+        format!("{}, … ({} in all)", shown.join(", "), items.len())
     }
 }
 
