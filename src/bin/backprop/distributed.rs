@@ -46,11 +46,11 @@ const BUCKET_ENV: &str = "BACKPROP_MPI_BUCKET_BYTES";
 /// one machine (by default their sums go through a shared-memory window there, [`Shared`]).
 const SHARED_ENV: &str = "BACKPROP_MPI_SHARED";
 
-/// The gradient sums of ranks that all run on one machine: one shared-memory window
+/// The gradient sums of a 2-rank job on one machine: one shared-memory window
 /// (`MPI_Win_allocate_shared`) with two slots per rank. A step copies its buckets into its slot,
-/// meets the others at one `MPI_Barrier`, and adds every rank's slot in rank order into its
-/// buckets: the same bits on every rank (for 2 ranks a + b, as `MPI_Allreduce`), without the
-/// all-reduce's copies through MPI's buffers. Steps alternate between the two slots, so a rank
+/// meets the other rank at one `MPI_Barrier`, and adds the other's slot into its buckets in rank
+/// order: a + b on both ranks, the bits of `MPI_Allreduce`, without its copies through MPI's
+/// buffers. Steps alternate between the two slots, so a rank
 /// that starts the next step cannot overwrite a slot another rank is still reading (it would
 /// have had to pass the next barrier, which that rank has not reached).
 struct Shared {
@@ -120,16 +120,17 @@ impl Shared {
         let mut off = at;
         for b in buckets.iter_mut() {
             let n = b.len();
-            // SAFETY: every rank has written this slot before the barrier and none writes it
-            // again before the next barrier
-            let part = |r: usize| unsafe {
-                std::slice::from_raw_parts(self.bases[r].add(off).cast_const(), n)
-            };
-            b.copy_from_slice(part(0));
-            for r in 1..self.bases.len() {
-                for (d, s) in b.iter_mut().zip(part(r)) {
-                    *d += *s;
-                }
+            // SAFETY: the other rank wrote its slot before the barrier and writes it again only
+            // after the next one. One pass: this rank's values from its bucket (the same as its
+            // slot's), added in rank order (a + b on both ranks, NaN payloads included)
+            let other =
+                unsafe { std::slice::from_raw_parts(self.bases[1 - me].add(off).cast_const(), n) };
+            if me == 0 {
+                b.iter_mut().zip(other).for_each(|(d, s)| *d += *s);
+            } else {
+                // rank 0's value first, as on rank 0 (x86 keeps the first NaN's payload)
+                #[allow(clippy::assign_op_pattern)]
+                b.iter_mut().zip(other).for_each(|(d, s)| *d = *s + *d);
             }
             off += n;
         }
