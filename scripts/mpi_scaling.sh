@@ -5,6 +5,8 @@
 # epoch's wall time (from --history), samples/s, and the CPU seconds (user + sys, all ranks) from
 # /usr/bin/time; and the load average, the CPU model and `uptime` before and after. Needs
 # `cargo build --release --features mpi` (the binary under $CARGO_TARGET_DIR, else target/).
+# The 2 ranks sum through shared memory; BACKPROP_MPI_SHARED=0 in the environment measures the
+# MPI all-reduce path instead.
 #   scripts/mpi_scaling.sh [MNIST_DIR] [REPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."

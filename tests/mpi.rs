@@ -288,6 +288,17 @@ mod with_mpi {
     }
 
     #[test]
+    fn shared_memory_sums_give_the_all_reduce_bytes() {
+        // 2 ranks on one machine sum through a shared-memory window by default; with
+        // BACKPROP_MPI_SHARED=0 through MPI all-reduces: a + b either way
+        let (_, two) = reference();
+        let (mpi, o) = train(Some(2), &[], &[("BACKPROP_MPI_SHARED", "0")]);
+        ok(&o);
+        let bytes = |r: &Run| std::fs::read(r.model()).unwrap();
+        assert!(bytes(two) == bytes(&mpi), "model files differ");
+    }
+
+    #[test]
     fn ranks_of_two_threads_give_the_same_bytes() {
         // hybrid: 2 ranks × 2 threads (products split their output between threads, never a
         // sum; only the main thread calls MPI)

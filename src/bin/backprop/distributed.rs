@@ -4,7 +4,10 @@
 //! (`backprop::train::GradientReduce`; the arithmetic is in the library's
 //! `train/distributed/`): one `MPI_Iallreduce` per gradient bucket, started while backward
 //! computes the rest, and per step one blocking `MPI_Allreduce` of the last bucket followed by
-//! `MPI_Waitall`. Rank 0 alone prints and writes the model,
+//! `MPI_Waitall`; except for 2 ranks on one machine (the default there, `BACKPROP_MPI_SHARED=0`
+//! turns it off), whose buckets are summed at the step's end through a shared-memory window
+//! ([`Shared`]: one copy, one `MPI_Barrier`, one pass of a + b; 87–89 µs against 116 µs for
+//! `MPI_Allreduce` of the 0.94 MB at best, and less exposed to a loaded machine, docs/perf.md). Rank 0 alone prints and writes the model,
 //! checkpoints, history and plot. An error on any rank during training aborts the whole job
 //! (MPI_Abort), and a rank that dies makes mpirun stop the others: no rank is left waiting in a
 //! collective.
@@ -42,6 +45,110 @@ const COUNT_ENV: &str = "BACKPROP_MPI_COUNT";
 /// started as soon as they hold this much.
 const BUCKET_ENV: &str = "BACKPROP_MPI_BUCKET_BYTES";
 
+/// Tuning: `0` sums the gradients with MPI all-reduces even when both ranks of a 2-rank job are on
+/// one machine (by default their sums go through a shared-memory window there, [`Shared`]).
+const SHARED_ENV: &str = "BACKPROP_MPI_SHARED";
+
+/// The gradient sums of a 2-rank job on one machine: one shared-memory window
+/// (`MPI_Win_allocate_shared`) with two slots per rank. A step copies its buckets into its slot,
+/// meets the other rank at one `MPI_Barrier`, and adds the other's slot into its buckets in rank
+/// order: a + b on both ranks, the bits of `MPI_Allreduce`, without its copies through MPI's
+/// buffers. Steps alternate between the two slots, so a rank
+/// that starts the next step cannot overwrite a slot another rank is still reading (it would
+/// have had to pass the next barrier, which that rank has not reached).
+struct Shared {
+    win: ffi::MPI_Win,
+    /// Each rank's region: two slots of `slot` values.
+    bases: Vec<*mut f32>,
+    slot: usize,
+    /// The slot of the next step.
+    parity: usize,
+}
+
+impl Shared {
+    /// A window of two slots of `slot` values per rank on `world` (collective).
+    fn new(world: &SimpleCommunicator, slot: usize) -> Shared {
+        let size = world.size() as usize;
+        let bytes = (2 * slot * size_of::<f32>()) as ffi::MPI_Aint;
+        let mut win = MaybeUninit::uninit();
+        let mut base: *mut f32 = std::ptr::null_mut();
+        let mut bases = Vec::with_capacity(size);
+        // SAFETY: MPI allocates `bytes` per rank and returns each rank's region, valid until
+        // MPI_Win_free (`free`); the window is locked for the shared-memory reads and writes
+        unsafe {
+            ffi::MPI_Win_allocate_shared(
+                bytes,
+                size_of::<f32>() as i32,
+                ffi::RSMPI_INFO_NULL,
+                world.as_raw(),
+                (&raw mut base).cast(),
+                win.as_mut_ptr(),
+            );
+            let win = win.assume_init();
+            for r in 0..size {
+                let (mut len, mut unit, mut p) = (0, 0, std::ptr::null_mut::<f32>());
+                ffi::MPI_Win_shared_query(win, r as i32, &mut len, &mut unit, (&raw mut p).cast());
+                bases.push(p);
+            }
+            ffi::MPI_Win_lock_all(ffi::MPI_MODE_NOCHECK as i32, win);
+            Shared {
+                win,
+                bases,
+                slot,
+                parity: 0,
+            }
+        }
+    }
+
+    /// Replaces each of `buckets` by its sum over the ranks (every rank calls it with buckets
+    /// of the same lengths).
+    fn sum(&mut self, world: &SimpleCommunicator, buckets: &mut [Vec<f32>]) {
+        let me = world.rank() as usize;
+        let at = self.parity * self.slot;
+        self.parity ^= 1;
+        let mut off = at;
+        for b in buckets.iter() {
+            // SAFETY: `off + len` ≤ 2·slot (the caller sized the window for the step); only this
+            // rank writes its region
+            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.bases[me].add(off), b.len()) };
+            off += b.len();
+        }
+        // SAFETY: the window is valid and locked; sync, barrier, sync make every rank's writes
+        // visible to the others before any reads
+        unsafe {
+            ffi::MPI_Win_sync(self.win);
+            ffi::MPI_Barrier(world.as_raw());
+            ffi::MPI_Win_sync(self.win);
+        }
+        let mut off = at;
+        for b in buckets.iter_mut() {
+            let n = b.len();
+            // SAFETY: the other rank wrote its slot before the barrier and writes it again only
+            // after the next one. One pass: this rank's values from its bucket (the same as its
+            // slot's), added in rank order (a + b on both ranks, NaN payloads included)
+            let other =
+                unsafe { std::slice::from_raw_parts(self.bases[1 - me].add(off).cast_const(), n) };
+            if me == 0 {
+                b.iter_mut().zip(other).for_each(|(d, s)| *d += *s);
+            } else {
+                // rank 0's value first, as on rank 0 (x86 keeps the first NaN's payload)
+                #[allow(clippy::assign_op_pattern)]
+                b.iter_mut().zip(other).for_each(|(d, s)| *d = *s + *d);
+            }
+            off += n;
+        }
+    }
+
+    /// Frees the window (collective).
+    fn free(mut self) {
+        // SAFETY: no slot is read or written after this
+        unsafe {
+            ffi::MPI_Win_unlock_all(self.win);
+            ffi::MPI_Win_free(&mut self.win);
+        }
+    }
+}
+
 /// `MPI_COMM_WORLD` as the trainer's gradient reduction.
 struct Mpi {
     world: SimpleCommunicator,
@@ -62,6 +169,12 @@ struct Mpi {
     /// [`BUCKET_ENV`], if set.
     bucket_bytes: Option<usize>,
     fault: Option<(usize, usize)>,
+    /// Whether the sums go through [`Shared`] (every rank on this machine, more than one).
+    local: bool,
+    /// The window, once the first step has sized it.
+    shared: Option<Shared>,
+    /// The buckets of this step, with `local`.
+    held: Vec<Vec<f32>>,
 }
 
 impl Mpi {
@@ -104,6 +217,33 @@ impl Mpi {
     }
 }
 
+impl Mpi {
+    /// With `local`: sums the held buckets through the window (made, or made larger, first:
+    /// collective, and every rank's step has the same length).
+    fn sum_local(&mut self, done: &mut Vec<Vec<f32>>) {
+        let n: usize = self.held.iter().map(Vec::len).sum();
+        if self.shared.as_ref().is_none_or(|s| s.slot < n) {
+            if let Some(old) = self.shared.take() {
+                old.free();
+            }
+            self.shared = Some(Shared::new(&self.world, n));
+        }
+        let t = std::time::Instant::now();
+        if let Some(s) = &mut self.shared {
+            s.sum(&self.world, &mut self.held);
+        }
+        self.waited += t.elapsed();
+        done.append(&mut self.held);
+    }
+
+    /// Frees the window, if any (collective: every rank, after its last step).
+    fn close(&mut self) {
+        if let Some(s) = self.shared.take() {
+            s.free();
+        }
+    }
+}
+
 impl Drop for Mpi {
     fn drop(&mut self) {
         // MPI must not write into a freed buffer
@@ -140,6 +280,11 @@ impl backprop::train::GradientReduce for Mpi {
     }
 
     fn start_sum_f32(&mut self, send: Vec<f32>) -> backprop::Result<()> {
+        if self.local {
+            self.held.push(send);
+            self.count[0] += 1;
+            return Ok(());
+        }
         let n = i32::try_from(send.len()).map_err(|_| backprop::Error::InvalidParameter {
             name: "gradient bucket",
             value: send.len().to_string(),
@@ -205,6 +350,11 @@ impl backprop::train::GradientReduce for Mpi {
         self.step();
         self.count[0] += 1;
         self.count[1] += 1;
+        if self.local {
+            self.held.push(last);
+            self.sum_local(done);
+            return Ok(());
+        }
         let k = self.flight.len();
         let mut recv = self
             .spare
@@ -225,7 +375,11 @@ impl backprop::train::GradientReduce for Mpi {
     fn wait_sums_f32(&mut self, done: &mut Vec<Vec<f32>>) -> backprop::Result<()> {
         self.step();
         self.count[1] += 1;
-        self.collect(done);
+        if self.local {
+            self.sum_local(done);
+        } else {
+            self.collect(done);
+        }
         Ok(())
     }
 }
@@ -258,6 +412,10 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         let local = world.split_shared(0).size().max(1) as usize;
         a.threads = (cores / local).max(1);
     }
+    // measured for 2 ranks only (docs/perf.md); more ranks would each read every rank's slot
+    let local = size == 2
+        && world.split_shared(0).size() == size
+        && std::env::var(SHARED_ENV).map_or(true, |v| v != "0");
     let lead = rank == 0;
     if !lead {
         (a.quiet, a.json, a.history, a.plot) = (true, false, None, None);
@@ -281,6 +439,9 @@ pub fn train(a: &TrainArgs) -> Result<()> {
         waited: std::time::Duration::ZERO,
         bucket_bytes,
         fault,
+        local,
+        shared: None,
+        held: vec![],
     };
     let started = std::time::Instant::now();
     let outcome = match crate::train::fit(&a, Some(&mut mpi), lead) {
@@ -295,6 +456,7 @@ pub fn train(a: &TrainArgs) -> Result<()> {
             return Err(crate::Exit(2).into());
         }
     };
+    mpi.close();
     // every collective is done: what is left (writing files, the summary) is rank 0's
     if lead && std::env::var_os(COUNT_ENV).is_some() {
         let [buckets, waits, blocking] = mpi.count;
