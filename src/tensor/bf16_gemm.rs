@@ -146,6 +146,20 @@ pub fn has_bf16_hardware() -> bool {
     false
 }
 
+/// What happens around a product besides the sums: a row copied into C before them (a dense
+/// layer's bias) and a function over the finished output (its activation), both applied per
+/// output block while it is in cache. `Epilogue::default()` is the bare product.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Epilogue<'a> {
+    /// Copied into every row of C before the product is added to it (`n` values).
+    pub(crate) fill: Option<&'a [f32]>,
+    /// Called with each finished segment of a row of C and its offset in C.
+    pub(crate) then: Option<Finish<'a>>,
+}
+
+/// A function over a finished segment of a row of C and its offset in C (`gemm.rs`'s `Then`).
+pub(crate) type Finish<'a> = &'a (dyn Fn(&[f32], usize) + Sync);
+
 /// The product on the hardware kernel, `threads` output blocks on the pool; `false` (nothing
 /// done) where the CPU lacks the instruction, the shapes do not multiply, or the product is
 /// too small or has at most two rows (the caller's row kernels stream those).
@@ -156,6 +170,22 @@ pub(crate) fn matmul(
     accumulate: bool,
     threads: usize,
 ) -> bool {
+    matmul_around(a, b, c, accumulate, threads, Epilogue::default())
+}
+
+/// [`matmul`] with an [`Epilogue`]: `c = fill + a·b` (or `c (+)= a·b` without a fill), then
+/// `then` over every element of c, each output block filled, computed and handed to `then` on
+/// the thread that owns it. Each element gets the bits of the three passes done one after the
+/// other (the fill, then the chain of the kernel's sums from it, then `then`). `false` (nothing
+/// done, `then` never called) where [`matmul`] would decline, or the fill is not `n` long.
+pub(crate) fn matmul_around(
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    ep: Epilogue,
+) -> bool {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if !has_bf16_hardware()
         || k != b.rows
@@ -165,18 +195,19 @@ pub(crate) fn matmul(
         || m * k * n < MIN_MACS
         || !fits(a)
         || !fits(b)
+        || ep.fill.is_some_and(|f| f.len() != n)
     {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
     {
         let kern = Hw::new().expect("detected above");
-        run(&kern, a, b, c, accumulate, threads);
+        run(&kern, a, b, c, accumulate, threads, ep);
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (accumulate, threads);
+        let _ = (accumulate, threads, ep);
         unreachable!("no bf16 hardware off x86-64")
     }
 }
@@ -193,11 +224,21 @@ struct Out(*mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `c (+)= a·b` with `kern`, split into up to `threads` blocks of rows (or of columns, when C is
-/// wider than tall) on the pool. Views must fit their slices and `c` be `a.rows × b.cols`.
-fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, threads: usize) {
+/// `c (+)= a·b` with `kern` and `ep` around it, split into up to `threads` blocks of rows (or of
+/// columns, when C is wider than tall) on the pool. Views must fit their slices, `c` be
+/// `a.rows × b.cols` and a fill `b.cols` long.
+fn run<K: Micro>(
+    kern: &K,
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    ep: Epilogue,
+) {
     let (m, n) = (a.rows, b.cols);
     assert!(fits(a) && fits(b) && c.len() == m * n && a.cols == b.rows);
+    assert!(ep.fill.is_none_or(|f| f.len() == n));
     let by_rows = m >= n;
     let (len, tile) = if by_rows { (m, MR) } else { (n, NR) };
     let step = len.div_ceil(threads.max(1)).div_ceil(tile) * tile;
@@ -207,7 +248,7 @@ fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool
         let r = (i * step, ((i + 1) * step).min(len));
         let (rows, cols) = if by_rows { (r, (0, n)) } else { ((0, m), r) };
         // SAFETY: views checked above; blocks of different parts are disjoint.
-        unsafe { block(kern, a, b, rows, cols, out, n, accumulate) }
+        unsafe { block(kern, a, b, rows, cols, out, n, accumulate, ep) }
     };
     if parts == 1 {
         part(0)
@@ -216,11 +257,14 @@ fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool
     }
 }
 
-/// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` on this thread.
+/// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` on this thread, with `ep` around each block of
+/// [`MC`] rows by [`NC`] columns: the fill copied in just before the block's first k block, `then`
+/// called on its rows just after its last.
 ///
 /// # Safety
 /// The views fit their slices, `c` is a row-major `a.rows × ldc` matrix of which no other
-/// thread writes this block, and `kern`'s CPU features are present.
+/// thread writes this block, a fill is at least `c1` long, and `kern`'s CPU features are
+/// present.
 #[allow(clippy::too_many_arguments)]
 unsafe fn block<K: Micro>(
     kern: &K,
@@ -231,9 +275,14 @@ unsafe fn block<K: Micro>(
     c: Out,
     ldc: usize,
     accumulate: bool,
+    ep: Epilogue,
 ) {
     let k = a.cols;
     let kc = k.div_ceil(k.div_ceil(KC)).next_multiple_of(2);
+    let accumulate = accumulate || ep.fill.is_some();
+    // row i's segment of this column block
+    let seg =
+        |i: usize, jc: usize, nc: usize| std::slice::from_raw_parts_mut(c.0.add(i * ldc + jc), nc);
     PACKED.with(|packed| {
         let (pa, pb) = &mut *packed.borrow_mut();
         for jc in (c0..c1).step_by(NC) {
@@ -249,6 +298,10 @@ unsafe fn block<K: Micro>(
                 for ic in (r0..r1).step_by(MC) {
                     let mc = MC.min(r1 - ic);
                     pack(a.data, (ic, mc, a.rs), (pc, kcur, a.cs), MR, a_rows, pa);
+                    if let Some(fill) = ep.fill.filter(|_| pc == 0) {
+                        let fill = &fill[jc..jc + nc];
+                        (ic..ic + mc).for_each(|i| seg(i, jc, nc).copy_from_slice(fill));
+                    }
                     for jp in 0..nc.div_ceil(NR) {
                         let bp = pb.as_ptr().add(jp * kp * NR);
                         let j0 = jc + jp * NR;
@@ -264,6 +317,9 @@ unsafe fn block<K: Micro>(
                                 edge_tile(kern, kp, (ap, a_rows), bp, cp, ldc, (mr, nr), load);
                             }
                         }
+                    }
+                    if let Some(then) = ep.then.filter(|_| pc + kcur == k) {
+                        (ic..ic + mc).for_each(|i| then(seg(i, jc, nc), i * ldc + jc));
                     }
                 }
             }
@@ -465,11 +521,11 @@ pub fn bf16_matmul(
         return Ok(());
     }
     match kernel {
-        Bf16Kernel::Model => run(&Model, a, b, c, accumulate, 1),
+        Bf16Kernel::Model => run(&Model, a, b, c, accumulate, 1, Epilogue::default()),
         Bf16Kernel::Hardware => {
             #[cfg(target_arch = "x86_64")]
             if let Some(kern) = Hw::new() {
-                run(&kern, a, b, c, accumulate, 1);
+                run(&kern, a, b, c, accumulate, 1, Epilogue::default());
                 return Ok(());
             }
             return Err(Error::invalid(
@@ -480,4 +536,66 @@ pub fn bf16_matmul(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+    use std::sync::Mutex;
+
+    /// The epilogue's `then` for the tests: records `(offset, bits)` of every element it sees
+    /// and writes `2·x + 1` into `y`, so that a segment seen twice, or before its sums were
+    /// finished, shows.
+    fn fused<K: Micro>(kern: &K, a: MatRef, b: MatRef, fill: &[f32], threads: usize) -> Vec<u32> {
+        let (m, n) = (a.rows, b.cols);
+        let y = Mutex::new(vec![u32::MAX; m * n]);
+        let then = |seg: &[f32], at: usize| {
+            let mut y = y.lock().unwrap();
+            for (o, &x) in y[at..at + seg.len()].iter_mut().zip(seg) {
+                assert_eq!(*o, u32::MAX, "element {at} finished twice");
+                *o = (2.0 * x + 1.0).to_bits();
+            }
+        };
+        let ep = Epilogue {
+            fill: Some(fill),
+            then: Some(&then),
+        };
+        let mut c = vec![f32::NAN; m * n];
+        run(kern, a, b, &mut c, false, threads, ep);
+        y.into_inner().unwrap()
+    }
+
+    /// The three passes one after the other: fill, the kernel accumulating from it, `then`.
+    fn unfused<K: Micro>(kern: &K, a: MatRef, b: MatRef, fill: &[f32]) -> Vec<u32> {
+        let mut c: Vec<f32> = fill.iter().cycle().take(a.rows * b.cols).copied().collect();
+        run(kern, a, b, &mut c, true, 1, Epilogue::default());
+        c.iter().map(|&x| (2.0 * x + 1.0).to_bits()).collect()
+    }
+
+    /// Fill and epilogue per output block give the bits of the separate passes, on 1 and 2
+    /// threads, across k blocks, row and column blocks and ragged edges, with the portable
+    /// kernel and (where the CPU has it) the hardware one.
+    #[test]
+    fn the_fused_epilogue_equals_the_separate_passes_bit_for_bit() {
+        let mut rng = Rng::seed(11);
+        for (m, k, n) in [(5, 7, 3), (40, 600, 33), (200, 30, 70), (13, 9, 1100)] {
+            for (at, bt) in [(false, true), (false, false), (true, false)] {
+                let a = Tensor::randn(if at { [k, m] } else { [m, k] }, 0.0, 1.0, &mut rng);
+                let b = Tensor::randn(if bt { [n, k] } else { [k, n] }, 0.0, 1.0, &mut rng);
+                let fill = Tensor::randn([n], 0.0, 1.0, &mut rng);
+                let (a, b) = (MatRef::new(&a, at), MatRef::new(&b, bt));
+                let want = unfused(&Model, a, b, fill.data());
+                for threads in [1, 2] {
+                    let got = fused(&Model, a, b, fill.data(), threads);
+                    assert!(got == want, "model {m}x{k}x{n} {at} {bt} threads {threads}");
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(hw) = Hw::new() {
+                        let got = fused(&hw, a, b, fill.data(), threads);
+                        assert!(got == want, "hw {m}x{k}x{n} {at} {bt} threads {threads}");
+                    }
+                }
+            }
+        }
+    }
 }
