@@ -20,7 +20,7 @@
 //! against a naive chain and, where the CPU has the instruction, the hardware driver against
 //! the model bit for bit.
 
-use super::bf16::{dpbf16, pack_pair};
+use super::bf16::{dpbf16, pack_pair, rounded_bits};
 use super::matref::MatRef;
 use super::{pool, simd, Tensor};
 use crate::error::{Error, Result};
@@ -436,8 +436,25 @@ impl simd::Kernel for Pack<'_> {
         for (q, panel) in out.chunks_exact_mut(kp * width).enumerate() {
             let i0 = q * width;
             let w = width.min(len - i0);
-            if rows {
-                // k contiguous, row-major panel: per index, one run in, one run out
+            if rows && cfg!(target_endian = "little") {
+                // k contiguous, row-major panel: per index, one run in, one run out. A pair's
+                // word is its two bf16 halves in k order in memory (the even k in the low half
+                // is at the lower address), so the row packs as one bf16 per element: a plain
+                // map, with no pairing shuffle. An odd k's last high half stays the zero of
+                // `resize`.
+                for i in 0..w {
+                    let row = &src[(first + i0 + i) * is + k0..][..kcur];
+                    let dst = &mut panel[i * kp..(i + 1) * kp];
+                    // SAFETY: the 2·kp halves of `dst`'s words, each u16 aligned; `dst` is not
+                    // used while `halves` lives.
+                    let halves = unsafe {
+                        std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u16, 2 * kp)
+                    };
+                    for (d, &x) in halves.iter_mut().zip(row) {
+                        *d = (rounded_bits(x) >> 16) as u16;
+                    }
+                }
+            } else if rows {
                 for i in 0..w {
                     let row = &src[(first + i0 + i) * is + k0..][..kcur];
                     let dst = &mut panel[i * kp..(i + 1) * kp];
