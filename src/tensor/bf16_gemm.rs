@@ -433,27 +433,13 @@ impl simd::Kernel for Pack<'_> {
             }
             return;
         }
+        let mut tmp: Option<Vec<u32>> = None;
         for (q, panel) in out.chunks_exact_mut(kp * width).enumerate() {
             let i0 = q * width;
             let w = width.min(len - i0);
             if rows && cfg!(target_endian = "little") {
-                // k contiguous, row-major panel: per index, one run in, one run out. A pair's
-                // word is its two bf16 halves in k order in memory (the even k in the low half
-                // is at the lower address), so the row packs as one bf16 per element: a plain
-                // map, with no pairing shuffle. An odd k's last high half stays the zero of
-                // `resize`.
-                for i in 0..w {
-                    let row = &src[(first + i0 + i) * is + k0..][..kcur];
-                    let dst = &mut panel[i * kp..(i + 1) * kp];
-                    // SAFETY: the 2·kp halves of `dst`'s words, each u16 aligned; `dst` is not
-                    // used while `halves` lives.
-                    let halves = unsafe {
-                        std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u16, 2 * kp)
-                    };
-                    for (d, &x) in halves.iter_mut().zip(row) {
-                        *d = (rounded_bits(x) >> 16) as u16;
-                    }
-                }
+                // k contiguous, row-major panel: per index, one run in, one run out
+                pack_rows(src, (first + i0, w, is), (k0, kcur), panel);
             } else if rows {
                 for i in 0..w {
                     let row = &src[(first + i0 + i) * is + k0..][..kcur];
@@ -463,6 +449,17 @@ impl simd::Kernel for Pack<'_> {
                     }
                     if kcur % 2 == 1 {
                         dst[full] = pack_pair(row[kcur - 1], 0.0);
+                    }
+                }
+            } else if ks == 1 && cfg!(target_endian = "little") {
+                // k contiguous, pair-major panel: the indices packed row-major as above into a
+                // scratch panel (in L1), then transposed; each a plain loop, where packing
+                // straight into the pair-major panel (below) was about 3× slower
+                let scratch = tmp.get_or_insert_with(|| vec![0; width * kp]);
+                pack_rows(src, (first + i0, w, is), (k0, kcur), scratch);
+                for (p, dst) in panel.chunks_exact_mut(width).enumerate() {
+                    for (i, d) in dst[..w].iter_mut().enumerate() {
+                        *d = scratch[i * kp + p];
                     }
                 }
             } else if ks == 1 {
@@ -485,6 +482,31 @@ impl simd::Kernel for Pack<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Packs `w` rows of `kcur` contiguous k values (row `i` from `src[(first + i)·is + k0]`) into
+/// `dst` row-major, `kp = ⌈kcur/2⌉` words per row. A pair's word is its two bf16 halves in k
+/// order in memory (the even k, the low half, at the lower address: little-endian only), so a
+/// row packs as one bf16 per element, a plain map with no pairing shuffle. An odd k's last high
+/// half is left as it is (the caller's zero).
+#[inline(always)]
+fn pack_rows(
+    src: &[f32],
+    (first, w, is): (usize, usize, usize),
+    (k0, kcur): (usize, usize),
+    dst: &mut [u32],
+) {
+    let kp = kcur.div_ceil(2);
+    for (i, dst) in dst.chunks_exact_mut(kp).take(w).enumerate() {
+        let row = &src[(first + i) * is + k0..][..kcur];
+        // SAFETY: the 2·kp halves of `dst`'s words, each u16 aligned; `dst` is not used while
+        // `halves` lives.
+        let halves =
+            unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u16, 2 * kp) };
+        for (d, &x) in halves.iter_mut().zip(row) {
+            *d = (rounded_bits(x) >> 16) as u16;
         }
     }
 }
