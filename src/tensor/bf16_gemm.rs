@@ -10,7 +10,10 @@
 //!   [`round_bf16`](super::round_bf16)) and two consecutive k packed in one 32-bit word, the even
 //!   k in the low half: the layout `vdpbf16ps` multiplies. Ragged edges are padded with zeros; an
 //!   odd k gets a zero as the last pair's high half;
-//! - an `MR×NR` tile of C held in f32 accumulators for a whole k block: the microkernel.
+//! - an `MR×NR` tile of C held in f32 accumulators for a whole k block: the microkernel;
+//! - around a dense layer's product ([`Epilogue`]), each `MC×NC` block of C filled with the bias
+//!   just before its first k block and handed to the activation just after its last, while it
+//!   is in cache.
 //!
 //! Every element of C is thus ONE chain of [`dpbf16`] steps over the pairs of k in order,
 //! starting from 0 (or from C's value when accumulating): blocking, tile position and thread
