@@ -10,7 +10,10 @@
 //!   [`round_bf16`](super::round_bf16)) and two consecutive k packed in one 32-bit word, the even
 //!   k in the low half: the layout `vdpbf16ps` multiplies. Ragged edges are padded with zeros; an
 //!   odd k gets a zero as the last pair's high half;
-//! - an `MR×NR` tile of C held in f32 accumulators for a whole k block: the microkernel.
+//! - an `MR×NR` tile of C held in f32 accumulators for a whole k block: the microkernel;
+//! - around a dense layer's product ([`Epilogue`]), each `MC×NC` block of C filled with the bias
+//!   just before its first k block and handed to the activation just after its last, while it
+//!   is in cache.
 //!
 //! Every element of C is thus ONE chain of [`dpbf16`] steps over the pairs of k in order,
 //! starting from 0 (or from C's value when accumulating): blocking, tile position and thread
@@ -20,7 +23,7 @@
 //! against a naive chain and, where the CPU has the instruction, the hardware driver against
 //! the model bit for bit.
 
-use super::bf16::{dpbf16, pack_pair};
+use super::bf16::{dpbf16, pack_pair, rounded_bits};
 use super::matref::MatRef;
 use super::{pool, simd, Tensor};
 use crate::error::{Error, Result};
@@ -146,6 +149,20 @@ pub fn has_bf16_hardware() -> bool {
     false
 }
 
+/// What happens around a product besides the sums: a row copied into C before them (a dense
+/// layer's bias) and a function over the finished output (its activation), both applied per
+/// output block while it is in cache. `Epilogue::default()` is the bare product.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Epilogue<'a> {
+    /// Copied into every row of C before the product is added to it (`n` values).
+    pub(crate) fill: Option<&'a [f32]>,
+    /// Called with each finished segment of a row of C and its offset in C.
+    pub(crate) then: Option<Finish<'a>>,
+}
+
+/// A function over a finished segment of a row of C and its offset in C (`gemm.rs`'s `Then`).
+pub(crate) type Finish<'a> = &'a (dyn Fn(&[f32], usize) + Sync);
+
 /// The product on the hardware kernel, `threads` output blocks on the pool; `false` (nothing
 /// done) where the CPU lacks the instruction, the shapes do not multiply, or the product is
 /// too small or has at most two rows (the caller's row kernels stream those).
@@ -156,6 +173,22 @@ pub(crate) fn matmul(
     accumulate: bool,
     threads: usize,
 ) -> bool {
+    matmul_around(a, b, c, accumulate, threads, Epilogue::default())
+}
+
+/// [`matmul`] with an [`Epilogue`]: `c = fill + a·b` (or `c (+)= a·b` without a fill), then
+/// `then` over every element of c, each output block filled, computed and handed to `then` on
+/// the thread that owns it. Each element gets the bits of the three passes done one after the
+/// other (the fill, then the chain of the kernel's sums from it, then `then`). `false` (nothing
+/// done, `then` never called) where [`matmul`] would decline, or the fill is not `n` long.
+pub(crate) fn matmul_around(
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    ep: Epilogue,
+) -> bool {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if !has_bf16_hardware()
         || k != b.rows
@@ -165,18 +198,19 @@ pub(crate) fn matmul(
         || m * k * n < MIN_MACS
         || !fits(a)
         || !fits(b)
+        || ep.fill.is_some_and(|f| f.len() != n)
     {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
     {
         let kern = Hw::new().expect("detected above");
-        run(&kern, a, b, c, accumulate, threads);
+        run(&kern, a, b, c, accumulate, threads, ep);
         true
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (accumulate, threads);
+        let _ = (accumulate, threads, ep);
         unreachable!("no bf16 hardware off x86-64")
     }
 }
@@ -193,11 +227,21 @@ struct Out(*mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `c (+)= a·b` with `kern`, split into up to `threads` blocks of rows (or of columns, when C is
-/// wider than tall) on the pool. Views must fit their slices and `c` be `a.rows × b.cols`.
-fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool, threads: usize) {
+/// `c (+)= a·b` with `kern` and `ep` around it, split into up to `threads` blocks of rows (or of
+/// columns, when C is wider than tall) on the pool. Views must fit their slices, `c` be
+/// `a.rows × b.cols` and a fill `b.cols` long.
+fn run<K: Micro>(
+    kern: &K,
+    a: MatRef,
+    b: MatRef,
+    c: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    ep: Epilogue,
+) {
     let (m, n) = (a.rows, b.cols);
     assert!(fits(a) && fits(b) && c.len() == m * n && a.cols == b.rows);
+    assert!(ep.fill.is_none_or(|f| f.len() == n));
     let by_rows = m >= n;
     let (len, tile) = if by_rows { (m, MR) } else { (n, NR) };
     let step = len.div_ceil(threads.max(1)).div_ceil(tile) * tile;
@@ -207,7 +251,7 @@ fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool
         let r = (i * step, ((i + 1) * step).min(len));
         let (rows, cols) = if by_rows { (r, (0, n)) } else { ((0, m), r) };
         // SAFETY: views checked above; blocks of different parts are disjoint.
-        unsafe { block(kern, a, b, rows, cols, out, n, accumulate) }
+        unsafe { block(kern, a, b, rows, cols, out, n, accumulate, ep) }
     };
     if parts == 1 {
         part(0)
@@ -216,11 +260,14 @@ fn run<K: Micro>(kern: &K, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool
     }
 }
 
-/// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` on this thread.
+/// `C[rows, cols] (+)= A[rows, :] · B[:, cols]` on this thread, with `ep` around each block of
+/// [`MC`] rows by [`NC`] columns: the fill copied in just before the block's first k block, `then`
+/// called on its rows just after its last.
 ///
 /// # Safety
 /// The views fit their slices, `c` is a row-major `a.rows × ldc` matrix of which no other
-/// thread writes this block, and `kern`'s CPU features are present.
+/// thread writes this block, a fill is at least `c1` long, and `kern`'s CPU features are
+/// present.
 #[allow(clippy::too_many_arguments)]
 unsafe fn block<K: Micro>(
     kern: &K,
@@ -231,9 +278,14 @@ unsafe fn block<K: Micro>(
     c: Out,
     ldc: usize,
     accumulate: bool,
+    ep: Epilogue,
 ) {
     let k = a.cols;
     let kc = k.div_ceil(k.div_ceil(KC)).next_multiple_of(2);
+    let accumulate = accumulate || ep.fill.is_some();
+    // row i's segment of this column block
+    let seg =
+        |i: usize, jc: usize, nc: usize| std::slice::from_raw_parts_mut(c.0.add(i * ldc + jc), nc);
     PACKED.with(|packed| {
         let (pa, pb) = &mut *packed.borrow_mut();
         for jc in (c0..c1).step_by(NC) {
@@ -249,6 +301,10 @@ unsafe fn block<K: Micro>(
                 for ic in (r0..r1).step_by(MC) {
                     let mc = MC.min(r1 - ic);
                     pack(a.data, (ic, mc, a.rs), (pc, kcur, a.cs), MR, a_rows, pa);
+                    if let Some(fill) = ep.fill.filter(|_| pc == 0) {
+                        let fill = &fill[jc..jc + nc];
+                        (ic..ic + mc).for_each(|i| seg(i, jc, nc).copy_from_slice(fill));
+                    }
                     for jp in 0..nc.div_ceil(NR) {
                         let bp = pb.as_ptr().add(jp * kp * NR);
                         let j0 = jc + jp * NR;
@@ -264,6 +320,9 @@ unsafe fn block<K: Micro>(
                                 edge_tile(kern, kp, (ap, a_rows), bp, cp, ldc, (mr, nr), load);
                             }
                         }
+                    }
+                    if let Some(then) = ep.then.filter(|_| pc + kcur == k) {
+                        (ic..ic + mc).for_each(|i| then(seg(i, jc, nc), i * ldc + jc));
                     }
                 }
             }
@@ -377,11 +436,14 @@ impl simd::Kernel for Pack<'_> {
             }
             return;
         }
+        let mut tmp: Option<Vec<u32>> = None;
         for (q, panel) in out.chunks_exact_mut(kp * width).enumerate() {
             let i0 = q * width;
             let w = width.min(len - i0);
-            if rows {
+            if rows && cfg!(target_endian = "little") {
                 // k contiguous, row-major panel: per index, one run in, one run out
+                pack_rows(src, (first + i0, w, is), (k0, kcur), panel);
+            } else if rows {
                 for i in 0..w {
                     let row = &src[(first + i0 + i) * is + k0..][..kcur];
                     let dst = &mut panel[i * kp..(i + 1) * kp];
@@ -390,6 +452,17 @@ impl simd::Kernel for Pack<'_> {
                     }
                     if kcur % 2 == 1 {
                         dst[full] = pack_pair(row[kcur - 1], 0.0);
+                    }
+                }
+            } else if ks == 1 && cfg!(target_endian = "little") {
+                // k contiguous, pair-major panel: the indices packed row-major as above into a
+                // scratch panel (in L1), then transposed; each a plain loop, where packing
+                // straight into the pair-major panel (below) was about 3× slower
+                let scratch = tmp.get_or_insert_with(|| vec![0; width * kp]);
+                pack_rows(src, (first + i0, w, is), (k0, kcur), scratch);
+                for (p, dst) in panel.chunks_exact_mut(width).enumerate() {
+                    for (i, d) in dst[..w].iter_mut().enumerate() {
+                        *d = scratch[i * kp + p];
                     }
                 }
             } else if ks == 1 {
@@ -412,6 +485,31 @@ impl simd::Kernel for Pack<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Packs `w` rows of `kcur` contiguous k values (row `i` from `src[(first + i)·is + k0]`) into
+/// `dst` row-major, `kp = ⌈kcur/2⌉` words per row. A pair's word is its two bf16 halves in k
+/// order in memory (the even k, the low half, at the lower address: little-endian only), so a
+/// row packs as one bf16 per element, a plain map with no pairing shuffle. An odd k's last high
+/// half is left as it is (the caller's zero).
+#[inline(always)]
+fn pack_rows(
+    src: &[f32],
+    (first, w, is): (usize, usize, usize),
+    (k0, kcur): (usize, usize),
+    dst: &mut [u32],
+) {
+    let kp = kcur.div_ceil(2);
+    for (i, dst) in dst.chunks_exact_mut(kp).take(w).enumerate() {
+        let row = &src[(first + i) * is + k0..][..kcur];
+        // SAFETY: the 2·kp halves of `dst`'s words, each u16 aligned; `dst` is not used while
+        // `halves` lives.
+        let halves =
+            unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr() as *mut u16, 2 * kp) };
+        for (d, &x) in halves.iter_mut().zip(row) {
+            *d = (rounded_bits(x) >> 16) as u16;
         }
     }
 }
@@ -465,11 +563,11 @@ pub fn bf16_matmul(
         return Ok(());
     }
     match kernel {
-        Bf16Kernel::Model => run(&Model, a, b, c, accumulate, 1),
+        Bf16Kernel::Model => run(&Model, a, b, c, accumulate, 1, Epilogue::default()),
         Bf16Kernel::Hardware => {
             #[cfg(target_arch = "x86_64")]
             if let Some(kern) = Hw::new() {
-                run(&kern, a, b, c, accumulate, 1);
+                run(&kern, a, b, c, accumulate, 1, Epilogue::default());
                 return Ok(());
             }
             return Err(Error::invalid(
@@ -480,4 +578,66 @@ pub fn bf16_matmul(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+    use std::sync::Mutex;
+
+    /// The epilogue's `then` for the tests: records `(offset, bits)` of every element it sees
+    /// and writes `2·x + 1` into `y`, so that a segment seen twice, or before its sums were
+    /// finished, shows.
+    fn fused<K: Micro>(kern: &K, a: MatRef, b: MatRef, fill: &[f32], threads: usize) -> Vec<u32> {
+        let (m, n) = (a.rows, b.cols);
+        let y = Mutex::new(vec![u32::MAX; m * n]);
+        let then = |seg: &[f32], at: usize| {
+            let mut y = y.lock().unwrap();
+            for (o, &x) in y[at..at + seg.len()].iter_mut().zip(seg) {
+                assert_eq!(*o, u32::MAX, "element {at} finished twice");
+                *o = (2.0 * x + 1.0).to_bits();
+            }
+        };
+        let ep = Epilogue {
+            fill: Some(fill),
+            then: Some(&then),
+        };
+        let mut c = vec![f32::NAN; m * n];
+        run(kern, a, b, &mut c, false, threads, ep);
+        y.into_inner().unwrap()
+    }
+
+    /// The three passes one after the other: fill, the kernel accumulating from it, `then`.
+    fn unfused<K: Micro>(kern: &K, a: MatRef, b: MatRef, fill: &[f32]) -> Vec<u32> {
+        let mut c: Vec<f32> = fill.iter().cycle().take(a.rows * b.cols).copied().collect();
+        run(kern, a, b, &mut c, true, 1, Epilogue::default());
+        c.iter().map(|&x| (2.0 * x + 1.0).to_bits()).collect()
+    }
+
+    /// Fill and epilogue per output block give the bits of the separate passes, on 1 and 2
+    /// threads, across k blocks, row and column blocks and ragged edges, with the portable
+    /// kernel and (where the CPU has it) the hardware one.
+    #[test]
+    fn the_fused_epilogue_equals_the_separate_passes_bit_for_bit() {
+        let mut rng = Rng::seed(11);
+        for (m, k, n) in [(5, 7, 3), (40, 600, 33), (200, 30, 70), (13, 9, 1100)] {
+            for (at, bt) in [(false, true), (false, false), (true, false)] {
+                let a = Tensor::randn(if at { [k, m] } else { [m, k] }, 0.0, 1.0, &mut rng);
+                let b = Tensor::randn(if bt { [n, k] } else { [k, n] }, 0.0, 1.0, &mut rng);
+                let fill = Tensor::randn([n], 0.0, 1.0, &mut rng);
+                let (a, b) = (MatRef::new(&a, at), MatRef::new(&b, bt));
+                let want = unfused(&Model, a, b, fill.data());
+                for threads in [1, 2] {
+                    let got = fused(&Model, a, b, fill.data(), threads);
+                    assert!(got == want, "model {m}x{k}x{n} {at} {bt} threads {threads}");
+                    #[cfg(target_arch = "x86_64")]
+                    if let Some(hw) = Hw::new() {
+                        let got = fused(&hw, a, b, fill.data(), threads);
+                        assert!(got == want, "hw {m}x{k}x{n} {at} {bt} threads {threads}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -113,12 +113,7 @@ pub(crate) fn transposed_rhs_pays(m: usize, k: usize, n: usize) -> bool {
 /// else the f32 kernels on operands rounded to bf16 (`bf16.rs`).
 pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     if precision() == Precision::Bf16 {
-        let threads = if a.rows * a.cols * b.cols >= PARALLEL_MACS.load(Ordering::Relaxed) {
-            num_threads()
-        } else {
-            1
-        };
-        if bf16_gemm::matmul(a, b, c, accumulate, threads) {
+        if bf16_gemm::matmul(a, b, c, accumulate, bf16_threads(a, b)) {
             return;
         }
         return with_rounded(a.data, b.data, |ra, rb| {
@@ -128,6 +123,15 @@ pub(crate) fn matmul_into(a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool)
         });
     }
     matmul_f32(a, b, c, accumulate)
+}
+
+/// How many threads the bf16 kernel may split a product over.
+fn bf16_threads(a: MatRef, b: MatRef) -> usize {
+    if a.rows * a.cols * b.cols >= PARALLEL_MACS.load(Ordering::Relaxed) {
+        num_threads()
+    } else {
+        1
+    }
 }
 
 /// [`matmul_into`] in f32.
@@ -242,9 +246,9 @@ pub(crate) struct Around<'a> {
 }
 
 /// `c = fill + a·b` (or `c = a·b` without a fill), then `then` over every element of c: where
-/// the product is split over the pool, inside each thread's block, while the block is in its
-/// cache (one pass over the output, on every thread); elsewhere after the product, split into
-/// element ranges over the pool. Each element gets the same operations either way (the fill,
+/// the product is split over the pool or runs on the bf16 kernel, inside each output block,
+/// while the block is in its cache (one pass over the output, on every thread); elsewhere after
+/// the product, split into element ranges over the pool. Each element gets the same operations either way (the fill,
 /// then the product's sums added, then `then`), so the bits do not depend on the path.
 pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
@@ -263,6 +267,16 @@ pub(crate) fn matmul_around(a: MatRef, b: MatRef, c: &mut [f32], around: &Around
             then(c, 0);
         }
         return;
+    }
+    if precision() == Precision::Bf16 {
+        // the kernel fills, computes and finishes each output block while it is in cache
+        let ep = bf16_gemm::Epilogue {
+            fill: around.fill,
+            then: around.then,
+        };
+        if bf16_gemm::matmul_around(a, b, c, false, bf16_threads(a, b), ep) {
+            return;
+        }
     }
     let threads = num_threads();
     let splits = precision() == Precision::F32
