@@ -27,6 +27,7 @@
 pub mod cv;
 mod infer;
 mod prepared;
+mod resume;
 
 pub use cv::CrossValidation;
 pub use prepared::{Hooks, Outcome, Prepared};

@@ -28,6 +28,7 @@ pub(crate) mod pool;
 mod reduce;
 pub(crate) mod shape;
 pub(crate) mod simd;
+mod small_gemm;
 
 pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
 pub use bf16_gemm::has_bf16_hardware;
