@@ -275,7 +275,7 @@ impl Dataset {
         // Large batches are copied by the worker pool, rows split between threads (a copy:
         // the same bytes whatever the thread count).
         let out_p = SharedMut(out.as_mut_ptr());
-        pool::rows(idx.len(), d, 1 << 16, &|r| {
+        pool::rows(idx.len(), d, 1 << 15, &|r| {
             // SAFETY: the row ranges are disjoint and inside `out` (its length was checked).
             let dst = unsafe { out_p.slice(r.start * d..r.end * d) };
             self.gather_rows(&idx[r], dst);
