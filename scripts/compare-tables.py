@@ -19,7 +19,7 @@ columns backprop keeps (identifiers and free text left out, dates as fractional 
 comparison is of the models, not of the column choices. The data stays out of the repository:
 it comes from the installed packages.
 
-usage: python3 scripts/compare-tables.py [--bin target/release/backprop] [--seeds 5]
+usage: python3 scripts/compare-tables.py [--bin target/release/backprop] [--seeds 5] [--extra FLAGS]
 needs: pip install palmerpenguins vega_datasets scikit-learn pandas
 """
 import argparse
@@ -63,10 +63,10 @@ def split(name, df, seed):
     return df[~test], df[test]
 
 
-def backprop(binary, tmp, target, regression):
+def backprop(binary, tmp, target, regression, extra):
     t0 = time.perf_counter()
-    subprocess.run([binary, "train", "train.csv", "--target", target], cwd=tmp, check=True,
-                   capture_output=True)
+    subprocess.run([binary, "train", "train.csv", "--target", target] + extra, cwd=tmp,
+                   check=True, capture_output=True)
     seconds = time.perf_counter() - t0
     out = subprocess.run([binary, "evaluate", "model.safetensors", "test.csv"], cwd=tmp,
                          check=True, capture_output=True, text=True).stdout
@@ -133,6 +133,7 @@ def main():
     ap.add_argument("--bin", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", "target"), "release", "backprop"))
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--extra", default="", help='more flags for `backprop train`, e.g. "--seed 1"')
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     print(f"{'table':9} {'metric':9} {'seed':>4} {'backprop':>9} {'sklearn':>9} {'bp s':>6} {'sk s':>6}")
@@ -145,7 +146,7 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 train.to_csv(os.path.join(tmp, "train.csv"), index=False)
                 test.to_csv(os.path.join(tmp, "test.csv"), index=False)
-                b, bs = backprop(binary, tmp, target, regression)
+                b, bs = backprop(binary, tmp, target, regression, args.extra.split())
                 os.environ["SEED"] = str(seed)
                 s, ss = sklearn_score(train, test, target, regression, binary, tmp)
             scores.append((b, s))
