@@ -40,9 +40,12 @@ pub struct TrainArgs {
     /// A network description (JSON; see the README), instead of --hidden/--activation.
     #[arg(long, value_name = "NET.json")]
     pub arch: Option<PathBuf>,
-    /// Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: one
-    /// layer of 64, or 256 for data of 10,000 rows or more].
-    #[arg(long, value_name = "SIZES")]
+    #[arg(long, value_name = "SIZES", help = format!(
+        "Hidden layer sizes, comma-separated (e.g. 64,32); `none` for no hidden layer [default: \
+         one layer of {}, or {} for data of 10,000 rows or more]",
+        backprop::pipeline::Network::auto_width(0),
+        backprop::pipeline::Network::auto_width(10_000)
+    ))]
     pub hidden: Option<String>,
     #[arg(long, help = format!(
         "Hidden activation: relu, tanh, sigmoid, leaky_relu[:SLOPE], identity [default: {}]",
