@@ -22,6 +22,7 @@ mod bf16_gemm;
 #[cfg(target_arch = "x86_64")]
 mod bf16_x86;
 mod gemm;
+mod latency;
 mod matref;
 mod peak;
 pub(crate) mod pool;
@@ -34,6 +35,7 @@ pub use bf16::{dpbf16, precision, round_bf16, set_precision, Precision};
 pub use bf16_gemm::has_bf16_hardware;
 #[doc(hidden)]
 pub use bf16_gemm::{bf16_matmul, Bf16Kernel};
+pub use latency::core_round_trip;
 pub use peak::{fma_peak, Peak, PeakKind};
 pub use shape::{Shape, MAX_RANK};
 

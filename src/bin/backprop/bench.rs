@@ -5,7 +5,7 @@ use crate::args::BenchArgs;
 use crate::benchmark::{self as bench, BenchConfig};
 use crate::{out, outln};
 use anyhow::{Context, Result};
-use backprop::tensor::{fma_peak, Peak, PeakKind, Precision};
+use backprop::tensor::{core_round_trip, fma_peak, Peak, PeakKind, Precision};
 
 pub fn run(a: &BenchArgs) -> Result<()> {
     let cfg = config(a)?;
@@ -15,9 +15,13 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let peaks = Peaks::measure(&cfg);
     peaks.print()?;
     json.insert("fma_peak".into(), peaks.json());
+    let mut trips = serde_json::Map::new();
+    round_trip("start", &mut trips)?;
     if !a.no_mlp {
         json.insert("mlp".into(), mlp_table(&cfg, &peaks)?);
+        round_trip("end", &mut trips)?;
     }
+    json.insert("core_round_trip_ns".into(), trips.into());
     if !a.no_xor {
         let r = bench::xor_bench(&cfg);
         outln!(
@@ -33,6 +37,21 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     json.insert("optimizer_in_backward".into(), cfg.fused.into());
     json.insert("peak_rss_mib".into(), bench::peak_rss_mib().into());
     out!("{}\n", serde_json::Value::Object(json))?;
+    Ok(())
+}
+
+/// Measures and prints the pool's core-to-core round trip ([`core_round_trip`]) — on a VM the
+/// host's placement of the vCPUs, which decides what a second thread is worth — and records it
+/// under `when` ("start" or "end" of the run: the placement can change while it runs).
+fn round_trip(when: &str, json: &mut serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    match core_round_trip() {
+        Some(t) => {
+            let ns = t.as_secs_f64() * 1e9;
+            outln!("core-to-core round trip ({when}): {ns:.0} ns (one cache line between the pool's first two threads)")?;
+            json.insert(when.into(), ns.into());
+        }
+        None => outln!("core-to-core round trip ({when}): not measured (one core, or the two threads did not run at once)")?,
+    }
     Ok(())
 }
 
