@@ -6,7 +6,9 @@
 # /usr/bin/time; and the load average, the CPU model and `uptime` before and after. Needs
 # `cargo build --release --features mpi` (the binary under $CARGO_TARGET_DIR, else target/).
 # The 2 ranks sum through shared memory; BACKPROP_MPI_SHARED=0 in the environment measures the
-# MPI all-reduce path instead.
+# MPI all-reduce path instead. Before and after each 2-rank run, `backprop bench --no-mlp --no-xor`
+# measures the core-to-core round trip ("rt"): on a VM the host may run the two vCPUs on cores
+# that share an L3 (tens of ns) or on two dies (hundreds), and the ranks' hand-overs follow it.
 #   scripts/mpi_scaling.sh [MNIST_DIR] [REPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ flags=(train "mnist:$dir" --hidden 256,128 --optimizer sgd --lr 0.05 --momentum 
        --epochs 1 --val-split 0 --early-stopping 0 --threads 1 --quiet)
 # waiting ranks yield the core (the machine is shared), and are not pinned
 mpi=(mpirun -n 2 --bind-to none --mca mpi_yield_when_idle 1)
+rt() { "$bin" bench --no-mlp --no-xor | sed -n 's/.*round trip (start): \([0-9]*\) ns.*/\1/p'; }
 report() { # history, time file
     awk -F, 'END { printf "%.2f s, %6.0f samples/s", $NF, 60000 / $NF }' "$1"
     awk '{ printf ", CPU %.2f s", $1 + $2 }' "$2"
@@ -32,9 +35,11 @@ for r in $(seq "$reps"); do
     for b in 1024 128; do
         /usr/bin/time -f "%U %S" -o "$tmp/t1" "$bin" "${flags[@]}" --batch-size "$b" \
             --out "$tmp/m1" --history "$tmp/h1.csv"
+        before=$(rt)
         /usr/bin/time -f "%U %S" -o "$tmp/t2" "${mpi[@]}" "$bin" "${flags[@]}" --batch-size "$b" \
             --out "$tmp/m2" --history "$tmp/h2.csv" --distributed
-        echo "round $r, batch $b: 1 process $(report "$tmp/h1.csv" "$tmp/t1") | 2 ranks $(report "$tmp/h2.csv" "$tmp/t2") | load $(cut -d' ' -f1-3 /proc/loadavg)"
+        after=$(rt)
+        echo "round $r, batch $b: 1 process $(report "$tmp/h1.csv" "$tmp/t1") | 2 ranks $(report "$tmp/h2.csv" "$tmp/t2") | rt $before/$after ns | load $(cut -d' ' -f1-3 /proc/loadavg)"
     done
 done
 echo "uptime after: $(uptime)"
