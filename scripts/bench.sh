@@ -4,7 +4,8 @@
 #
 # usage: scripts/bench.sh [--threads "1 2"] [--epochs 3] [--reps 1] [--peer-steps 1000]
 #                         [--xor-steps 20000] [--rust-peers DIR] [--batches "1 32 128 1024"]
-#                         [--mnist-batches "1 32 128 1024"] [--bp-steps 5000] [--no-build] [--no-docs]
+#                         [--mnist-batches "1 32 128 1024"] [--bf16-batches "128 1024"]
+#                         [--bp-steps 5000] [--no-build] [--no-docs]
 #
 # For each repetition, thread count and batch size, the four libraries run one after the other
 # as separate processes (interleaved, so load drifts hit all of them alike) on synthetic
@@ -14,7 +15,11 @@
 # PyTorch again on real MNIST (../shared/datasets/mnist) for test accuracy, the XOR step on every
 # library, and numpy's SGEMM on the 8 products of a batch-1024 step (the roofline). Batch 1 times
 # `--peer-steps` single-sample steps per repeat on the peers (slow there) and `--bp-steps` on
-# backprop, each scaled to an epoch. Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
+# backprop, each scaled to an epoch. backprop also runs `--precision bf16` at the `--bf16-batches`
+# on 1 thread (its `vdpbf16ps` kernel where the CPU has AVX-512 BF16, rounded operands on the f32
+# kernels elsewhere). The section written gives the FMA peak backprop measured (f32, and bf16
+# where present) and the fraction of it each backprop cell reached, and the core-to-core round
+# trip of the pool's two threads (where the host placed the two vCPUs). Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
 # target/release/backprop that is there (e.g. while another cargo holds the build lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +34,7 @@ docs=1
 build=1
 batches="1 32 128 1024"
 mnist_batches="$batches"
+bf16_batches="128 1024"
 bp_steps=5000
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,6 +48,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=0; shift ;;
     --batches) batches="$2"; shift 2 ;;
     --mnist-batches) mnist_batches="$2"; shift 2 ;;
+    --bf16-batches) bf16_batches="$2"; shift 2 ;;
     --bp-steps) bp_steps="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -92,6 +99,9 @@ for rep in $(seq "$reps"); do
       if [ -x "$candle" ]; then
         record candle "$t" env RAYON_NUM_THREADS="$t" "$candle" --mode mlp --batch "$b" --epochs "$epochs" --steps "$peer_steps"
       fi
+      if [ "$t" = 1 ] && [[ " $bf16_batches " == *" $b "* ]]; then
+        record backprop-bf16 "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --synthetic --no-xor --precision bf16
+      fi
       if [ "$mnist" = 1 ] && [[ " $mnist_batches " == *" $b "* ]]; then
         record backprop-mnist "$t" "${bp[@]}" --batch "$b" --epochs "$epochs" --threads "$t" --steps "$bp_steps" --data "$data" --no-xor
         record torch-mnist "$t" "$py" "$peer/torch_mlp.py" --mode mlp --batch "$b" --epochs "$epochs" --threads "$t" --steps "$peer_steps" --data "$data"
@@ -125,7 +135,7 @@ export BENCH_MACHINE="$model (family $family model $cpumodel), $(nproc) CPUs"
 export BENCH_RUSTC=$(rustc --version)
 export BENCH_COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo "+changes")
 export BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-export BENCH_ARGS="--threads \"$threads\" --batches \"$batches\" --mnist-batches \"$mnist_batches\" --epochs $epochs --reps $reps --bp-steps $bp_steps --peer-steps $peer_steps --xor-steps $xor_steps"
+export BENCH_ARGS="--threads \"$threads\" --batches \"$batches\" --mnist-batches \"$mnist_batches\" --bf16-batches \"$bf16_batches\" --epochs $epochs --reps $reps --bp-steps $bp_steps --peer-steps $peer_steps --xor-steps $xor_steps"
 export BENCH_LOCK="$rust_peers/../../Cargo.lock"
 "$py" - "$results" docs/perf.md <<'EOF'
 import json, os, re, statistics, sys
@@ -269,6 +279,54 @@ for t in threads:
           + f" GFLOP/s, i.e. {rf:.1f} GFLOP/s for a step made only of numpy's products (6·MACs convention); "
           f"backprop {gf:.1f} = **{100 * gf / rf:.0f} %** of it.")
 w("")
+
+# The ceiling: the FMA peak backprop measured at its start (median over its processes) and the
+# fraction of it each backprop cell reached, with where the host had put the two vCPUs.
+peaks = {}
+for r in rows:
+    if r["side"].startswith("backprop") and "fma_peak" in r["result"]:
+        for prec, by_t in r["result"]["fma_peak"].items():
+            for t, v in by_t.items():
+                peaks.setdefault((prec, int(t)), []).append(v)
+if peaks:
+    def pk(prec, t):
+        v = peaks.get((prec, t))
+        return f"{statistics.median(v):.1f}" if v else "-"
+    line = "FMA peak (measured by `backprop bench` at the start of each of its processes, median): f32 " + \
+        f"{pk('f32', 1)} GFLOP/s on 1 thread, {pk('f32', 2)} on 2"
+    if ("bf16", 1) in peaks:
+        line += f"; bf16 (`vdpbf16ps`) {pk('bf16', 1)} on 1 thread, {pk('bf16', 2)} on 2"
+    w(line + ".")
+    w("")
+    w("backprop against that ceiling (median run of each cell; work GF/s = the flops done, "
+      "2 × (3 × MACs − 784·256) per sample; % peak = work GF/s ÷ the peak of the cell's thread count and precision; "
+      "round trip = one cache line between the pool's first two threads at the process's start / end, "
+      "~60 ns when the host runs both vCPUs on one L3, ~300 ns across dies):")
+    w("")
+    w("| batch | threads | precision | s/epoch | work GF/s | % peak | round trip ns | bf16 speed-up |")
+    w("|---:|---:|---|---:|---:|---:|---|---:|")
+    def runs_full(side, b, t):
+        out = []
+        for r in rows:
+            if r["side"] == side and r["threads"] == t:
+                for m in r["result"].get("mlp", []):
+                    if m["batch"] == b:
+                        out.append((m, r["result"].get("core_round_trip_ns")))
+        return sorted(out, key=lambda x: x[0]["median_s"])
+    for b in batches:
+        for side, t in [("backprop", u) for u in threads] + [("backprop-bf16", 1)]:
+            rs = runs_full(side, b, t)
+            if not rs:
+                continue
+            m, rt = rs[len(rs) // 2]
+            frac = m.get("peak_fraction")
+            rts = f"{rt['start']:.0f} / {rt['end']:.0f}" if rt else "-"
+            sp = "-"
+            if side == "backprop-bf16" and secs("backprop", b, 1):
+                sp = f"{secs('backprop', b, 1) / secs('backprop-bf16', b, 1):.2f}×"
+            w(f"| {b} | {t} | {'bf16' if side.endswith('bf16') else 'f32'} | {m['median_s']:.3f} | "
+              f"{m.get('work_gflops', 0):.1f} | {'-' if frac is None else f'{100 * frac:.1f} %'} | {rts} | {sp} |")
+    w("")
 
 begin, end = "<!-- bench.sh: begin -->", "<!-- bench.sh: end -->"
 head = L[0]
