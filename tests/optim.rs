@@ -147,6 +147,39 @@ fn sgd_momentum_buffer_starts_at_first_gradient() {
     assert_close(state_of(&opt, "momentum_buffer.0").data(), &[2.34, -4.68]);
 }
 
+/// The momentum step splits a weight of 2¹⁵ values (256×128, the benchmark's second layer) over
+/// the pool's two threads: the same bits as one thread, and the worked steps of
+/// `sgd_momentum_buffer_starts_at_first_gradient` on every element (w₃ = 0.486·w₀).
+#[test]
+fn sgd_momentum_on_two_threads_matches_one_and_the_hand_steps() {
+    let w0: Vec<f32> = (0..1 << 15)
+        .map(|i| ((i % 13) as f32 - 6.0) / 4.0)
+        .collect();
+    let run = |threads| {
+        backprop::set_num_threads(threads);
+        let (mut ps, w) = params(&w0);
+        let mut opt = Sgd::new(SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            ..SgdConfig::default()
+        })
+        .unwrap();
+        for _ in 0..3 {
+            half_square_step(&mut opt, &mut ps, w);
+        }
+        ps[w].data().to_vec()
+    };
+    let one = run(1);
+    let parts = backprop::tensor::worker_parts();
+    let two = run(2);
+    let worked = backprop::tensor::worker_parts() - parts;
+    backprop::set_num_threads(0);
+    assert_eq!(one, two, "1 and 2 threads differ");
+    assert!(worked > 0, "no part of the step ran on the pool's worker");
+    let want: Vec<f32> = w0.iter().map(|w| 0.486 * w).collect();
+    assert_close(&one, &want);
+}
+
 #[test]
 fn sgd_dampening() {
     // g = c = [1, −2], lr 0.1, μ 0.9, τ 0.5, first element (the second is −2× it):
