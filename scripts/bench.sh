@@ -19,8 +19,9 @@
 # on 1 thread (its `vdpbf16ps` kernel where the CPU has AVX-512 BF16, rounded operands on the f32
 # kernels elsewhere). The section written gives the FMA peak backprop measured (f32, and bf16
 # where present) and the fraction of it each backprop cell reached, and the core-to-core round
-# trip of the pool's two threads (where the host placed the two vCPUs). Raw JSON lines go to target/bench/results.jsonl. --no-build runs the
-# target/release/backprop that is there (e.g. while another cargo holds the build lock).
+# trip of the pool's two threads (where the host placed the two vCPUs). Raw JSON lines go to
+# target/bench/results.jsonl. --no-build runs the target/release/backprop that is there (e.g.
+# while another cargo holds the build lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -147,7 +148,8 @@ PEERS = ["torch", "burn-flex", "candle"]
 NAMES = {"backprop": "backprop", "torch": "PyTorch", "burn-flex": "burn-flex", "candle": "candle"}
 
 def mlp_runs(side, batch, t):
-    """The MLP results of one library at one batch size and thread count (one per repetition)."""
+    """The MLP results of one library at one batch size and thread count (one per repetition),
+    each with its JSON line."""
     out = []
     for r in rows:
         if r["side"] != side or r["threads"] != t:
@@ -156,9 +158,9 @@ def mlp_runs(side, batch, t):
         if side.startswith("backprop"):
             for m in res.get("mlp", []):
                 if m["batch"] == batch:
-                    out.append((m, r["load"]))
+                    out.append((m, r))
         elif res.get("mode") == "mlp" and res.get("batch") == batch:
-            out.append((res, r["load"]))
+            out.append((res, r))
     return out
 
 def secs(side, batch, t):
@@ -250,7 +252,7 @@ for b in batches:
                 return "-"
             acc = best.get("test_accuracy")
             return f"{best['median_s']:.3f}" + (f" ({100 * acc:.2f} %)" if acc is not None else "")
-        load = "" if t == "best" else " / ".join(l for _, l in mlp_runs("backprop", b, t)[:1])
+        load = "" if t == "best" else " / ".join(r["load"] for _, r in mlp_runs("backprop", b, t)[:1])
         w(f"| {b} | {'best of ' + '/'.join(map(str, threads)) if t == 'best' else t} | "
           + " | ".join(cell(vals[s], vals[s] == fastest) for s in ["backprop"] + present)
           + f" | {ratio} | {mn('backprop-mnist')} | {mn('torch-mnist')} | {load} |")
@@ -305,20 +307,13 @@ if peaks:
     w("")
     w("| batch | threads | precision | s/epoch | work GF/s | % peak | round trip ns | bf16 speed-up |")
     w("|---:|---:|---|---:|---:|---:|---|---:|")
-    def runs_full(side, b, t):
-        out = []
-        for r in rows:
-            if r["side"] == side and r["threads"] == t:
-                for m in r["result"].get("mlp", []):
-                    if m["batch"] == b:
-                        out.append((m, r["result"].get("core_round_trip_ns")))
-        return sorted(out, key=lambda x: x[0]["median_s"])
     for b in batches:
         for side, t in [("backprop", u) for u in threads] + [("backprop-bf16", 1)]:
-            rs = runs_full(side, b, t)
+            rs = sorted(mlp_runs(side, b, t), key=lambda x: x[0]["median_s"])
             if not rs:
                 continue
-            m, rt = rs[len(rs) // 2]
+            m, r = rs[len(rs) // 2]
+            rt = r["result"].get("core_round_trip_ns")
             frac = m.get("peak_fraction")
             rts = f"{rt['start']:.0f} / {rt['end']:.0f}" if rt else "-"
             sp = "-"

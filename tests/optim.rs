@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use backprop::optim::*;
-use backprop::{Error, Graph, ParamId, Parameters, Tape, Tensor};
+use backprop::{Error, Gradients, Graph, ParamId, Parameters, Tape, Tensor};
 
 /// Counts allocations made by the current thread, to check that steps after the first allocate
 /// nothing (tests run on several threads, so the count is per thread).
@@ -52,15 +52,20 @@ fn const_step(opt: &mut dyn Optimizer, ps: &mut Parameters, w: ParamId, c: &[f32
     opt.step(ps, &grads);
 }
 
-/// One step on `loss = Σ w²/2`, so ∂loss/∂w = w.
-fn half_square_step(opt: &mut dyn Optimizer, ps: &mut Parameters, w: ParamId) {
-    let mut tape = Tape::new();
-    let mut g = Graph::new(&mut tape, ps);
+/// The gradients of `loss = Σ w²/2`, i.e. ∂loss/∂w = w.
+fn half_square_grads<'t>(tape: &'t mut Tape, ps: &Parameters, w: ParamId) -> Gradients<'t> {
+    let mut g = Graph::new(tape, ps);
     let wv = g.param(w);
     let sq = g.square(wv);
     let s = g.sum(sq);
     let l = g.scale(s, 0.5);
-    let grads = g.backward(l);
+    g.backward(l)
+}
+
+/// One step on `loss = Σ w²/2`, so ∂loss/∂w = w.
+fn half_square_step(opt: &mut dyn Optimizer, ps: &mut Parameters, w: ParamId) {
+    let mut tape = Tape::new();
+    let grads = half_square_grads(&mut tape, ps, w);
     opt.step(ps, &grads);
 }
 
@@ -170,12 +175,7 @@ fn sgd_momentum_on_two_threads_matches_one_and_the_hand_steps() {
         let mut worked = 0;
         for _ in 0..3 {
             let mut tape = Tape::new();
-            let mut g = Graph::new(&mut tape, &ps);
-            let wv = g.param(w);
-            let sq = g.square(wv);
-            let s = g.sum(sq);
-            let l = g.scale(s, 0.5);
-            let grads = g.backward(l);
+            let grads = half_square_grads(&mut tape, &ps, w);
             let before = backprop::tensor::worker_parts();
             opt.step(&mut ps, &grads);
             worked += backprop::tensor::worker_parts() - before;
