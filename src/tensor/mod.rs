@@ -19,6 +19,7 @@
 
 mod bf16;
 mod bf16_gemm;
+mod bf16_pack;
 #[cfg(target_arch = "x86_64")]
 mod bf16_x86;
 mod gemm;
